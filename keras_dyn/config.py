@@ -1,0 +1,551 @@
+"""TOML experiment files -> typed, validated config objects.
+
+An experiment file has these sections (all optional except ``[data]``, ``[model]`` and
+``[training]``)::
+
+    [experiment]  name, description
+    [data]        dataset, validation_split, normalize, subset, test_subset, split_seed,
+                  n_samples, noise, label_noise, label_noise_kind, label_noise_seed
+    [model]       hidden, activation, initializer
+    [training]    optimizer, learning_rate, momentum, weight_decay, scheduler, step_size,
+                  gamma, batch_size, epochs, seeds
+    [grid]        lists of values to sweep (see GRID_KEYS)
+    [log]         which diagnostics run and how often
+    [probes]      memorisation and robustness probes
+    [report]      how a lab turns results into findings (free-form, read by keras_dyn.report)
+
+Every problem raises :class:`keras_dyn.errors.ConfigError` whose message is one line naming
+the file, the dotted key and what is allowed. Nothing here imports TensorFlow unless a name
+has to be checked against Keras itself.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import difflib
+import itertools
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import toml
+
+from keras_dyn.errors import ConfigError
+
+DATASETS = ("mnist", "fashion_mnist", "circle", "nested_rings")
+NORMALIZATIONS = ("zero_one", "minus_one_one")
+OPTIMIZERS = ("sgd", "sgd_momentum", "adam", "adamw", "rmsprop")
+SCHEDULERS = ("none", "step", "cosine", "exponential")
+LABEL_NOISE_KINDS = ("symmetric", "pair")
+GRADIENT_MODES = ("applied", "probe")
+SHIFT_KINDS = ("rotation", "translation", "gaussian_noise", "blur", "contrast", "occlusion")
+
+# Friendly initialiser names -> Keras identifiers. Any other Keras initialiser name is accepted.
+INITIALIZER_ALIASES = {
+    "he": "he_normal",
+    "kaiming": "he_normal",
+    "xavier": "glorot_uniform",
+    "glorot": "glorot_uniform",
+    "lecun": "lecun_normal",
+}
+_KNOWN_INITIALIZERS = {
+    "he_normal", "he_uniform", "glorot_normal", "glorot_uniform", "lecun_normal",
+    "lecun_uniform", "orthogonal", "random_normal", "random_uniform", "truncated_normal",
+    "variance_scaling", "zeros", "ones", "identity",
+}
+_KNOWN_ACTIVATIONS = {
+    "relu", "sigmoid", "tanh", "elu", "selu", "gelu", "silu", "swish", "softplus", "softsign",
+    "leaky_relu", "relu6", "hard_sigmoid", "hard_silu", "hard_swish", "mish", "linear",
+    "exponential", "log_sigmoid", "celu",
+}
+
+_MISSING = object()
+
+
+# --------------------------------------------------------------------------- sections
+
+
+@dataclass(frozen=True)
+class ExperimentSection:
+    name: str = ""
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    dataset: str = "mnist"
+    validation_split: float = 0.1
+    normalize: str = "zero_one"
+    subset: int = 0  # training examples kept (0 = all)
+    test_subset: int = 0  # test examples kept (0 = all)
+    split_seed: int = 0
+    n_samples: int = 2000  # synthetic data sets only
+    noise: float = 0.1  # synthetic data sets only: std of input noise
+    label_noise: float = 0.0
+    label_noise_kind: str = "symmetric"
+    label_noise_seed: int = 0
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    hidden: tuple = (128, 128)
+    activation: str = "relu"
+    initializer: str = "glorot_uniform"
+
+    @property
+    def keras_initializer(self) -> str:
+        return INITIALIZER_ALIASES.get(self.initializer, self.initializer)
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    momentum: float = 0.9  # sgd_momentum
+    weight_decay: float = 1e-4  # adamw
+    scheduler: str = "none"
+    step_size: int = 5  # step: epochs between decays
+    gamma: float = 0.5  # step / exponential: decay factor
+    batch_size: int = 64
+    epochs: int = 5
+    seeds: tuple = (0,)
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    """Which diagnostics a run writes (see README, "TensorBoard tags")."""
+
+    tensorboard: bool = True
+    test_every_epoch: bool = True
+    gradients: bool = True  # per-step stats of the applied gradients
+    gradient_mode: str = "applied"  # "probe": a separate batch, tagged grad_probe/
+    gradient_histogram_every: int = 0  # steps; 0 = at epoch ends only
+    activations: bool = True
+    weights: bool = True
+    probe_size: int = 512  # examples in the fixed probe batch for activations
+    every: int = 1  # epochs between activation / weight diagnostics
+
+
+@dataclass(frozen=True)
+class ProbesConfig:
+    noisy_labels: bool = True  # active only when data.label_noise > 0
+    shifts: tuple = ()  # names from SHIFT_KINDS; empty = no shifted-test probe
+    shift_severities: tuple = (1, 2, 3)
+    shift_every: int = 1
+    shift_seed: int = 0
+    shift_test_size: int = 2000
+    drift: bool = False
+    drift_probe_size: int = 512
+
+
+SECTION_TYPES = {
+    "experiment": ExperimentSection,
+    "data": DataConfig,
+    "model": ModelConfig,
+    "training": TrainingConfig,
+    "log": LogConfig,
+    "probes": ProbesConfig,
+}
+FREEFORM_SECTIONS = ("grid", "report")
+ALL_SECTIONS = tuple(SECTION_TYPES) + FREEFORM_SECTIONS
+
+# grid key -> (section, field) it overrides; units/layers/units_N/hidden act on model.hidden
+GRID_KEYS = {
+    "units": ("model", "hidden"),
+    "layers": ("model", "hidden"),
+    "hidden": ("model", "hidden"),
+    **{f"units_{i}": ("model", "hidden") for i in range(1, 9)},
+    "activation": ("model", "activation"),
+    "initializer": ("model", "initializer"),
+    "optimizer": ("training", "optimizer"),
+    "learning_rate": ("training", "learning_rate"),
+    "batch_size": ("training", "batch_size"),
+    "epochs": ("training", "epochs"),
+    "scheduler": ("training", "scheduler"),
+    "label_noise": ("data", "label_noise"),
+}
+# short names used in run names, e.g. w256-256_bs64_lr0.001_s0
+RUN_NAME_TAGS = {
+    "activation": "",
+    "initializer": "init-",
+    "optimizer": "",
+    "learning_rate": "lr",
+    "epochs": "ep",
+    "scheduler": "sched-",
+    "label_noise": "noise",
+}
+
+
+# --------------------------------------------------------------------------- the whole file
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """A validated experiment: one TOML file.
+
+    ``grid`` maps grid keys to tuples of values; ``points()`` expands it into the runs.
+    """
+
+    source: str
+    experiment: ExperimentSection
+    data: DataConfig
+    model: ModelConfig
+    training: TrainingConfig
+    log: LogConfig = field(default_factory=LogConfig)
+    probes: ProbesConfig = field(default_factory=ProbesConfig)
+    grid: dict = field(default_factory=dict)
+    report: dict = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.experiment.name
+
+    def points(self) -> list[dict]:
+        """Grid points in a stable order (the cartesian product of the grid's lists)."""
+        if not self.grid:
+            return [{}]
+        keys = list(self.grid)
+        return [dict(zip(keys, values)) for values in itertools.product(*(self.grid[k] for k in keys))]
+
+    def at_point(self, point: dict, seed: int | None = None) -> "ExperimentConfig":
+        """The config of one run: grid values applied, grid emptied, optionally one seed."""
+        sections = {name: dataclasses.asdict(getattr(self, name)) for name in SECTION_TYPES}
+        hidden = list(sections["model"]["hidden"])
+        if "hidden" in point:
+            hidden = list(point["hidden"])
+        if "layers" in point or "units" in point:
+            layers = point.get("layers", len(hidden))
+            units = point.get("units", hidden[0] if hidden else 64)
+            hidden = [units] * layers
+        for i in range(1, 9):
+            key = f"units_{i}"
+            if key in point:
+                if i > len(hidden):
+                    raise ConfigError(self.source, f"grid.{key}",
+                                      f"the model has only {len(hidden)} hidden layers")
+                hidden[i - 1] = point[key]
+        sections["model"]["hidden"] = hidden
+        for key, value in point.items():
+            section, fld = GRID_KEYS[key]
+            if fld != "hidden":
+                sections[section][fld] = value
+        if seed is not None:
+            sections["training"]["seeds"] = [seed]
+        raw = {name: values for name, values in sections.items()}
+        raw["report"] = copy.deepcopy(self.report)
+        return from_dict(raw, source=self.source)
+
+    def run_name(self, point: dict, seed: int) -> str:
+        """Readable run name, e.g. ``w256-256_bs64_s0`` (plus any other swept value)."""
+        cfg = self.at_point(point)
+        parts = ["w" + "-".join(str(u) for u in cfg.model.hidden), f"bs{cfg.training.batch_size}"]
+        for key, prefix in RUN_NAME_TAGS.items():
+            if key in point:
+                parts.append(f"{prefix}{_short(point[key])}")
+        parts.append(f"s{seed}")
+        return "_".join(parts)
+
+    def replace(self, **sections) -> "ExperimentConfig":
+        """A copy with some section fields replaced: ``cfg.replace(training={"epochs": 2})``."""
+        raw = self.to_dict()
+        for name, values in sections.items():
+            if name in FREEFORM_SECTIONS:
+                raw[name] = values
+            else:
+                raw.setdefault(name, {}).update(values)
+        return from_dict(raw, source=self.source)
+
+    def to_dict(self) -> dict:
+        out = {name: _plain(dataclasses.asdict(getattr(self, name))) for name in SECTION_TYPES}
+        if self.grid:
+            out["grid"] = {k: _plain(v) for k, v in self.grid.items()}
+        if self.report:
+            out["report"] = copy.deepcopy(self.report)
+        return out
+
+    def to_toml(self) -> str:
+        return toml.dumps(self.to_dict())
+
+
+def _short(value) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, tuple)):
+        return "-".join(str(v) for v in value)
+    return str(value)
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_config(path) -> ExperimentConfig:
+    """Read and validate a TOML experiment file.
+
+    Raises:
+        ConfigError: the file is missing, is not valid TOML, or holds a bad key or value.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(path, "", "no such file")
+    try:
+        raw = toml.loads(path.read_text(encoding="utf-8"))
+    except (toml.TomlDecodeError, UnicodeDecodeError, IndexError, ValueError) as exc:
+        raise ConfigError(path, "", f"not valid TOML ({_first_line(exc)})") from None
+    cfg = from_dict(raw, source=str(path))
+    if not cfg.experiment.name:
+        cfg = cfg.replace(experiment={"name": path.stem})
+    return cfg
+
+
+def from_dict(raw: dict, source: str = "<dict>") -> ExperimentConfig:
+    """Validate an already-parsed TOML table (the same rules as :func:`load_config`)."""
+    if not isinstance(raw, dict):
+        raise ConfigError(source, "", "the top level must be a table")
+    for name in raw:
+        if name not in ALL_SECTIONS:
+            raise ConfigError(source, name, f"unknown section{_suggest(name, ALL_SECTIONS)}; "
+                              f"allowed: {', '.join(ALL_SECTIONS)}")
+        if not isinstance(raw[name], dict):
+            raise ConfigError(source, name, "must be a table, e.g. [" + name + "]")
+    for required in ("data", "model", "training"):
+        if required not in raw:
+            raise ConfigError(source, required, f"missing section [{required}]")
+    sections = {name: _section(source, name, cls, raw.get(name, {}))
+                for name, cls in SECTION_TYPES.items()}
+    grid = _grid(source, raw.get("grid", {}), sections)
+    cfg = ExperimentConfig(source=source, grid=grid, report=copy.deepcopy(raw.get("report", {})),
+                           **sections)
+    _check_combinations(cfg)
+    if grid:
+        for point in cfg.points():  # every grid point must build a valid config
+            cfg.at_point(point)
+    return cfg
+
+
+def _section(source, name, cls, values):
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in values.items():
+        if key not in fields:
+            raise ConfigError(source, f"{name}.{key}",
+                              f"unknown key{_suggest(key, fields)}; allowed: {', '.join(fields)}")
+        kwargs[key] = _check_value(source, f"{name}.{key}", f"{name}.{key}", value, fields[key])
+    return cls(**kwargs)
+
+
+def _check_value(source, dotted, rule_key, value, fld):
+    default = fld.default if fld.default is not dataclasses.MISSING else fld.default_factory()
+    rule = _RULES.get(rule_key)
+    value = _coerce(source, dotted, value, default)
+    if rule is not None:
+        value = rule(source, dotted, value)
+    return value
+
+
+def _coerce(source, dotted, value, default):
+    """Check the TOML type against the default's type."""
+    expected = type(default)
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(source, dotted, f"must be true or false, not {_show(value)}")
+        return value
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(source, dotted, f"must be a whole number, not {_show(value)}")
+        return value
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(source, dotted, f"must be a number, not {_show(value)}")
+        if not math.isfinite(value):
+            raise ConfigError(source, dotted, f"must be a finite number, not {value}")
+        return float(value)
+    if isinstance(default, str):
+        if not isinstance(value, str):
+            raise ConfigError(source, dotted, f"must be a string, not {_show(value)}")
+        return value
+    if isinstance(default, tuple):
+        if not isinstance(value, list):
+            raise ConfigError(source, dotted, f"must be a list, e.g. [1, 2], not {_show(value)}")
+        return tuple(value)
+    raise ConfigError(source, dotted, f"unsupported type {expected.__name__}")  # pragma: no cover
+
+
+def _show(value) -> str:
+    kind = {bool: "a boolean", int: "a whole number", float: "a number", str: "a string",
+            list: "a list", dict: "a table"}.get(type(value), type(value).__name__)
+    text = repr(value)
+    return f"{kind} ({text if len(text) <= 40 else text[:37] + '...'})"
+
+
+# ---- value rules, keyed by "section.key"
+
+
+def _choice(choices):
+    def rule(source, dotted, value):
+        if value not in choices:
+            raise ConfigError(source, dotted, f"unknown value {value!r}{_suggest(value, choices)}; "
+                              f"allowed: {', '.join(choices)}")
+        return value
+    return rule
+
+
+def _range(low=None, high=None, low_open=False, high_open=False, what="value"):
+    def rule(source, dotted, value):
+        bad = ((low is not None and (value < low or (low_open and value == low)))
+               or (high is not None and (value > high or (high_open and value == high))))
+        if bad:
+            lo = "" if low is None else f"{'>' if low_open else '>='} {low}"
+            hi = "" if high is None else f"{'<' if high_open else '<='} {high}"
+            allowed = " and ".join(p for p in (lo, hi) if p)
+            raise ConfigError(source, dotted, f"{value} is out of range; allowed: {allowed}")
+        return value
+    return rule
+
+
+def _int_list(low, nonempty=True, what="whole numbers"):
+    def rule(source, dotted, value):
+        if nonempty and not value:
+            raise ConfigError(source, dotted, f"must be a non-empty list of {what}")
+        for item in value:
+            if isinstance(item, bool) or not isinstance(item, int) or item < low:
+                raise ConfigError(source, dotted, f"every item must be a whole number >= {low}, "
+                                  f"found {_show(item)}")
+        return tuple(value)
+    return rule
+
+
+def _activation(source, dotted, value):
+    if value in _KNOWN_ACTIVATIONS:
+        return value
+    try:
+        import keras
+
+        keras.activations.get(value)
+        return value
+    except Exception:
+        raise ConfigError(source, dotted, f"unknown activation {value!r}"
+                          f"{_suggest(value, _KNOWN_ACTIVATIONS)}; allowed: any Keras activation, "
+                          f"e.g. relu, sigmoid, tanh, gelu, elu, selu, leaky_relu") from None
+
+
+def _initializer(source, dotted, value):
+    name = INITIALIZER_ALIASES.get(value, value)
+    if name in _KNOWN_INITIALIZERS:
+        return value
+    try:
+        import keras
+
+        keras.initializers.get(name)
+        return value
+    except Exception:
+        allowed = sorted(set(INITIALIZER_ALIASES) | _KNOWN_INITIALIZERS)
+        raise ConfigError(source, dotted, f"unknown initializer {value!r}"
+                          f"{_suggest(value, allowed)}; allowed: he, xavier, glorot, orthogonal, "
+                          f"lecun or any Keras initializer name (he_uniform, ...)") from None
+
+
+def _shift_list(source, dotted, value):
+    for item in value:
+        if item not in SHIFT_KINDS:
+            raise ConfigError(source, dotted, f"unknown shift {item!r}{_suggest(str(item), SHIFT_KINDS)}; "
+                              f"allowed: {', '.join(SHIFT_KINDS)}")
+    return tuple(value)
+
+
+def _seeds(source, dotted, value):
+    value = _int_list(0, what="seeds")(source, dotted, value)
+    if len(set(value)) != len(value):
+        raise ConfigError(source, dotted, "seeds must be distinct")
+    return value
+
+
+_RULES = {
+    "data.dataset": _choice(DATASETS),
+    "data.validation_split": _range(0.0, 1.0, high_open=True),
+    "data.normalize": _choice(NORMALIZATIONS),
+    "data.subset": _range(0),
+    "data.test_subset": _range(0),
+    "data.n_samples": _range(10),
+    "data.noise": _range(0.0),
+    "data.label_noise": _range(0.0, 1.0),
+    "data.label_noise_kind": _choice(LABEL_NOISE_KINDS),
+    "model.hidden": _int_list(1, what="layer widths"),
+    "model.activation": _activation,
+    "model.initializer": _initializer,
+    "training.optimizer": _choice(OPTIMIZERS),
+    "training.learning_rate": _range(0.0, 10.0, low_open=True),
+    "training.momentum": _range(0.0, 1.0, high_open=True),
+    "training.weight_decay": _range(0.0),
+    "training.scheduler": _choice(SCHEDULERS),
+    "training.step_size": _range(1),
+    "training.gamma": _range(0.0, 1.0, low_open=True),
+    "training.batch_size": _range(1, 1_000_000),
+    "training.epochs": _range(1, 100_000),
+    "training.seeds": _seeds,
+    "log.gradient_mode": _choice(GRADIENT_MODES),
+    "log.gradient_histogram_every": _range(0),
+    "log.probe_size": _range(1),
+    "log.every": _range(1),
+    "probes.shifts": _shift_list,
+    "probes.shift_severities": _int_list(1, what="severities"),
+    "probes.shift_every": _range(1),
+    "probes.shift_test_size": _range(1),
+    "probes.drift_probe_size": _range(2),
+}
+
+
+def _grid(source, raw_grid, sections) -> dict:
+    grid = {}
+    for key, values in raw_grid.items():
+        dotted = f"grid.{key}"
+        if key not in GRID_KEYS:
+            raise ConfigError(source, dotted, f"unknown grid key{_suggest(key, GRID_KEYS)}; "
+                              f"allowed: {', '.join(GRID_KEYS)}")
+        if not isinstance(values, list) or not values:
+            raise ConfigError(source, dotted, f"must be a non-empty list of values, not {_show(values)}")
+        section, fld = GRID_KEYS[key]
+        checked = []
+        for value in values:
+            if key == "hidden":
+                if not isinstance(value, list):
+                    raise ConfigError(source, dotted, "must be a list of width lists, e.g. [[64, 64], [128]]")
+                checked.append(_RULES["model.hidden"](source, dotted, tuple(value)))
+            elif key in ("units", "layers") or key.startswith("units_"):
+                if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                    raise ConfigError(source, dotted, f"every item must be a whole number >= 1, found {_show(value)}")
+                checked.append(value)
+            else:
+                fdef = {f.name: f for f in dataclasses.fields(SECTION_TYPES[section])}[fld]
+                checked.append(_check_value(source, dotted, f"{section}.{fld}", value, fdef))
+        if len(set(map(repr, checked))) != len(checked):
+            raise ConfigError(source, dotted, "values must be distinct")
+        grid[key] = tuple(checked)
+    if "hidden" in grid and any(k in grid for k in ("units", "layers")):
+        raise ConfigError(source, "grid.hidden", "use either hidden or units/layers, not both")
+    return grid
+
+
+def _check_combinations(cfg: ExperimentConfig):
+    if cfg.data.dataset in ("circle", "nested_rings") and cfg.data.normalize != "zero_one":
+        pass  # synthetic data are already centred; normalisation is a no-op for them
+    if cfg.log.gradient_mode == "probe" and not cfg.log.gradients:
+        raise ConfigError(cfg.source, "log.gradient_mode", "needs log.gradients = true")
+
+
+def _suggest(word, choices) -> str:
+    match = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def _first_line(exc) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
