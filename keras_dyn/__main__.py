@@ -1,0 +1,60 @@
+"""``python -m keras_dyn``: run or check an experiment described by a TOML file.
+
+    python -m keras_dyn run CONFIG.toml [--logdir DIR] [--quick] [--seeds N] [--data-dir DIR]
+    python -m keras_dyn check CONFIG.toml
+
+Bad input prints one line (file, key, what is allowed) and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from keras_dyn.errors import KerasDynError
+from keras_dyn.lab import common_arguments, quiet_tensorflow, write_findings
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m keras_dyn",
+                                     description="keras_dyn: TOML experiment -> Keras runs -> TensorBoard logs and findings")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = common_arguments(sub.add_parser("run", help="train every grid point and seed of CONFIG"))
+    run.add_argument("config", help="experiment TOML file")
+    check = sub.add_parser("check", help="validate CONFIG and list its runs, without training")
+    check.add_argument("config", help="experiment TOML file")
+    args = parser.parse_args(argv)
+    quiet_tensorflow()
+    try:
+        from keras_dyn.config import load_config
+
+        cfg = load_config(args.config)
+        if args.command == "check":
+            for point in cfg.points():
+                for seed in cfg.training.seeds:
+                    print(cfg.run_name(point, seed))
+            print(f"{args.config}: ok, {len(cfg.points()) * len(cfg.training.seeds)} run(s)",
+                  file=sys.stderr)
+            return 0
+        from keras_dyn.lab import _experiment_cfg
+        from keras_dyn.report.grid_findings import grid_findings
+        from keras_dyn.report.results import records_to_results
+        from keras_dyn.train import run_experiment
+
+        records = run_experiment(cfg, args.logdir, quick=args.quick, seeds=args.seeds,
+                                 data_dir=args.data_dir)
+        out = write_findings(_experiment_cfg(cfg, args), records_to_results(records),
+                             grid_findings, args.logdir, quick=args.quick)
+        print(f"findings: {out}", file=sys.stderr)
+        return 0
+    except KerasDynError as exc:
+        print(str(exc), file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted: finished runs keep their results; the unfinished run has none",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

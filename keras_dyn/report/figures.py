@@ -1,0 +1,42 @@
+"""Figures every lab can use (matplotlib, Agg backend, PNG), drawn from results files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def curves_with_seed_bands(groups: dict[str, list[list[float]]], path, *, ylabel: str,
+                           title: str, scale: float = 100.0, xlabel: str = "epoch") -> Path:
+    """One line per group: the mean over seeds against epoch, with a ±1 sd band.
+
+    Args:
+        groups: label -> list of per-seed curves (each a list over epochs 1..E).
+        path: PNG file to write.
+    """
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
+    for label, curves in groups.items():
+        length = min(len(c) for c in curves)
+        data = np.array([c[:length] for c in curves], dtype=float) * scale
+        x = np.arange(1, length + 1)
+        m = data.mean(axis=0)
+        line, = ax.plot(x, m, marker="o", ms=3, label=f"{label} (n={len(curves)})")
+        if len(curves) > 1:
+            s = data.std(axis=0, ddof=1)
+            ax.fill_between(x, m - s, m + s, color=line.get_color(), alpha=0.2)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path

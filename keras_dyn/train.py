@@ -1,0 +1,207 @@
+"""Training: one run (:func:`train_run`) and a whole experiment (:func:`run_experiment`).
+
+A run is one grid point with one seed. It writes ``modellogs/<experiment>/<run>/``:
+
+* TensorBoard event files (``train/``, ``validation/``, ``test/`` and the diagnostics' tags),
+* ``config.toml``: the resolved config of this run (grid values applied, its one seed),
+* ``results.toml``: per-epoch metrics, final numbers and each diagnostic's table, written
+  atomically once the run has finished (a killed run leaves no results file, never half of one).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from keras_dyn import __version__
+from keras_dyn.config import ExperimentConfig
+from keras_dyn.runfiles import atomic_write_text, atomic_write_toml, make_run_dir
+
+QUICK_TRAIN_EXAMPLES = 1000
+QUICK_TEST_EXAMPLES = 500
+QUICK_MAX_SEEDS = 2
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A finished run: where it lives and what its results file says."""
+
+    run_dir: Path
+    results: dict
+
+
+def quick_version(cfg: ExperimentConfig) -> ExperimentConfig:
+    """The same experiment on a small subset (for tests and a first look): at most
+    1000 training and 500 test examples, at most two seeds, synthetic sets at most 1000 points."""
+    data = {"subset": min(cfg.data.subset or QUICK_TRAIN_EXAMPLES, QUICK_TRAIN_EXAMPLES),
+            "test_subset": min(cfg.data.test_subset or QUICK_TEST_EXAMPLES, QUICK_TEST_EXAMPLES),
+            "n_samples": min(cfg.data.n_samples, 1000)}
+    training = {"seeds": list(cfg.training.seeds[:QUICK_MAX_SEEDS])}
+    probes = {"shift_test_size": min(cfg.probes.shift_test_size, 300),
+              "drift_probe_size": min(cfg.probes.drift_probe_size, 128)}
+    log = {"probe_size": min(cfg.log.probe_size, 128)}
+    return cfg.replace(data=data, training=training, probes=probes, log=log,
+                       experiment={"name": cfg.name + "-quick"})
+
+
+def run_experiment(cfg: ExperimentConfig, logdir="modellogs", *, quick=False, seeds=None,
+                   data_dir=None, verbose=True) -> list[RunRecord]:
+    """Run every grid point with every seed, one after another.
+
+    Args:
+        cfg: the validated experiment.
+        logdir: root of the run output (``modellogs``).
+        quick: run :func:`quick_version` of the experiment instead (experiment name gets ``-quick``).
+        seeds: if given, an int N (seeds 0..N-1) replacing the config's seeds.
+        data_dir: folder with the data sets (overrides ``KERAS_DYN_DATA``).
+        verbose: print progress lines to stderr.
+
+    Returns:
+        One :class:`RunRecord` per run, in grid order.
+    """
+    from keras_dyn.data import load_dataset  # imported here: keeps `--help` and config errors fast
+
+    if seeds is not None:
+        cfg = cfg.replace(training={"seeds": list(range(int(seeds)))})
+    if quick:
+        cfg = quick_version(cfg)
+    points = cfg.points()
+    plan = [(point, seed) for point in points for seed in cfg.training.seeds]
+    # Load every data set before anything is written: a data error leaves modellogs untouched.
+    datasets = {}
+    for point in points:
+        data_cfg = cfg.at_point(point).data
+        if data_cfg not in datasets:
+            datasets[data_cfg] = load_dataset(data_cfg, data_dir=data_dir)
+    epochs_of = [cfg.at_point(point).training.epochs for point, _ in plan]
+    experiment_dir = Path(logdir) / cfg.name
+    if verbose:
+        print(f"keras_dyn: {cfg.name}: {len(points)} grid point(s) x {len(cfg.training.seeds)} "
+              f"seed(s) = {len(plan)} run(s) -> {experiment_dir}", file=sys.stderr, flush=True)
+    records = []
+    for index, (point, seed) in enumerate(plan, start=1):
+        run_cfg = cfg.at_point(point, seed=seed)
+        run_dir = make_run_dir(experiment_dir, cfg.run_name(point, seed))
+        results = train_run(run_cfg, datasets[run_cfg.data], run_dir, point=point,
+                            run_index=index, run_count=len(plan),
+                            remaining_epochs_after=sum(epochs_of[index:]), verbose=verbose)
+        records.append(RunRecord(run_dir, results))
+    return records
+
+
+def train_run(cfg: ExperimentConfig, data, run_dir, *, point=None, run_index=1, run_count=1,
+              remaining_epochs_after=0, verbose=True) -> dict:
+    """Train one model (the config's first seed) and write its folder; returns the results."""
+    import keras
+
+    from keras_dyn import diagnostics
+    from keras_dyn.callbacks.epoch_recorder import EpochRecorder
+    from keras_dyn.callbacks.progress import Progress
+    from keras_dyn.models import build_model
+    from keras_dyn.optim import build_optimizer
+
+    run_dir = Path(run_dir)
+    seed = cfg.training.seeds[0]
+    atomic_write_text(run_dir / "config.toml", cfg.to_toml())
+    started = _dt.datetime.now().astimezone()
+
+    keras.utils.set_random_seed(seed)
+    model = build_model(cfg.model, data.input_shape, data.num_classes)
+    model = diagnostics.prepare_model(model, cfg)
+    n_train = len(data.x_train)
+    steps_per_epoch = max(1, math.ceil(n_train / cfg.training.batch_size))
+    model.compile(optimizer=build_optimizer(cfg.training, steps_per_epoch),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+
+    callbacks = []
+    if cfg.log.tensorboard:
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run_dir), histogram_freq=0,
+                                                     write_graph=False, update_freq="epoch",
+                                                     profile_batch=0))
+    recorder = EpochRecorder(data.x_test if cfg.log.test_every_epoch else None, data.y_test,
+                             log_dir=run_dir if cfg.log.tensorboard else None)
+    callbacks.append(recorder)
+    extra = diagnostics.callbacks_for(cfg, data, run_dir)
+    callbacks.extend(extra)
+    if verbose:
+        callbacks.append(Progress(run_index, run_count, run_dir.name, remaining_epochs_after))
+
+    validation = (data.x_val, data.y_val) if len(data.x_val) else None
+    t0 = time.perf_counter()
+    model.fit(data.x_train, data.y_train, batch_size=cfg.training.batch_size,
+              epochs=cfg.training.epochs, validation_data=validation, shuffle=True, verbose=0,
+              callbacks=callbacks)
+    wall = time.perf_counter() - t0
+
+    epochs = recorder.results()
+    if not cfg.log.test_every_epoch:  # evaluate the test set once, at the end
+        loss, acc = model.evaluate(data.x_test, data.y_test, batch_size=1024, verbose=0)
+        epochs["test_loss"], epochs["test_accuracy"] = [float(loss)], [float(acc)]
+    results = {
+        "run": {
+            "experiment": cfg.name,
+            "name": run_dir.name,
+            "seed": seed,
+            "point": _toml_safe(point or {}),
+            "dataset": cfg.data.dataset,
+            "hidden": list(cfg.model.hidden),
+            "batch_size": cfg.training.batch_size,
+            "epochs": cfg.training.epochs,
+            "params": int(model.count_params()),
+            "n_train": int(n_train),
+            "n_val": int(len(data.x_val)),
+            "n_test": int(len(data.x_test)),
+            "steps_per_epoch": steps_per_epoch,
+            "wall_seconds": wall,
+            "started": started.isoformat(timespec="seconds"),
+            "keras_dyn": __version__,
+        },
+        "final": _final(epochs),
+        "epochs": epochs,
+    }
+    for callback in extra:
+        key = getattr(callback, "results_key", None)
+        if key and hasattr(callback, "results"):
+            results[key] = _toml_safe(callback.results())
+    atomic_write_toml(run_dir / "results.toml", results)
+    keras.backend.clear_session()
+    return results
+
+
+def _final(epochs: dict) -> dict:
+    final = {}
+    if epochs.get("test_accuracy"):
+        final["test_accuracy"] = epochs["test_accuracy"][-1]
+        final["test_loss"] = epochs["test_loss"][-1]
+    if epochs.get("accuracy"):
+        final["train_accuracy"] = epochs["accuracy"][-1]
+    if epochs.get("val_accuracy"):
+        val = epochs["val_accuracy"]
+        best = max(range(len(val)), key=val.__getitem__)
+        final["best_val_epoch"] = best + 1
+        final["best_val_accuracy"] = val[best]
+        if len(epochs.get("test_accuracy", [])) == len(val):
+            final["test_accuracy_at_best_val"] = epochs["test_accuracy"][best]
+    final["train_seconds"] = float(sum(epochs.get("seconds", [])))
+    return final
+
+
+def _toml_safe(value):
+    """Plain Python values TOML can hold (no None, no numpy scalars)."""
+    import numpy as np
+
+    if isinstance(value, dict):
+        return {str(k): _toml_safe(v) for k, v in value.items() if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [_toml_safe(v) for v in value if v is not None]
+    if isinstance(value, np.ndarray):
+        return _toml_safe(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value

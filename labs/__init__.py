@@ -1,0 +1,1 @@
+"""Runnable labs: ``python -m labs.<name> [--quick] [--seeds N] [--logdir DIR] [--data-dir DIR]``."""
