@@ -211,7 +211,7 @@ class ExperimentConfig:
 
     def at_point(self, point: dict, seed: int | None = None) -> "ExperimentConfig":
         """The config of one run: grid values applied, grid emptied, optionally one seed."""
-        sections = {name: dataclasses.asdict(getattr(self, name)) for name in SECTION_TYPES}
+        sections = {name: _plain(dataclasses.asdict(getattr(self, name))) for name in SECTION_TYPES}
         hidden = list(sections["model"]["hidden"])
         if "hidden" in point:
             hidden = list(point["hidden"])

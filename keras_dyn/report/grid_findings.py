@@ -116,10 +116,11 @@ def grid_findings(cfg, results: list[dict], figure_dir, figure_ref: str = "") ->
                 comp = compare([metric_at(r, metric, e) for r in a_runs],
                                [metric_at(r, metric, e) for r in b_runs], expect=expect)
                 mark = " ← the hypothesis's epoch" if e == verdict_epoch else ""
-                lines.append(f"- after {e} epochs: {comp.sentence(a_name, b_name)}{mark}")
+                lines.append(f"- after {e} epochs: {comp.sentence(a_name, b_name, verdict=False)}{mark}")
             final = compare([metric_at(r, metric, verdict_epoch) for r in a_runs],
                             [metric_at(r, metric, verdict_epoch) for r in b_runs], expect=expect)
-            lines += ["", f"**Verdict at {verdict_epoch} epochs: {final.verdict}.**"]
+            lines += ["", f"**Verdict on the hypothesis (at {verdict_epoch} epochs, {final.a.n} vs "
+                          f"{final.b.n} seeds): {final.verdict}.**"]
 
     # --- reference numbers
     ref = spec.get("reference")

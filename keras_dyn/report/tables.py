@@ -46,14 +46,25 @@ class Comparison:
     threshold: float  # what the difference has to exceed; nan with a single seed
     verdict: str  # "supported", "refuted", "within seed noise", "suggests", "suggests not"
 
-    def sentence(self, a_name: str, b_name: str, scale=100.0, unit=" points") -> str:
-        d = f"{self.diff * scale:+.2f}{unit}"
+    def outcome(self, a_name: str, b_name: str) -> str:
+        """Which side is ahead, in words that do not depend on the hypothesis's direction."""
+        if self.verdict == "within seed noise":
+            return "within seed noise"
+        ahead = a_name if self.diff > 0 else b_name
         if self.verdict in ("suggests", "suggests not"):
-            return (f"{a_name} − {b_name} = {d} from a single seed: this {self.verdict} the "
-                    f"hypothesis, but one seed cannot separate it from seed noise.")
-        return (f"{a_name} − {b_name} = {d} over {self.a.n} and {self.b.n} seeds; the difference "
+            return f"{ahead} ahead in a single seed (no verdict possible)"
+        return f"{ahead} ahead beyond seed noise"
+
+    def sentence(self, a_name: str, b_name: str, scale=100.0, unit=" points", verdict=True) -> str:
+        """One line with the difference, the threshold and either the verdict or who is ahead."""
+        d = f"{self.diff * scale:+.2f}{unit}"
+        word = self.verdict if verdict else self.outcome(a_name, b_name)
+        if self.a.n < 2 or self.b.n < 2:
+            return (f"{a_name} − {b_name} = {d} from a single seed: **{word}**; one seed cannot "
+                    f"separate a difference from seed noise.")
+        return (f"{a_name} − {b_name} = {d} over {self.a.n} and {self.b.n} seeds; a difference "
                 f"must exceed {self.threshold * scale:.2f}{unit} (2 standard errors and the seed "
-                f"spread) to count: **{self.verdict}**.")
+                f"spread) to count: **{word}**.")
 
 
 def compare(a_values, b_values, *, expect="greater") -> Comparison:
