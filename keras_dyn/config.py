@@ -138,6 +138,7 @@ class ProbesConfig:
     shift_test_size: int = 2000
     drift: bool = False
     drift_probe_size: int = 512
+    noisy_eval_size: int = 5000  # cap per subset evaluated by NoisyLabelGap (0 = all)
 
 
 SECTION_TYPES = {
@@ -501,6 +502,7 @@ _RULES = {
     "probes.shift_every": _range(1),
     "probes.shift_test_size": _range(1),
     "probes.drift_probe_size": _range(2),
+    "probes.noisy_eval_size": _range(0),
 }
 
 
