@@ -9,13 +9,66 @@ from __future__ import annotations
 
 
 def prepare_model(model, cfg):
-    """Return the model to train (wrapped so gradient statistics can be recorded, if asked)."""
+    """Return the model to train (wrapped so gradient statistics can be recorded, if asked).
+
+    With ``log.gradients`` and ``log.gradient_mode = "applied"`` (the default) the model is
+    wrapped by :func:`keras_dyn.recording.instrument` (same layers and weights, a ``train_step``
+    that records the applied gradients); otherwise it is returned unchanged.
+    """
+    if cfg.log.gradients and cfg.log.gradient_mode == "applied":
+        from keras_dyn.recording import instrument
+
+        return instrument(model)
     return model
 
 
+def _probe_indices(n_total: int, size: int, seed: int = 0):
+    """A seeded, sorted choice of ``size`` indices (the same for every run on the same data)."""
+    import numpy as np
+
+    n = min(int(size), int(n_total))
+    return np.sort(np.random.default_rng(seed).choice(n_total, n, replace=False))
+
+
 def training_dynamics_callbacks(cfg, data, run_dir) -> list:
-    """Gradient, activation and weight diagnostics chosen by ``cfg.log``."""
-    return []
+    """Gradient, activation and weight diagnostics chosen by ``cfg.log``.
+
+    - :class:`~keras_dyn.callbacks.gradient_statistics.GradientStatistics` when
+      ``log.gradients`` (``gradient_mode``, ``gradient_histogram_every``; probe mode uses
+      ``log.probe_size`` training examples);
+    - :class:`~keras_dyn.callbacks.activation_statistics.ActivationStatistics` when
+      ``log.activations``, on ``log.probe_size`` validation examples (training examples if there
+      is no validation split), every ``log.every`` epochs;
+    - :class:`~keras_dyn.callbacks.weight_statistics.WeightStatistics` when ``log.weights``,
+      every ``log.every`` epochs.
+
+    All write to ``<run_dir>/train``. Probe batches are a seeded choice (seed 0), the same for
+    every run on the same data.
+    """
+    log = cfg.log
+    run_dir = None if run_dir is None else str(run_dir)
+    out = []
+    if log.gradients:
+        from keras_dyn.callbacks.gradient_statistics import GradientStatistics
+
+        if log.gradient_mode == "probe":
+            idx = _probe_indices(len(data.x_train), log.probe_size)
+            out.append(GradientStatistics(run_dir, histogram_every=log.gradient_histogram_every,
+                                          mode="probe", probe_x=data.x_train[idx],
+                                          probe_y=data.y_train[idx]))
+        else:
+            out.append(GradientStatistics(run_dir, histogram_every=log.gradient_histogram_every))
+    if log.activations:
+        from keras_dyn.callbacks.activation_statistics import ActivationStatistics
+
+        pool = data.x_val if len(data.x_val) else data.x_train
+        out.append(ActivationStatistics(pool[_probe_indices(len(pool), log.probe_size)],
+                                        run_dir, every=log.every))
+    if log.weights:
+        from keras_dyn.callbacks.weight_statistics import WeightStatistics
+
+        out.append(WeightStatistics(run_dir, every=log.every))
+    return out
 
 
 def probe_callbacks(cfg, data, run_dir) -> list:

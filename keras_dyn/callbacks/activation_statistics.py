@@ -1,0 +1,136 @@
+"""ActivationStatistics: per-layer activation statistics and dead units on a fixed probe batch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_dyn.callbacks._summaries import sig
+
+SATURATING = ("sigmoid", "tanh")
+
+
+class ActivationStatistics(keras.callbacks.Callback):
+    """Statistics of each hidden layer's outputs on a fixed probe batch (like fastai's ActivationStats).
+
+    Every ``every`` epochs (epochs 0, every, 2*every, ... and the last one) the probe batch goes
+    through the model (inference mode) and, for each hidden layer, over all probe examples and
+    units:
+
+    - ``mean``, ``std``: of all activation values;
+    - ``dead_frac``: fraction of the layer's units whose output is exactly 0 for *every* probe
+      example (a dead ReLU: no gradient flows through it for these inputs);
+    - ``near_zero_frac``: fraction of activation values with ``|a| < near_zero``;
+    - ``saturated_frac`` (sigmoid and tanh layers only): fraction of activation values within
+      ``saturation_eps`` of an asymptote: ``a < eps`` or ``a > 1 - eps`` for sigmoid,
+      ``|a| > 1 - eps`` for tanh. With the default ``eps = 0.01`` the local slope there is below
+      about 0.01 (sigmoid) or 0.02 (tanh) of its maximum, so almost no gradient passes.
+
+    Written to ``<log_dir>/train`` as ``act/<layer>/{mean,std,dead_frac,near_zero_frac,
+    saturated_frac}`` and histograms ``act/<layer>`` at step = epoch. Hidden layers are, by
+    default, every layer with an ``activation`` attribute except the model's output layer
+    (``hidden1..N`` for keras_dyn models).
+
+    ``results()`` (``results_key = "activations"``): ``layers``, ``epoch`` and per layer the
+    lists above (one item per recorded epoch).
+
+    Args:
+        probe_x: the fixed probe inputs (e.g. the first 512 validation examples).
+        log_dir: the run folder (``None``: results only).
+        every: epochs between recordings.
+        layer_names: which layers to watch (default: see above).
+        near_zero: threshold for ``near_zero_frac``.
+        saturation_eps: distance to the asymptote counted as saturated.
+        subdir: sub-folder of ``log_dir`` for the summaries.
+
+    Example:
+        >>> acts = ActivationStatistics(x_val[:512], "modellogs/demo/run1")
+        >>> model.fit(x, y, epochs=5, callbacks=[acts])
+        >>> acts.results()["hidden1"]["dead_frac"]
+    """
+
+    results_key = "activations"
+
+    def __init__(self, probe_x, log_dir=None, every: int = 1, layer_names=None,
+                 near_zero: float = 1e-3, saturation_eps: float = 0.01, subdir: str = "train"):
+        super().__init__()
+        self.probe_x = probe_x
+        self.log_dir = None if log_dir is None else Path(log_dir)
+        self.every = max(int(every), 1)
+        self.layer_names = None if layer_names is None else list(layer_names)
+        self.near_zero = float(near_zero)
+        self.saturation_eps = float(saturation_eps)
+        self.subdir = subdir
+
+    def on_train_begin(self, logs=None):
+        model = self.model
+        if self.layer_names is None:
+            out_names = {t._keras_history[0].name for t in model.outputs} if model.outputs else set()
+            layers = [l for l in model.layers if hasattr(l, "activation") and l.name not in out_names]
+        else:
+            layers = [model.get_layer(n) for n in self.layer_names]
+        self.layers = layers
+        self.kinds = [_activation_name(l) for l in layers]
+        self._features = keras.Model(model.inputs, [l.output for l in layers])
+        self._writer = (tf.summary.create_file_writer(str(self.log_dir / self.subdir))
+                        if self.log_dir is not None else None)
+        self._last_epoch = self.params.get("epochs", 0) - 1
+        self._results = {"layers": [l.name for l in layers], "epoch": []}
+        for l, kind in zip(layers, self.kinds):
+            keys = ["mean", "std", "dead_frac", "near_zero_frac"]
+            if kind in SATURATING:
+                keys.append("saturated_frac")
+            self._results[l.name] = {k: [] for k in keys}
+            self._results[l.name]["activation"] = kind
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch % self.every and epoch != self._last_epoch:
+            return
+        outs = self._features(self.probe_x, training=False)
+        if not isinstance(outs, (list, tuple)):
+            outs = [outs]
+        self._results["epoch"].append(int(epoch))
+        for layer, kind, a in zip(self.layers, self.kinds, outs):
+            stats = activation_stats(np.asarray(a), kind, self.near_zero, self.saturation_eps)
+            for k, v in stats.items():
+                self._results[layer.name][k].append(sig(v))
+            if self._writer is not None:
+                with self._writer.as_default():
+                    for k, v in stats.items():
+                        tf.summary.scalar(f"act/{layer.name}/{k}", v, step=epoch)
+                    tf.summary.histogram(f"act/{layer.name}", a, step=epoch)
+        if self._writer is not None:
+            self._writer.flush()
+
+    def on_train_end(self, logs=None):
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def results(self) -> dict:
+        return self._results
+
+
+def activation_stats(a, kind: str, near_zero: float = 1e-3, saturation_eps: float = 0.01) -> dict:
+    """The statistics above for one layer's outputs ``a`` (``[examples, units...]``)."""
+    a = np.asarray(a, np.float64).reshape(len(a), -1)
+    out = {
+        "mean": float(a.mean()),
+        "std": float(a.std()),
+        "dead_frac": float(np.mean(np.all(a == 0.0, axis=0))),
+        "near_zero_frac": float(np.mean(np.abs(a) < near_zero)),
+    }
+    if kind == "sigmoid":
+        out["saturated_frac"] = float(np.mean((a < saturation_eps) | (a > 1.0 - saturation_eps)))
+    elif kind == "tanh":
+        out["saturated_frac"] = float(np.mean(np.abs(a) > 1.0 - saturation_eps))
+    return out
+
+
+def _activation_name(layer) -> str:
+    act = getattr(layer, "activation", None)
+    name = getattr(act, "__name__", "") or str(act)
+    return name.lower()

@@ -1,0 +1,231 @@
+"""GradientStatistics: per-step statistics and histograms of the gradients the optimiser applied."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_dyn.callbacks._summaries import (histogram_of, histogram_table_writer,
+                                            scalar_table_writer, sig)
+from keras_dyn.errors import KerasDynError
+from keras_dyn.recording import LOG_EDGES, STATS, RecordingModel, variable_names
+
+
+class GradientStatistics(keras.callbacks.Callback):
+    """Per-layer gradient statistics, kernel and bias apart, written to TensorBoard and results.
+
+    **Applied mode** (the default) reads what :class:`keras_dyn.recording.RecordingModel`
+    recorded inside ``train_step``: the gradients the optimiser actually applied, every step.
+    The model being fitted must be a ``RecordingModel`` (wrap any Sequential/functional model
+    with :func:`keras_dyn.recording.instrument`). Nothing runs in Python per step; at each epoch
+    end the callback writes, to ``<log_dir>/train``:
+
+    - ``grad/<layer>/<kernel|bias>/{norm,mean_abs,std,zero_frac}``: one value per training step,
+      at step = global step (0-based index of the optimiser step that applied that gradient);
+    - histograms ``grad/<layer>/<kernel|bias>`` every ``histogram_every`` steps (0 = none between
+      epoch ends) and at the last step of each epoch;
+    - ``grad_epoch/<layer>/<kernel|bias>/{norm_mean,norm_var,norm_std,norm_cv}``: the epoch's
+      per-step norms aggregated (population variance, ``cv = std / mean``), at step = epoch;
+    - ``grad_epoch/attenuation``: mean norm of the first layer's kernel divided by that of the
+      last layer's kernel (below 1: the early layer gets smaller gradients).
+
+    **Probe mode** (``mode="probe"``, not the default) instead runs an extra ``GradientTape``
+    pass on a fixed batch ``(probe_x, probe_y)`` at each epoch end (and every
+    ``histogram_every`` steps if > 0, which costs a Python call per step). Those gradients are
+    *not* the ones the optimiser applied (other batch, weights after the step); the tags say so:
+    ``grad_probe/...`` instead of ``grad/...`` and ``grad_probe_epoch/...``. Works with any model.
+
+    ``results()`` (``results_key = "gradients"``) holds, per variable and per epoch, the
+    aggregates of the per-step norms (``norm_mean``, ``norm_var``, ``norm_std``, ``norm_cv``) and
+    the epoch means of ``mean_abs``, ``std`` and ``zero_frac``; ``attenuation`` per epoch; the
+    per-step norms themselves (``step_norms[var][epoch]``, 6 significant digits, for figures of
+    the spread within each epoch); and the histogram of ``log10|g|`` at each epoch end on the
+    fixed edges ``loghist_edges`` (``loghist[var][epoch]``, for the "colourful dimension" figure).
+
+    Args:
+        log_dir: the run folder; summaries go to ``<log_dir>/<subdir>``. ``None``: results only.
+        histogram_every: steps between gradient histograms (0 = at epoch ends only).
+        mode: ``"applied"`` (default) or ``"probe"``.
+        probe_x, probe_y: the fixed batch for probe mode.
+        keep_step_norms: keep the per-step norms in ``results()``.
+        subdir: sub-folder of ``log_dir`` for the summaries.
+
+    Example:
+        >>> from keras_dyn.recording import instrument
+        >>> model = instrument(my_functional_model)
+        >>> model.compile("adam", "sparse_categorical_crossentropy")
+        >>> grads = GradientStatistics("modellogs/demo/run1", histogram_every=100)
+        >>> model.fit(x, y, epochs=3, callbacks=[grads])
+        >>> grads.results()["stats"]["hidden1/kernel"]["norm_mean"]   # one per epoch
+    """
+
+    results_key = "gradients"
+
+    def __init__(self, log_dir=None, histogram_every: int = 0, mode: str = "applied",
+                 probe_x=None, probe_y=None, keep_step_norms: bool = True, subdir: str = "train"):
+        super().__init__()
+        if mode not in ("applied", "probe"):
+            raise KerasDynError(f"GradientStatistics: unknown mode {mode!r}; allowed: applied, probe")
+        if mode == "probe" and (probe_x is None or probe_y is None):
+            raise KerasDynError("GradientStatistics(mode='probe') needs probe_x and probe_y")
+        self.log_dir = None if log_dir is None else Path(log_dir)
+        self.histogram_every = max(int(histogram_every), 0)
+        self.mode = mode
+        self.probe_x, self.probe_y = probe_x, probe_y
+        self.keep_step_norms = keep_step_norms
+        self.subdir = subdir
+
+    # ------------------------------------------------------------------ set-up
+
+    def on_train_begin(self, logs=None):
+        model = self.model
+        self.prefix = "grad" if self.mode == "applied" else "grad_probe"
+        if self.mode == "applied":
+            if not isinstance(model, RecordingModel):
+                raise KerasDynError(
+                    "GradientStatistics records the applied gradients of a RecordingModel; wrap the "
+                    "model with keras_dyn.recording.instrument(model) before compile, or use "
+                    "mode='probe'")
+            self.names = model.recorded_names
+            model.configure_recording(steps_per_epoch=self.params.get("steps"),
+                                      histogram_every=self.histogram_every)
+        else:
+            self.names = variable_names(model)
+            self._probe_fn = self._make_probe_fn()
+            self._probe_rows, self._probe_steps, self._probe_hists = [], [], []
+        kernels = [i for i, n in enumerate(self.names) if n.endswith("/kernel")]
+        self.first_kernel = kernels[0] if kernels else 0
+        self.last_kernel = kernels[-1] if kernels else len(self.names) - 1
+        self._writer = None
+        if self.log_dir is not None:
+            self._writer = tf.summary.create_file_writer(str(self.log_dir / self.subdir))
+            step_tags = [f"{self.prefix}/{n}/{s}" for n in self.names for s in STATS]
+            self._write_steps = scalar_table_writer(self._writer, step_tags)
+            self._write_hists = histogram_table_writer(self._writer,
+                                                       [f"{self.prefix}/{n}" for n in self.names])
+            agg = ("norm_mean", "norm_var", "norm_std", "norm_cv")
+            epoch_tags = [f"{self.prefix}_epoch/{n}/{a}" for n in self.names for a in agg]
+            self._write_epoch = scalar_table_writer(self._writer,
+                                                    epoch_tags + [f"{self.prefix}_epoch/attenuation"])
+        self._results = {
+            "mode": self.mode,
+            "variables": list(self.names),
+            "first_kernel": self.names[self.first_kernel] if self.names else "",
+            "last_kernel": self.names[self.last_kernel] if self.names else "",
+            "epoch": [],
+            "steps": [],
+            "attenuation": [],
+            "stats": {n: {k: [] for k in ("norm_mean", "norm_var", "norm_std", "norm_cv",
+                                           "mean_abs_mean", "std_mean", "zero_frac_mean")}
+                      for n in self.names},
+            "loghist_edges": [float(e) for e in LOG_EDGES],
+            "loghist": {n: [] for n in self.names},
+        }
+        if self.keep_step_norms:
+            self._results["step_norms"] = {n: [] for n in self.names}
+        self._global_step = int(model.optimizer.iterations.numpy()) if model.optimizer else 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.mode == "applied":
+            self.model.reset_epoch()
+        else:
+            self._probe_rows, self._probe_steps, self._probe_hists = [], [], []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        # (on_train_batch_end is left alone: overriding it stops Keras dispatching batch-end
+        # callbacks asynchronously)
+        if self.mode == "probe" and self.histogram_every:
+            if self._global_step % self.histogram_every == 0:
+                self._probe(self._global_step)
+            self._global_step += 1
+
+    # ------------------------------------------------------------------ per epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.mode == "applied":
+            rec = self.model.read_epoch()
+            stats, hists, loghists = rec["stats"], rec["hist"], rec["loghist"]
+            steps = np.arange(rec["first_step"], rec["first_step"] + len(stats), dtype=np.int64)
+            hist_steps = rec["hist_steps"]
+        else:
+            self._probe(int(self.model.optimizer.iterations.numpy()))
+            stats = np.stack(self._probe_rows)
+            steps = np.asarray(self._probe_steps, np.int64)
+            hists = np.stack([h for h, _ in self._probe_hists])
+            loghists = np.stack([lh for _, lh in self._probe_hists])
+            hist_steps = steps
+        if len(stats) == 0:
+            return
+        norms = stats[:, :, 0].astype(np.float64)
+        mean = norms.mean(axis=0)
+        var = norms.var(axis=0)
+        std = np.sqrt(var)
+        cv = np.divide(std, mean, out=np.zeros_like(std), where=mean > 0)
+        att = mean[self.first_kernel] / mean[self.last_kernel] if mean[self.last_kernel] > 0 else 0.0
+        if self._writer is not None:
+            self._write_steps(stats.reshape(len(stats), -1), steps)
+            self._write_hists(hists, hist_steps)
+            epoch_row = np.concatenate([np.stack([mean, var, std, cv], axis=1).ravel(), [att]])
+            self._write_epoch(epoch_row[None], [epoch])
+            self._writer.flush()
+        r = self._results
+        r["epoch"].append(int(epoch))
+        r["steps"].append(int(len(stats)))
+        r["attenuation"].append(sig(att))
+        for v, name in enumerate(self.names):
+            s = r["stats"][name]
+            s["norm_mean"].append(sig(mean[v]))
+            s["norm_var"].append(sig(var[v]))
+            s["norm_std"].append(sig(std[v]))
+            s["norm_cv"].append(sig(cv[v]))
+            s["mean_abs_mean"].append(sig(stats[:, v, 1].mean()))
+            s["std_mean"].append(sig(stats[:, v, 2].mean()))
+            s["zero_frac_mean"].append(sig(stats[:, v, 3].mean()))
+            if len(loghists):
+                r["loghist"][name].append([int(c) for c in loghists[-1, v]])
+            if self.keep_step_norms:
+                r["step_norms"][name].append([sig(x) for x in norms[:, v]])
+
+    def on_train_end(self, logs=None):
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        if self.mode == "applied" and isinstance(self.model, RecordingModel):
+            self.model.configure_recording(capacity=1, enabled=False)
+
+    def results(self) -> dict:
+        """Per-epoch aggregates per variable (see the class docstring)."""
+        return self._results
+
+    # ------------------------------------------------------------------ probe mode
+
+    def _make_probe_fn(self):
+        model = self.model
+        x = tf.constant(self.probe_x)
+        y = tf.constant(self.probe_y)
+
+        @tf.function
+        def grads():
+            with tf.GradientTape() as tape:
+                y_pred = model(x, training=True)
+                loss = model.compute_loss(x=x, y=y, y_pred=y_pred, training=True)
+            return tape.gradient(loss, model.trainable_weights)
+
+        return grads
+
+    def _probe(self, step):
+        grads = [np.asarray(g, np.float64).ravel() for g in self._probe_fn()]
+        rows, hists, logs = [], [], []
+        for g in grads:
+            sq = float(np.sum(g * g))
+            rows.append([np.sqrt(sq), np.mean(np.abs(g)), np.std(g), np.mean(g == 0)])
+            hists.append(histogram_of(g))
+            a = np.abs(g[g != 0])
+            logs.append(np.histogram(np.clip(np.log10(a), LOG_EDGES[0], LOG_EDGES[-1]),
+                                     bins=LOG_EDGES)[0] if a.size else np.zeros(len(LOG_EDGES) - 1))
+        self._probe_rows.append(np.asarray(rows, np.float32))
+        self._probe_steps.append(int(step))
+        self._probe_hists.append((np.stack(hists), np.stack(logs)))

@@ -1,0 +1,140 @@
+"""Applied-gradient recording: TensorBoard tags read back, norms against independent computations."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_dyn.callbacks.gradient_statistics import GradientStatistics
+from keras_dyn.errors import KerasDynError
+from keras_dyn.recording import RecordingModel, instrument
+
+from _dyn_helpers import dense_variable_names, read_events, tiny_data, tiny_model
+
+
+def test_instrument_shares_layers_and_names_variables():
+    base = tiny_model()
+    model = instrument(base)
+    assert isinstance(model, RecordingModel)
+    assert model.recorded_names == ["hidden1/kernel", "hidden1/bias", "hidden2/kernel",
+                                    "hidden2/bias", "output/kernel", "output/bias"]
+    assert all(a is b for a, b in zip(model.trainable_weights, base.trainable_weights))
+    assert len(model.weights) == len(base.weights)  # the buffers are not model weights
+    assert instrument(model) is model
+
+
+def test_instrument_refuses_a_model_without_inputs():
+    class Sub(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.d = keras.layers.Dense(2)
+
+        def call(self, x):
+            return self.d(x)
+
+    with pytest.raises(KerasDynError, match="no symbolic inputs"):
+        instrument(Sub())
+
+
+def test_applied_mode_needs_a_recording_model(tmp_path):
+    model = tiny_model()
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    x, y = tiny_data(16)
+    with pytest.raises(KerasDynError, match="instrument"):
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[GradientStatistics(tmp_path)])
+
+
+def test_event_files_hold_every_tag_and_one_norm_per_step(tmp_path):
+    base = tiny_model()
+    model = instrument(base)
+    model.compile(keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy")
+    x, y = tiny_data(64)
+    cb = GradientStatistics(tmp_path, histogram_every=3)
+    model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0, callbacks=[cb])
+    events, _ = read_events(tmp_path / "train")
+    steps_total = 2 * 4
+    for name in dense_variable_names(base):
+        for stat in ("norm", "mean_abs", "std", "zero_frac"):
+            values = events[f"grad/{name}/{stat}"]
+            assert [s for s, _ in values] == list(range(steps_total)), (name, stat)
+        hist_steps = [s for s, _ in events[f"grad/{name}"]]
+        # every 3 global steps (0, 3, 6) plus each epoch's last step (3, 7), each step once
+        assert hist_steps == [0, 3, 6, 7]
+        h = events[f"grad/{name}"][-1][1]
+        assert h.shape == (30, 3) and h[:, 2].sum() == np.prod(
+            base.get_layer(name.split("/")[0]).get_weights()[0 if name.endswith("kernel") else 1].shape)
+        for agg in ("norm_mean", "norm_var", "norm_std", "norm_cv"):
+            assert [s for s, _ in events[f"grad_epoch/{name}/{agg}"]] == [0, 1]
+    assert [s for s, _ in events["grad_epoch/attenuation"]] == [0, 1]
+    res = cb.results()
+    assert res["epoch"] == [0, 1] and res["steps"] == [4, 4]
+    assert len(res["step_norms"]["hidden1/kernel"]) == 2
+    assert len(res["step_norms"]["hidden1/kernel"][0]) == 4
+    norms = [float(v) for _, v in events["grad/hidden1/kernel/norm"][:4]]
+    assert np.isclose(res["stats"]["hidden1/kernel"]["norm_mean"][0], np.mean(norms), rtol=1e-5)
+    assert np.isclose(res["attenuation"][0], res["stats"]["hidden1/kernel"]["norm_mean"][0]
+                      / res["stats"]["output/kernel"]["norm_mean"][0], rtol=1e-4)
+    hist_total = np.sum(res["loghist"]["output/bias"][0])
+    assert 0 < hist_total <= 3
+
+
+def test_recorded_norms_match_an_independent_gradient_tape():
+    base = tiny_model()
+    model = instrument(base)
+    model.compile(keras.optimizers.SGD(0.1), "sparse_categorical_crossentropy")
+    x, y = tiny_data(32)
+    with tf.GradientTape() as tape:  # same weights, same (whole) batch, before the step
+        loss = keras.losses.sparse_categorical_crossentropy(y, base(x, training=True))
+        loss = tf.reduce_mean(loss)
+    expected = tape.gradient(loss, base.trainable_weights)
+    cb = GradientStatistics(None)
+    model.fit(x, y, batch_size=32, epochs=1, shuffle=False, verbose=0, callbacks=[cb])
+    recorded = np.array([cb.results()["step_norms"][n][0][0] for n in model.recorded_names])
+    want = np.array([np.linalg.norm(g.numpy()) for g in expected])
+    np.testing.assert_allclose(recorded, want, rtol=1e-5)
+    mean_abs = np.array([cb.results()["stats"][n]["mean_abs_mean"][0] for n in model.recorded_names])
+    np.testing.assert_allclose(mean_abs, [np.mean(np.abs(g.numpy())) for g in expected], rtol=1e-5)
+
+
+def test_zero_fraction_counts_dead_unit_gradients():
+    base = tiny_model(hidden=(8,))
+    k, b = base.get_layer("hidden1").get_weights()
+    k[:, :3] = -1.0  # inputs are in [0, 1): these three units never fire
+    b[:3] = -0.5
+    base.get_layer("hidden1").set_weights([k, b])
+    model = instrument(base)
+    model.compile(keras.optimizers.SGD(0.0), "sparse_categorical_crossentropy")
+    x, y = tiny_data(32)
+    cb = GradientStatistics(None)
+    model.fit(x, y, batch_size=32, epochs=1, verbose=0, callbacks=[cb])
+    stats = cb.results()["stats"]
+    assert stats["hidden1/kernel"]["zero_frac_mean"][0] >= 3 / 8
+    assert stats["hidden1/bias"]["zero_frac_mean"][0] >= 3 / 8
+
+
+def test_probe_mode_uses_its_own_tags(tmp_path):
+    model = tiny_model()
+    model.compile("adam", "sparse_categorical_crossentropy")
+    x, y = tiny_data(32)
+    cb = GradientStatistics(tmp_path, mode="probe", probe_x=x[:8], probe_y=y[:8])
+    model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[cb])
+    events, _ = read_events(tmp_path / "train")
+    assert not any(t.startswith("grad/") for t in events)
+    for name in dense_variable_names(model):
+        assert len(events[f"grad_probe/{name}/norm"]) == 2
+        assert f"grad_probe/{name}" in events
+    assert cb.results()["mode"] == "probe"
+
+
+def test_a_second_fit_keeps_recording():
+    model = instrument(tiny_model())
+    model.compile("adam", "sparse_categorical_crossentropy")
+    x, y = tiny_data(32)
+    for _ in range(2):
+        cb = GradientStatistics(None)
+        model.fit(x, y, batch_size=8, epochs=1, verbose=0, callbacks=[cb])
+        assert cb.results()["steps"] == [4]
+    # and without the callback, training still works (recording switched off)
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
