@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_dyn.report.tables import compare, markdown_table, summarise
+from keras_dyn.report import tables
+from keras_dyn.report.tables import markdown_table
 
 
 # --------------------------------------------------------------------------- helpers
@@ -26,6 +27,20 @@ def _f(value) -> float:
         return float(value)
     except (TypeError, ValueError):
         return math.nan
+
+
+def _finite(values) -> list[float]:
+    return [v for v in map(_f, values) if math.isfinite(v)]
+
+
+def summarise(values):
+    """:func:`keras_dyn.report.tables.summarise` over the finite values only (NaN = not measured)."""
+    return tables.summarise(_finite(values))
+
+
+def compare(a_values, b_values, *, expect="greater"):
+    """:func:`keras_dyn.report.tables.compare` over the finite values only."""
+    return tables.compare(_finite(a_values), _finite(b_values), expect=expect)
 
 
 def _noise(result) -> float:
