@@ -74,7 +74,8 @@ class ActivationStatistics(keras.callbacks.Callback):
             layers = [model.get_layer(n) for n in self.layer_names]
         self.layers = layers
         self.kinds = [_activation_name(l) for l in layers]
-        self._features = keras.Model(model.inputs, [l.output for l in layers])
+        inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+        self._features = keras.Model(inputs, [l.output for l in layers])
         self._writer = (tf.summary.create_file_writer(str(self.log_dir / self.subdir))
                         if self.log_dir is not None else None)
         self._last_epoch = self.params.get("epochs", 0) - 1
