@@ -15,7 +15,9 @@ shape ``(N,)``. The first place that holds the files wins; places are searched i
 3. **Debian's package folder** (Fashion-MNIST only): ``/usr/share/datasets/fashion-mnist/``,
    filled by ``apt-get install dataset-fashion-mnist``.
 4. **Keras's download**: ``keras.datasets.<name>.load_data()``, with a short socket timeout so
-   a machine without internet fails quickly instead of hanging.
+   a machine without internet fails quickly instead of hanging. Setting the environment
+   variable ``KERAS_DYN_NO_DOWNLOAD=1`` skips this step (the tests use it, so they never
+   reach for the network).
 
 If every place fails, :class:`keras_dyn.errors.DataError` says, on one line, what was looked
 for, where, and how to provide it. Files that exist but are damaged (bad gzip or zip, wrong
@@ -95,6 +97,9 @@ def load_raw(name: str, data_dir=None):
     given_dir = str(Path(given).expanduser().resolve()) if given else None
     origin = "data_dir argument" if data_dir is not None else ENV_VAR
     return _load_raw_cached(name, given_dir, origin, str(keras_cache_dir()))
+
+
+NO_DOWNLOAD_ENV_VAR = "KERAS_DYN_NO_DOWNLOAD"
 
 
 def keras_cache_dir() -> Path:
@@ -221,6 +226,8 @@ def _checked(name, source, arrays: dict):
 
 def _download_with_keras(name):
     """``(arrays, None)`` from ``keras.datasets.<name>.load_data()``, or ``(None, reason)``."""
+    if os.environ.get(NO_DOWNLOAD_ENV_VAR, "").strip() not in ("", "0"):
+        return None, f"download disabled by {NO_DOWNLOAD_ENV_VAR}"
     previous = socket.getdefaulttimeout()
     try:
         socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_SECONDS)

@@ -1,0 +1,90 @@
+"""A run end to end on tiny synthetic data: folders, files, event files read back, no overwrite."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from keras_dyn.config import load_config
+from keras_dyn.report.results import load_results
+from keras_dyn.runfiles import read_toml
+from keras_dyn.train import run_experiment
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def scalars(folder, tag):
+    """Values of a scalar tag, read with TensorBoard's own reader (tf.summary writes tensors)."""
+    acc = EventAccumulator(str(folder), size_guidance={"tensors": 0, "scalars": 0})
+    acc.Reload()
+    import tensorflow as tf
+
+    if tag in acc.Tags().get("tensors", []):
+        return [(e.step, float(tf.make_ndarray(e.tensor_proto))) for e in acc.Tensors(tag)]
+    return [(e.step, e.value) for e in acc.Scalars(tag)]
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    from tests.conftest import TINY_TOML
+
+    root = tmp_path_factory.mktemp("run")
+    path = root / "tiny.toml"
+    path.write_text(TINY_TOML)
+    cfg = load_config(path)
+    records = run_experiment(cfg, root / "modellogs", verbose=False)
+    return cfg, records, root / "modellogs"
+
+
+def test_one_folder_per_seed_with_config_and_results(finished):
+    cfg, records, logdir = finished
+    assert [r.run_dir.name for r in records] == ["w8-8_bs32_s0", "w8-8_bs32_s1"]
+    for record in records:
+        saved = load_config(record.run_dir / "config.toml")
+        assert saved.training.seeds == (record.results["run"]["seed"],)
+        results = read_toml(record.run_dir / "results.toml")
+        assert len(results["epochs"]["test_accuracy"]) == cfg.training.epochs
+        assert len(results["epochs"]["val_loss"]) == cfg.training.epochs
+        assert results["run"]["params"] == 2 * 8 + 8 + 8 * 8 + 8 + 8 * 2 + 2
+        assert 0.0 <= results["final"]["test_accuracy"] <= 1.0
+        assert results["final"]["test_accuracy"] == results["epochs"]["test_accuracy"][-1]
+        assert 1 <= results["final"]["best_val_epoch"] <= cfg.training.epochs
+    assert len(load_results(logdir / "tiny")) == 2
+
+
+def test_event_files_hold_one_value_per_epoch(finished):
+    cfg, records, _ = finished
+    run_dir = records[0].run_dir
+    epochs = cfg.training.epochs
+    for sub, tag in [("train", "epoch_loss"), ("train", "epoch_accuracy"), ("train", "epoch_learning_rate"),
+                     ("train", "epoch_seconds"), ("validation", "epoch_loss"),
+                     ("validation", "epoch_accuracy"), ("test", "epoch_accuracy"), ("test", "epoch_loss")]:
+        values = scalars(run_dir / sub, tag)
+        assert [step for step, _ in values] == list(range(epochs)), (sub, tag)
+    test_acc = [v for _, v in scalars(run_dir / "test", "epoch_accuracy")]
+    assert test_acc == pytest.approx(records[0].results["epochs"]["test_accuracy"], abs=1e-6)
+
+
+def test_same_seed_same_numbers_and_no_overwrite(finished):
+    cfg, records, logdir = finished
+    again = run_experiment(cfg.replace(training={"seeds": [0]}), logdir, verbose=False)
+    assert again[0].run_dir.name == "w8-8_bs32_s0_2"
+    assert (records[0].run_dir / "results.toml").is_file()
+    assert again[0].results["epochs"]["loss"] == pytest.approx(records[0].results["epochs"]["loss"], rel=1e-5)
+
+
+def test_missing_data_gives_one_line_and_writes_nothing(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_DYN_DATA"}
+    env.update(KERAS_HOME=str(tmp_path / "keras_home"), KERAS_DYN_NO_DOWNLOAD="1", TF_CPP_MIN_LOG_LEVEL="3")
+    logdir = tmp_path / "modellogs"
+    proc = subprocess.run([sys.executable, "-m", "labs.exp2_epochs_vs_width", "--quick", "--logdir", str(logdir)],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("data error: fashion_mnist not found")
+    assert "KERAS_DYN_DATA" in lines[0] and "apt-get install dataset-fashion-mnist" in lines[0]
+    assert not logdir.exists()
