@@ -98,24 +98,56 @@ def train_run(cfg: ExperimentConfig, data, run_dir, *, point=None, run_index=1, 
     """Train one model (the config's first seed) and write its folder; returns the results."""
     import keras
 
-    from keras_dyn import diagnostics
-    from keras_dyn.callbacks.epoch_recorder import EpochRecorder
     from keras_dyn.callbacks.progress import Progress
+
+    run_dir = Path(run_dir)
+    atomic_write_text(run_dir / "config.toml", cfg.to_toml())
+    started = _dt.datetime.now().astimezone()
+    model = build_compiled_model(cfg, data)
+    progress = [Progress(run_index, run_count, run_dir.name, remaining_epochs_after)] if verbose else []
+    results = fit_and_record(cfg, data, run_dir, model, point=point, extra_callbacks=progress,
+                             started=started)
+    keras.backend.clear_session()
+    return results
+
+
+def steps_per_epoch_of(cfg: ExperimentConfig, data) -> int:
+    return max(1, math.ceil(len(data.x_train) / cfg.training.batch_size))
+
+
+def build_compiled_model(cfg: ExperimentConfig, data):
+    """Seed (the config's first seed), build, instrument and compile the run's model."""
+    import keras
+
+    from keras_dyn import diagnostics
     from keras_dyn.models import build_model
     from keras_dyn.optim import build_optimizer
 
-    run_dir = Path(run_dir)
-    seed = cfg.training.seeds[0]
-    atomic_write_text(run_dir / "config.toml", cfg.to_toml())
-    started = _dt.datetime.now().astimezone()
-
-    keras.utils.set_random_seed(seed)
+    keras.utils.set_random_seed(cfg.training.seeds[0])
     model = build_model(cfg.model, data.input_shape, data.num_classes)
     model = diagnostics.prepare_model(model, cfg)
-    n_train = len(data.x_train)
-    steps_per_epoch = max(1, math.ceil(n_train / cfg.training.batch_size))
-    model.compile(optimizer=build_optimizer(cfg.training, steps_per_epoch),
+    model.compile(optimizer=build_optimizer(cfg.training, steps_per_epoch_of(cfg, data)),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def fit_and_record(cfg: ExperimentConfig, data, run_dir, model, *, point=None, extra_callbacks=(),
+                   started=None) -> dict:
+    """Fit a compiled model with keras_dyn's callbacks and write ``results.toml`` atomically.
+
+    ``extra_callbacks`` run after keras_dyn's own (progress lines, a tuner's callbacks).
+    Returns the results dict (the same as the file's content).
+    """
+    import keras
+
+    from keras_dyn import diagnostics
+    from keras_dyn.callbacks.epoch_recorder import EpochRecorder
+
+    run_dir = Path(run_dir)
+    seed = cfg.training.seeds[0]
+    started = started or _dt.datetime.now().astimezone()
+    n_train = len(data.x_train)
+    steps_per_epoch = steps_per_epoch_of(cfg, data)
 
     callbacks = []
     if cfg.log.tensorboard:
@@ -127,8 +159,7 @@ def train_run(cfg: ExperimentConfig, data, run_dir, *, point=None, run_index=1, 
     callbacks.append(recorder)
     extra = diagnostics.callbacks_for(cfg, data, run_dir)
     callbacks.extend(extra)
-    if verbose:
-        callbacks.append(Progress(run_index, run_count, run_dir.name, remaining_epochs_after))
+    callbacks.extend(extra_callbacks)
 
     validation = (data.x_val, data.y_val) if len(data.x_val) else None
     t0 = time.perf_counter()
@@ -168,7 +199,6 @@ def train_run(cfg: ExperimentConfig, data, run_dir, *, point=None, run_index=1, 
         if key and hasattr(callback, "results"):
             results[key] = _toml_safe(callback.results())
     atomic_write_toml(run_dir / "results.toml", results)
-    keras.backend.clear_session()
     return results
 
 
