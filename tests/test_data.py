@@ -92,6 +92,7 @@ def isolated(tmp_path, monkeypatch):
         raise DownloadBlocked("URL fetch failure: network blocked by the test")
 
     monkeypatch.delenv("KERAS_DYN_DATA", raising=False)
+    monkeypatch.delenv("KERAS_DYN_NO_DOWNLOAD", raising=False)  # Keras's download is stubbed here
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
     monkeypatch.setattr(datasets, "DEBIAN_FASHION_DIR", tmp_path / "no-debian" / "fashion-mnist")
     monkeypatch.setattr(keras.datasets.mnist, "load_data", blocked)
@@ -144,6 +145,17 @@ def test_debian_folder_for_fashion(tmp_path, monkeypatch):
     arrays = write_fashion(tmp_path / "debian" / "fashion-mnist")
     monkeypatch.setattr(datasets, "DEBIAN_FASHION_DIR", tmp_path / "debian" / "fashion-mnist")
     assert same(load_raw("fashion_mnist"), arrays)
+
+
+def test_no_download_setting_skips_keras(monkeypatch):
+    import keras
+
+    called = []
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", lambda: called.append(1))
+    monkeypatch.setenv("KERAS_DYN_NO_DOWNLOAD", "1")
+    with pytest.raises(DataError, match="download disabled by KERAS_DYN_NO_DOWNLOAD"):
+        load_raw("mnist")
+    assert not called
 
 
 def test_keras_download_is_last_resort(monkeypatch):
