@@ -382,7 +382,9 @@ def shift_findings(cfg, results, figure_dir, figure_ref: str = "") -> str:
         for si, s in enumerate(sevs):
             comp = compare(drop(noisy, kind, si), drop(clean, kind, si), expect="greater")
             extra.append((kind, s, comp))
-            word = "within seed noise" if comp.verdict == "within seed noise" else comp.outcome("noisy", "clean")
+            word = {"supported": "noise-trained loses more", "refuted": "noise-trained loses less",
+                    "suggests": "noise-trained loses more in one seed",
+                    "suggests not": "noise-trained loses less in one seed"}.get(comp.verdict, comp.verdict)
             rows.append([kind, s, _fmt(summarise(acc(clean, kind, si))), _fmt(summarise(acc(noisy, kind, si))),
                          _fmt(summarise(drop(clean, kind, si)), unit=" pts"),
                          _fmt(summarise(drop(noisy, kind, si)), unit=" pts"),
