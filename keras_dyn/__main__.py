@@ -2,6 +2,8 @@
 
     python -m keras_dyn run CONFIG.toml [--logdir DIR] [--quick] [--seeds N] [--data-dir DIR]
     python -m keras_dyn check CONFIG.toml
+    python -m keras_dyn grid CONFIG.toml [--logdir DIR] [--quick] [--seeds N] [--data-dir DIR]
+                                         [--workers N] [--restart]
 
 Bad input prints one line (file, key, what is allowed) and exits with status 2.
 """
@@ -23,6 +25,13 @@ def main(argv=None) -> int:
     run.add_argument("config", help="experiment TOML file")
     check = sub.add_parser("check", help="validate CONFIG and list its runs, without training")
     check.add_argument("config", help="experiment TOML file")
+    grid = common_arguments(sub.add_parser(
+        "grid", help="run CONFIG's grid through keras-tuner (GridSearch, resumable, HParams)"))
+    grid.add_argument("config", help="experiment TOML file")
+    grid.add_argument("--workers", type=int, default=0, metavar="N",
+                      help="start a keras-tuner chief and N workers on 127.0.0.1 (docs/distributed.md)")
+    grid.add_argument("--restart", action="store_true",
+                      help="start over: remove the tuner state and this grid's run folders first")
     args = parser.parse_args(argv)
     quiet_tensorflow()
     try:
@@ -36,6 +45,8 @@ def main(argv=None) -> int:
             print(f"{args.config}: ok, {len(cfg.points()) * len(cfg.training.seeds)} run(s)",
                   file=sys.stderr)
             return 0
+        if args.command == "grid":
+            return _grid(cfg, args)
         from keras_dyn.lab import _experiment_cfg
         from keras_dyn.report.grid_findings import grid_findings
         from keras_dyn.report.results import records_to_results
@@ -54,6 +65,26 @@ def main(argv=None) -> int:
         print("interrupted: finished runs keep their results; the unfinished run has none",
               file=sys.stderr)
         return 130
+
+
+def _grid(cfg, args) -> int:
+    import os
+
+    from keras_dyn.lab import _experiment_cfg
+    from keras_dyn.report.results import records_to_results
+    from keras_dyn.report.tuning_findings import tuning_findings
+    from keras_dyn.tuning import CHILD_ENV, run_grid
+
+    if args.workers < 0:
+        raise KerasDynError("--workers must be 0 or more")
+    records = run_grid(cfg, args.logdir, quick=args.quick, seeds=args.seeds, data_dir=args.data_dir,
+                       workers=args.workers, restart=args.restart, config_path=args.config)
+    if records is None or os.environ.get(CHILD_ENV):  # a worker, or a child of --workers
+        return 0
+    out = write_findings(_experiment_cfg(cfg, args), records_to_results(records), tuning_findings,
+                         args.logdir, quick=args.quick)
+    print(f"findings: {out}", file=sys.stderr)
+    return 0
 
 
 if __name__ == "__main__":

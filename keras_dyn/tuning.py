@@ -1,0 +1,541 @@
+"""Grid searches through keras-tuner: resumable, on the HParams dashboard, over several workers.
+
+``python -m keras_dyn grid CONFIG.toml`` runs the config's ``[grid]`` (every point, every seed)
+with :class:`keras_tuner.GridSearch`:
+
+* :class:`ExperimentHyperModel` turns the config into a search space: one ``hp.Choice`` per grid
+  key (``hidden`` lists are encoded as strings such as ``"128-128"``) and a last ``hp.Choice``
+  named ``seed`` over the config's seeds, so one trial is one grid point with one seed and the
+  grid search visits each exactly once, in the same order as ``python -m keras_dyn run``.
+  ``build(hp)`` builds and compiles the model through :func:`keras_dyn.train.build_compiled_model`
+  (models.build_model, diagnostics.prepare_model, optim.build_optimizer); ``fit(hp, model, ...)``
+  trains it through :func:`keras_dyn.train.fit_and_record` with the batch size and epochs of the
+  trial and keras_dyn's callbacks, so every trial is an ordinary run folder
+  ``<logdir>/<experiment>/<run name>/`` with its event files, ``config.toml`` and ``results.toml``.
+* Selection: the objective is ``val_accuracy`` (max, last epoch). Test accuracy is reported to the
+  oracle and written for every trial, never used to choose.
+* TensorBoard HParams: ``hparams_config`` at the experiment folder, and per trial an
+  ``hparams`` session (trial id = run name) with the final scalars ``final/val_accuracy``,
+  ``final/best_val_accuracy``, ``final/test_accuracy``, ``final/train_seconds``, ``final/params``
+  in the run folder itself.
+* Resume: the tuner state lives in ``<logdir>/<experiment>/_tuner`` (keras-tuner's
+  ``directory``/``project_name``, ``overwrite=False``). Running the same command again reloads it;
+  the trial that was running when the process died is handed out again (keras-tuner's retry
+  queue) and its half-written run folder is removed first. A trial whose ``results.toml`` exists
+  (it finished, but the process died before the tuner recorded it) is not trained again: its
+  results are read back. ``restart=True`` removes the tuner state and this grid's run folders.
+* Distributed: keras-tuner's own mode (``KERASTUNER_TUNER_ID``, ``KERASTUNER_ORACLE_IP``,
+  ``KERASTUNER_ORACLE_PORT``; the chief serves the oracle over gRPC, workers run trials).
+  :func:`run_grid` with ``workers=N`` starts a chief and N workers on 127.0.0.1 as subprocesses.
+  See ``docs/distributed.md``.
+
+Two things keras-tuner 1.4.8's ``GridSearchOracle`` does not do, added by
+:class:`ResumableGridSearchOracle`: it keeps its ordering state only in memory (a reloaded grid
+search fails with ``KeyError`` in ``LinkedList.next``, keras-team/keras-tuner#1055), and it
+proposes a trial's successor only once that trial has ended, so parallel workers mostly wait.
+Both are fixed for the static search spaces built here, and its state files are written
+atomically.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import keras_tuner
+from keras_tuner.src.engine.trial import TrialStatus
+from keras_tuner.src.tuners.gridsearch import GridSearchOracle, LinkedList
+
+from keras_dyn.config import ExperimentConfig
+from keras_dyn.errors import KerasDynError
+from keras_dyn.runfiles import atomic_write_text, read_toml
+
+TUNER_DIRNAME = "_tuner"
+OBJECTIVE = "val_accuracy"
+SEED_HP = "seed"
+FINAL_TAGS = ("val_accuracy", "best_val_accuracy", "test_accuracy", "train_seconds", "params")
+_HPARAMS_MARKER = ".hparams_written"
+CHILD_ENV = "KERAS_DYN_GRID_CHILD"  # set by the --workers launcher in its children
+
+
+# --------------------------------------------------------------------------- search space
+
+
+def encode(key: str, value):
+    """A grid value as a keras-tuner / HParams value (lists become ``"128-128"``)."""
+    if isinstance(value, (list, tuple)):
+        return "-".join(str(v) for v in value)
+    return value
+
+
+def decode(key: str, value):
+    if key == "hidden":
+        return tuple(int(v) for v in str(value).split("-"))
+    return value
+
+
+def plan_of(cfg: ExperimentConfig) -> list[tuple[dict, int]]:
+    """Every (grid point, seed) in run order, the same order as ``run_experiment``."""
+    return [(point, seed) for point in cfg.points() for seed in cfg.training.seeds]
+
+
+def hparam_values(point: dict, seed: int) -> dict:
+    """The HParams of one trial: the grid values (encoded) and the seed."""
+    return {**{k: encode(k, v) for k, v in point.items()}, SEED_HP: seed}
+
+
+class ExperimentHyperModel(keras_tuner.HyperModel):
+    """A keras-tuner HyperModel for one keras_dyn experiment (its ``[grid]`` and seeds).
+
+    Args:
+        cfg: the validated experiment (quick/seeds options already applied).
+        experiment_dir: ``<logdir>/<experiment>``, where the run folders go.
+        data_dir: folder with the data sets (overrides ``KERAS_DYN_DATA``).
+        verbose: print keras_dyn's progress line per epoch.
+
+    Example:
+        >>> hm = ExperimentHyperModel(cfg, "modellogs/exp1")
+        >>> tuner = KerasDynGridSearch(hm, "modellogs/exp1")
+        >>> tuner.search(verbose=0)
+    """
+
+    def __init__(self, cfg: ExperimentConfig, experiment_dir, data_dir=None, verbose=True):
+        super().__init__(name=cfg.name or "keras_dyn", tunable=True)
+        self.cfg = cfg
+        self.experiment_dir = Path(experiment_dir)
+        self.data_dir = data_dir
+        self.verbose = verbose
+        self.plan = plan_of(cfg)
+        self._datasets = {}
+
+    # -- hyperparameters
+    def declare(self, hp) -> tuple[dict, int]:
+        """Declare one Choice per grid key, then ``seed``; return the trial's (point, seed)."""
+        point = {}
+        for key, values in self.cfg.grid.items():
+            point[key] = decode(key, hp.Choice(key, [encode(key, v) for v in values]))
+        seed = hp.Choice(SEED_HP, list(self.cfg.training.seeds))
+        return point, int(seed)
+
+    def run_config(self, hp) -> tuple[dict, int, ExperimentConfig]:
+        point, seed = self.declare(hp)
+        return point, seed, self.cfg.at_point(point, seed=seed)
+
+    def data_for(self, run_cfg):
+        from keras_dyn.data import load_dataset
+
+        if run_cfg.data not in self._datasets:
+            self._datasets[run_cfg.data] = load_dataset(run_cfg.data, data_dir=self.data_dir)
+        return self._datasets[run_cfg.data]
+
+    def preload(self):
+        """Load every data set the grid needs (a data error before anything is written)."""
+        for point in self.cfg.points():
+            self.data_for(self.cfg.at_point(point))
+
+    # -- keras-tuner API
+    def build(self, hp):
+        from keras_dyn.train import build_compiled_model
+
+        _, _, run_cfg = self.run_config(hp)
+        try:
+            return build_compiled_model(run_cfg, self.data_for(run_cfg))
+        except Exception as exc:  # keras-tuner would log and skip it; stop the grid instead
+            raise keras_tuner.errors.FatalError(f"building {run_cfg.name}: {exc!r}") from exc
+
+    def fit(self, hp, model, *args, callbacks=None, verbose=None, **kwargs):
+        """Train one trial into its run folder; returns the metrics reported to the oracle."""
+        from keras_dyn.callbacks.progress import Progress
+        from keras_dyn.train import fit_and_record
+
+        point, seed, run_cfg = self.run_config(hp)
+        name = self.cfg.run_name(point, seed)
+        run_dir, finished = claim_run_dir(self.experiment_dir, name, run_cfg.to_toml())
+        if finished:
+            results = read_toml(run_dir / "results.toml")
+            if self.verbose:
+                print(f"[{name}] finished earlier: results read from {run_dir / 'results.toml'}",
+                      file=sys.stderr, flush=True)
+        else:
+            index = self.plan.index((point, seed))
+            after = sum(self.cfg.at_point(p).training.epochs for p, _ in self.plan[index + 1:])
+            extra = [Progress(index + 1, len(self.plan), name, after)] if self.verbose else []
+            extra += list(callbacks or [])
+            try:
+                results = fit_and_record(run_cfg, self.data_for(run_cfg), run_dir, model,
+                                         point=point, extra_callbacks=extra)
+            except Exception as exc:  # stop the grid (resume retries this trial)
+                raise keras_tuner.errors.FatalError(f"training {name}: {exc!r}") from exc
+        if not (run_dir / _HPARAMS_MARKER).exists():
+            write_trial_hparams(run_dir, point, seed, results)
+        return trial_metrics(results)
+
+
+def trial_metrics(results: dict) -> dict:
+    """What the oracle records for a trial (``val_accuracy`` is the objective)."""
+    final = results["final"]
+    val = results["epochs"].get("val_accuracy") or [float("nan")]
+    return {
+        OBJECTIVE: float(val[-1]),
+        "best_val_accuracy": float(final.get("best_val_accuracy", float("nan"))),
+        "test_accuracy": float(final.get("test_accuracy", float("nan"))),
+        "train_seconds": float(final.get("train_seconds", 0.0)),
+        "params": float(results["run"]["params"]),
+    }
+
+
+# --------------------------------------------------------------------------- run folders
+
+
+def claim_run_dir(experiment_dir, name: str, config_toml: str) -> tuple[Path, bool]:
+    """The run folder of one trial, and whether it already holds that trial's results.
+
+    The folder is ``name`` (or ``name_2``, ... when a folder of that name holds a different
+    config). A folder with the same ``config.toml`` and a ``results.toml`` is a finished trial;
+    one with the same config and no results is a killed attempt: it is emptied and reused.
+    """
+    experiment_dir = Path(experiment_dir)
+    experiment_dir.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1, 10_000):
+        candidate = experiment_dir / (name if attempt == 1 else f"{name}_{attempt}")
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            config = candidate / "config.toml"
+            if config.is_file() and config.read_text(encoding="utf-8") == config_toml:
+                if (candidate / "results.toml").is_file():
+                    return candidate, True
+                shutil.rmtree(candidate)  # a killed attempt at this very trial
+                candidate.mkdir()
+            elif any(candidate.iterdir()):
+                continue
+        atomic_write_text(candidate / "config.toml", config_toml)
+        return candidate, False
+    raise RuntimeError(f"no free run folder for {name} in {experiment_dir}")  # pragma: no cover
+
+
+def find_finished(experiment_dir, name: str, config_toml: str):
+    """The folder holding the finished run of this config (``None`` if there is none)."""
+    experiment_dir = Path(experiment_dir)
+    for candidate in [experiment_dir / name] + sorted(experiment_dir.glob(f"{name}_*")):
+        config = candidate / "config.toml"
+        if ((candidate / "results.toml").is_file() and config.is_file()
+                and config.read_text(encoding="utf-8") == config_toml):
+            return candidate
+    return None
+
+
+def grid_run_dirs(cfg: ExperimentConfig, experiment_dir) -> list[Path]:
+    """Run folders (finished or not) that belong to this grid's trials."""
+    experiment_dir = Path(experiment_dir)
+    out = []
+    for point, seed in plan_of(cfg):
+        name = cfg.run_name(point, seed)
+        text = cfg.at_point(point, seed=seed).to_toml()
+        for candidate in [experiment_dir / name] + sorted(experiment_dir.glob(f"{name}_*")):
+            config = candidate / "config.toml"
+            if config.is_file() and config.read_text(encoding="utf-8") == text:
+                out.append(candidate)
+    return out
+
+
+# --------------------------------------------------------------------------- HParams
+
+
+def hparams_domains(cfg: ExperimentConfig) -> list:
+    from tensorboard.plugins.hparams import api as hp_api
+
+    out = [hp_api.HParam(key, hp_api.Discrete([encode(key, v) for v in values]))
+           for key, values in cfg.grid.items()]
+    out.append(hp_api.HParam(SEED_HP, hp_api.Discrete(list(cfg.training.seeds))))
+    return out
+
+
+def write_hparams_config(cfg: ExperimentConfig, experiment_dir):
+    """The HParams experiment summary at the experiment folder (written once per search)."""
+    import tensorflow as tf
+    from tensorboard.plugins.hparams import api as hp_api
+
+    experiment_dir = Path(experiment_dir)
+    marker = experiment_dir / TUNER_DIRNAME / "hparams_config.json"
+    domains = hparams_domains(cfg)
+    description = json.dumps({"grid": {k: [encode(k, v) for v in vs] for k, vs in cfg.grid.items()},
+                              "seeds": list(cfg.training.seeds)}, sort_keys=True)
+    if marker.is_file() and marker.read_text(encoding="utf-8") == description:
+        return
+    for old in experiment_dir.glob("events.out.tfevents.*"):  # an earlier grid's summary
+        old.unlink()
+    metrics = [
+        hp_api.Metric("final/val_accuracy", display_name="val accuracy (last epoch, selects)"),
+        hp_api.Metric("final/best_val_accuracy", display_name="best val accuracy"),
+        hp_api.Metric("final/test_accuracy", display_name="test accuracy (reported only)"),
+        hp_api.Metric("final/train_seconds", display_name="training time (s)"),
+        hp_api.Metric("final/params", display_name="parameters"),
+    ]
+    writer = tf.summary.create_file_writer(str(experiment_dir))
+    with writer.as_default():
+        hp_api.hparams_config(hparams=domains, metrics=metrics)
+    writer.close()
+    atomic_write_text(marker, description)
+
+
+def write_trial_hparams(run_dir, point: dict, seed: int, results: dict):
+    """One HParams session per trial: its values and final metrics, in the run folder."""
+    import tensorflow as tf
+    from tensorboard.plugins.hparams import api as hp_api
+
+    run_dir = Path(run_dir)
+    metrics = trial_metrics(results)
+    writer = tf.summary.create_file_writer(str(run_dir))
+    with writer.as_default():
+        hp_api.hparams(hparam_values(point, seed), trial_id=run_dir.name)
+        for tag in FINAL_TAGS:
+            tf.summary.scalar(f"final/{tag}", metrics[tag], step=0)
+    writer.close()
+    atomic_write_text(run_dir / _HPARAMS_MARKER, "")
+
+
+# --------------------------------------------------------------------------- tuner
+
+
+class ResumableGridSearchOracle(GridSearchOracle):
+    """keras-tuner's GridSearchOracle, resumable after a reload and parallel across workers.
+
+    * ``set_state`` rebuilds the ordered trial list and the queue of trials whose successor is
+      due, which the parent class keeps only in memory.
+    * Every new trial is queued at once (the parent does that for the first trial only), so a
+      second worker gets the next grid point instead of waiting for the running one to end.
+      That is safe here because the whole space is declared before the first trial.
+    * ``oracle.json`` and ``trial.json`` are written atomically.
+    """
+
+    def populate_space(self, trial_id):
+        first = len(self.start_order) == 0
+        response = super().populate_space(trial_id)
+        if response["status"] == TrialStatus.RUNNING and not first:
+            self._populate_next.append(trial_id)
+        return response
+
+    def set_state(self, state):
+        super().set_state(state)
+        ids = [t for t in self.start_order if t in self.trials]
+        values = {t: self.trials[t].hyperparameters.values for t in ids}
+        ids.sort(key=functools.cmp_to_key(lambda a, b: self._compare(values[a], values[b])))
+        self._ordered_ids = LinkedList()
+        for trial_id in ids:
+            self._ordered_ids.insert(trial_id)
+        self._populate_next = list(ids)
+
+    def save(self):
+        _atomic_json(self._get_oracle_fname(), self.get_state())
+
+    def _save_trial(self, trial):
+        _atomic_json(os.path.join(self._get_trial_dir(trial.trial_id), "trial.json"),
+                     trial.get_state())
+
+
+class KerasDynGridSearch(keras_tuner.GridSearch):
+    """``keras_tuner.GridSearch`` over an :class:`ExperimentHyperModel`, objective
+    ``val_accuracy`` (max), state in ``<experiment_dir>/_tuner``, never overwritten."""
+
+    def __init__(self, hypermodel: ExperimentHyperModel, experiment_dir, **kwargs):
+        self.seed = None
+        oracle = ResumableGridSearchOracle(
+            objective=keras_tuner.Objective(OBJECTIVE, direction="max"), max_trials=None,
+            max_retries_per_trial=0, max_consecutive_failed_trials=1)
+        keras_tuner.Tuner.__init__(self, oracle, hypermodel, directory=str(experiment_dir),
+                                   project_name=TUNER_DIRNAME, overwrite=False, **kwargs)
+        self._waiting = False
+
+    def pre_create_trial(self):
+        # An IDLE answer (the oracle waits for running trials) sends the loop straight back;
+        # pause between asks so workers do not flood the chief.
+        if self._waiting:
+            time.sleep(0.5)
+        self._waiting = True
+
+    def on_trial_begin(self, trial):
+        self._waiting = False
+        super().on_trial_begin(trial)
+
+    def save(self):
+        if not self._is_worker():
+            self.oracle.save()
+        _atomic_json(self._get_tuner_fname(), self.get_state())
+
+
+def _atomic_json(path, state):
+    atomic_write_text(path, json.dumps(state))
+
+
+# --------------------------------------------------------------------------- running a grid
+
+
+def role() -> str:
+    """``"single"``, ``"chief"`` or ``"worker"`` from keras-tuner's environment variables."""
+    if "KERASTUNER_ORACLE_IP" not in os.environ:
+        return "single"
+    missing = [v for v in ("KERASTUNER_ORACLE_PORT", "KERASTUNER_TUNER_ID") if v not in os.environ]
+    if missing:
+        raise KerasDynError(f"distributed grid: KERASTUNER_ORACLE_IP is set but {', '.join(missing)} "
+                            f"is not (see docs/distributed.md)")
+    return "chief" if "chief" in os.environ["KERASTUNER_TUNER_ID"] else "worker"
+
+
+def prepare(cfg: ExperimentConfig, *, quick=False, seeds=None) -> ExperimentConfig:
+    """The config the grid runs: ``--seeds`` then ``--quick`` applied (as ``run_experiment``)."""
+    from keras_dyn.train import quick_version
+
+    if seeds is not None:
+        cfg = cfg.replace(training={"seeds": list(range(int(seeds)))})
+    return quick_version(cfg) if quick else cfg
+
+
+def start_over(cfg: ExperimentConfig, experiment_dir):
+    """Remove the tuner state, this grid's run folders and the HParams summary."""
+    experiment_dir = Path(experiment_dir)
+    for run_dir in grid_run_dirs(cfg, experiment_dir):
+        shutil.rmtree(run_dir, ignore_errors=True)
+    shutil.rmtree(experiment_dir / TUNER_DIRNAME, ignore_errors=True)
+    for old in experiment_dir.glob("events.out.tfevents.*"):
+        old.unlink()
+
+
+def run_grid(cfg: ExperimentConfig, logdir="modellogs", *, quick=False, seeds=None, data_dir=None,
+             workers=0, restart=False, verbose=True, config_path=None):
+    """Run the config's grid through keras-tuner; returns the finished runs in grid order.
+
+    Args:
+        cfg: the validated experiment.
+        logdir: root of the run output.
+        quick, seeds, data_dir: as for :func:`keras_dyn.train.run_experiment`.
+        workers: 0 = this process runs every trial; N = start a chief and N worker processes on
+            127.0.0.1 (needs ``config_path``, the TOML file the children read).
+        restart: start over (tuner state and this grid's run folders are removed first).
+        verbose: progress lines on stderr.
+
+    Returns:
+        A list of :class:`keras_dyn.train.RunRecord`, or ``None`` in a worker process (the chief
+        or the launcher collects the results).
+    """
+    from keras_dyn.train import RunRecord
+
+    cfg = prepare(cfg, quick=quick, seeds=seeds)
+    experiment_dir = Path(logdir) / cfg.name
+    hypermodel = ExperimentHyperModel(cfg, experiment_dir, data_dir=data_dir, verbose=verbose)
+    hypermodel.preload()  # a data error stops the grid before anything is written
+    me = role()
+    if restart and me != "worker":
+        start_over(cfg, experiment_dir)
+    plan = hypermodel.plan
+    if verbose and me != "worker":
+        print(f"keras_dyn grid: {cfg.name}: {len(cfg.points())} grid point(s) x "
+              f"{len(cfg.training.seeds)} seed(s) = {len(plan)} trial(s) -> {experiment_dir} "
+              f"(keras-tuner state in {experiment_dir / TUNER_DIRNAME})", file=sys.stderr, flush=True)
+    if workers:
+        if me != "single":
+            raise KerasDynError("--workers starts its own chief and workers; unset KERASTUNER_*")
+        if config_path is None:
+            raise KerasDynError("--workers needs the config file")
+        launch_local(config_path, logdir, workers, quick=quick, seeds=seeds, data_dir=data_dir)
+    else:
+        if me != "worker":
+            experiment_dir.mkdir(parents=True, exist_ok=True)
+        tuner = KerasDynGridSearch(hypermodel, experiment_dir)
+        if me != "worker":
+            write_hparams_config(cfg, experiment_dir)
+        try:
+            tuner.search(verbose=0)
+        except keras_tuner.errors.FatalError as exc:
+            if isinstance(exc.__cause__, KerasDynError):
+                raise exc.__cause__ from None
+            raise
+        if me == "worker":
+            return None
+    records, missing = [], []
+    for point, seed in plan:
+        name = cfg.run_name(point, seed)
+        run_dir = find_finished(experiment_dir, name, cfg.at_point(point, seed=seed).to_toml())
+        if run_dir is None:
+            missing.append(name)
+        else:
+            records.append(RunRecord(run_dir, read_toml(run_dir / "results.toml")))
+    if missing:
+        raise KerasDynError(f"grid {cfg.name}: {len(missing)} trial(s) have no results "
+                            f"({', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''}); "
+                            f"see {experiment_dir / TUNER_DIRNAME}/trial_*/trial.json, or start "
+                            f"over with --restart")
+    return records
+
+
+def free_port(host="127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def child_command(config_path, logdir, *, quick=False, seeds=None, data_dir=None) -> list[str]:
+    cmd = [sys.executable, "-m", "keras_dyn", "grid", str(config_path), "--logdir", str(logdir)]
+    if quick:
+        cmd.append("--quick")
+    if seeds is not None:
+        cmd += ["--seeds", str(seeds)]
+    if data_dir is not None:
+        cmd += ["--data-dir", str(data_dir)]
+    return cmd
+
+
+def launch_local(config_path, logdir, workers: int, *, quick=False, seeds=None, data_dir=None,
+                 host="127.0.0.1"):
+    """Start a chief and ``workers`` workers on this machine; wait until all have finished."""
+    port = free_port(host)
+    cmd = child_command(config_path, logdir, quick=quick, seeds=seeds, data_dir=data_dir)
+    base = dict(os.environ, KERASTUNER_ORACLE_IP=host, KERASTUNER_ORACLE_PORT=str(port))
+    base[CHILD_ENV] = "1"
+    print(f"keras_dyn grid: chief oracle on {host}:{port}, {workers} worker(s)", file=sys.stderr,
+          flush=True)
+    procs = {"chief": subprocess.Popen(cmd, env=dict(base, KERASTUNER_TUNER_ID="chief"))}
+    for i in range(workers):
+        procs[f"tuner{i}"] = subprocess.Popen(cmd, env=dict(base, KERASTUNER_TUNER_ID=f"tuner{i}"))
+    try:
+        failed = []
+        pending = dict(procs)
+        while pending:
+            for name, proc in list(pending.items()):
+                code = proc.poll()
+                if code is None:
+                    continue
+                del pending[name]
+                if code != 0:
+                    failed.append(f"{name} exited with {code}")
+            if failed:
+                break
+            time.sleep(0.5)
+        if failed:
+            _stop(procs.values())
+            raise KerasDynError("distributed grid: " + "; ".join(failed)
+                                + " (run the same command again to resume)")
+    except KeyboardInterrupt:
+        _stop(procs.values())
+        raise
+
+
+def _stop(procs):
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+    deadline = time.time() + 20
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.time()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
