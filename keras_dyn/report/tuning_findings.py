@@ -76,7 +76,7 @@ def tuning_findings(cfg, results: list[dict], figure_dir, figure_ref: str = "") 
                        [_last(r, "val_accuracy") for r in second["runs"]], expect="greater")
         test_best = max(stats, key=lambda s: s["test"].mean)
         lines += ["", f"Chosen by validation accuracy: **{best['label']}**. Against the runner-up "
-                      f"({second['label']}): {comp.sentence(best["label"], second["label"], verdict=False).rstrip(".")}."]
+                      f"({second['label']}): {comp.sentence(best['label'], second['label'], verdict=False).rstrip('.')}."]
         if test_best is not best:
             lines.append(f"The highest mean test accuracy belongs to {test_best['label']} "
                          f"({test_best['test'].fmt()} against {best['test'].fmt()} for the chosen "
