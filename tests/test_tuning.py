@@ -1,0 +1,234 @@
+"""Grid searches through keras-tuner: the search space, the resumable oracle, killed and resumed
+grids, run-folder reuse, findings. Tiny synthetic data, 1 epoch."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import keras_tuner
+import pytest
+
+from keras_dyn.config import from_dict, load_config
+from keras_dyn.runfiles import read_toml
+from keras_dyn.tuning import (ExperimentHyperModel, ResumableGridSearchOracle, claim_run_dir,
+                              decode, encode, plan_of)
+
+REPO = Path(__file__).resolve().parents[1]
+
+GRID_TOML = """
+[experiment]
+name = "{name}"
+
+[data]
+dataset = "circle"
+n_samples = 160
+validation_split = 0.25
+
+[model]
+hidden = [6, 6]
+initializer = "he"
+
+[training]
+learning_rate = 0.02
+batch_size = 32
+epochs = {epochs}
+seeds = {seeds}
+
+[log]
+gradients = {gradients}
+activations = false
+weights = false
+
+[grid]
+units = {units}
+"""
+
+
+def grid_config(tmp_path, name="g", units=(4, 6, 8), seeds=(0,), epochs=1, gradients=False) -> Path:
+    path = tmp_path / f"{name}.toml"
+    path.write_text(GRID_TOML.format(name=name, units=list(units), seeds=list(seeds), epochs=epochs,
+                                     gradients="true" if gradients else "false"))
+    return path
+
+
+def env():
+    return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERAS_DYN_NO_DOWNLOAD="1")
+
+
+# --------------------------------------------------------------------------- search space
+
+
+def test_hidden_lists_are_encoded_as_strings():
+    assert encode("hidden", (128, 128)) == "128-128"
+    assert decode("hidden", "128-64") == (128, 64)
+    assert encode("units", 64) == 64 and decode("units", 64) == 64
+
+
+def test_hypermodel_declares_one_choice_per_grid_key_and_seed_last(tmp_path):
+    cfg = from_dict({"data": {"dataset": "circle"}, "model": {"hidden": [8, 8]},
+                     "training": {"seeds": [0, 1]},
+                     "grid": {"hidden": [[8, 8], [16]], "learning_rate": [0.1, 0.01],
+                              "batch_size": [16, 32]}})
+    hm = ExperimentHyperModel(cfg, tmp_path)
+    hp = keras_tuner.HyperParameters()
+    point, seed = hm.declare(hp)
+    assert [h.name for h in hp.space] == ["hidden", "learning_rate", "batch_size", "seed"]
+    assert point == {"hidden": (8, 8), "learning_rate": 0.1, "batch_size": 16} and seed == 0
+    assert len(plan_of(cfg)) == 2 * 2 * 2 * 2
+
+
+def _drive(oracle, tuner_id, finish=True):
+    trial = oracle.create_trial(tuner_id)
+    if trial.status != "RUNNING":
+        return trial, None
+    if finish:
+        oracle.update_trial(trial.trial_id, {"val_accuracy": 0.5})
+        trial.status = "COMPLETED"
+        oracle.end_trial(trial)
+    return trial, dict(trial.hyperparameters.values)
+
+
+def _oracle(tmp_path):
+    oracle = ResumableGridSearchOracle(objective=keras_tuner.Objective("val_accuracy", "max"))
+    oracle._set_project_dir(str(tmp_path), "_tuner")
+    return oracle
+
+
+def _space():
+    hp = keras_tuner.HyperParameters()
+    hp.Choice("units", [4, 8, 16])
+    hp.Choice("seed", [0, 1])
+    return hp
+
+
+def test_reloaded_oracle_continues_the_grid_each_combination_once(tmp_path):
+    """keras-tuner 1.4.8's GridSearchOracle loses its order on reload (KeyError); ours does not."""
+    oracle = _oracle(tmp_path)
+    oracle.update_space(_space())
+    seen = [_drive(oracle, "tuner0")[1] for _ in range(2)]
+    running, _ = _drive(oracle, "tuner0", finish=False)  # the process dies during this trial
+    oracle.save()
+
+    again = _oracle(tmp_path)
+    again.reload()
+    retried, values = _drive(again, "tuner0")
+    assert retried.trial_id == running.trial_id  # the unfinished trial comes back first
+    seen.append(values)
+    while True:
+        trial, values = _drive(again, "tuner0")
+        if values is None:
+            assert trial.status == "STOPPED"
+            break
+        seen.append(values)
+    assert sorted((v["units"], v["seed"]) for v in seen) == [(u, s) for u in (4, 8, 16) for s in (0, 1)]
+
+
+def test_two_workers_get_different_trials_without_waiting(tmp_path):
+    oracle = _oracle(tmp_path)
+    oracle.update_space(_space())
+    trials = [_drive(oracle, f"tuner{i}", finish=False)[0] for i in range(3)]
+    assert [t.status for t in trials] == ["RUNNING"] * 3  # keras-tuner's own oracle: IDLE for the 3rd
+    assert len({tuple(sorted(t.hyperparameters.values.items())) for t in trials}) == 3
+
+
+def test_claim_run_dir_reuses_finished_and_clears_killed(tmp_path):
+    run_dir, finished = claim_run_dir(tmp_path, "w4_s0", "a = 1\n")
+    assert run_dir.name == "w4_s0" and not finished
+    (run_dir / "partial.events").write_text("x")
+    again, finished = claim_run_dir(tmp_path, "w4_s0", "a = 1\n")  # killed attempt: emptied
+    assert again == run_dir and not finished and not (run_dir / "partial.events").exists()
+    (run_dir / "results.toml").write_text("[final]\n")
+    assert claim_run_dir(tmp_path, "w4_s0", "a = 1\n") == (run_dir, True)
+    other, finished = claim_run_dir(tmp_path, "w4_s0", "a = 2\n")  # another config: new folder
+    assert other.name == "w4_s0_2" and not finished
+
+
+# --------------------------------------------------------------------------- end to end
+
+
+def _trial_records(experiment_dir):
+    import json
+
+    out = []
+    for path in sorted((experiment_dir / "_tuner").glob("trial_*/trial.json")):
+        state = json.loads(path.read_text())
+        out.append((state["trial_id"], state["status"], tuple(sorted(state["hyperparameters"]["values"].items()))))
+    return out
+
+
+def test_killed_grid_resumes_without_repeats(tmp_path):
+    config = grid_config(tmp_path, name="resume", units=(4, 6, 8), seeds=(0,))
+    logdir = tmp_path / "logs"
+    experiment = logdir / "resume"
+    cmd = [sys.executable, "-m", "keras_dyn", "grid", str(config), "--logdir", str(logdir)]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None:
+        if list(experiment.glob("*/results.toml")):
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+    first = sorted(experiment.glob("*/results.toml"))
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    proc.stderr.close()
+    assert 1 <= len(first) < 3
+    stamps = {p: p.stat().st_mtime_ns for p in first}
+
+    done = subprocess.run(cmd, cwd=REPO, env=env(), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = sorted(experiment.glob("*/results.toml"))
+    assert [p.parent.name for p in results] == ["w4-4_bs32_s0", "w6-6_bs32_s0", "w8-8_bs32_s0"]
+    assert all(p.stat().st_mtime_ns == stamps[p] for p in first)  # finished trials not rerun
+    trials = _trial_records(experiment)
+    assert len(trials) == 3 and {t[1] for t in trials} == {"COMPLETED"}
+    assert len({t[2] for t in trials}) == 3  # no combination twice
+    assert not list(experiment.rglob("*.tmp"))  # no half-written file
+    assert "findings:" in done.stderr
+    findings = sorted(experiment.glob("FINDINGS-*.md"))[-1].read_text()
+    assert "What the grid search chose" in findings
+
+    # The same command once more: nothing left to run, nothing rerun.
+    before = {p: p.stat().st_mtime_ns for p in results}
+    again = subprocess.run(cmd, cwd=REPO, env=env(), capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert {p: p.stat().st_mtime_ns for p in experiment.glob("*/results.toml")} == before
+    assert "[run " not in again.stderr
+
+    # --restart starts over: the grid's run folders are trained again, no _2 folders.
+    fresh = subprocess.run(cmd + ["--restart"], cwd=REPO, env=env(), capture_output=True, text=True,
+                           timeout=300)
+    assert fresh.returncode == 0, fresh.stderr[-3000:]
+    results = sorted(experiment.glob("*/results.toml"))
+    assert [p.parent.name for p in results] == ["w4-4_bs32_s0", "w6-6_bs32_s0", "w8-8_bs32_s0"]
+    assert all(p.stat().st_mtime_ns != before[p] for p in results)
+    assert len(_trial_records(experiment)) == 3
+
+
+def test_grid_matches_run_experiment(tmp_path):
+    """The tuner path trains exactly what `run` trains: same folders, same numbers."""
+    from keras_dyn.train import run_experiment
+    from keras_dyn.tuning import run_grid
+
+    cfg = load_config(grid_config(tmp_path, name="same", units=(4, 8), seeds=(0,)))
+    by_tuner = run_grid(cfg, tmp_path / "a", verbose=False)
+    by_run = run_experiment(cfg, tmp_path / "b", verbose=False)
+    assert [r.run_dir.name for r in by_tuner] == [r.run_dir.name for r in by_run]
+    for t, r in zip(by_tuner, by_run):
+        assert t.results["run"]["point"] == r.results["run"]["point"]
+        assert t.results["epochs"]["loss"] == pytest.approx(r.results["epochs"]["loss"], rel=1e-4)
+        assert t.results["final"]["test_accuracy"] == pytest.approx(r.results["final"]["test_accuracy"], abs=1e-6)
+    saved = read_toml(by_tuner[0].run_dir / "results.toml")
+    assert saved["run"]["name"] == "w4-4_bs32_s0"
+
+
+def test_cli_grid_bad_config_is_one_line(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(GRID_TOML.format(name="bad", units="[4, 4]", seeds=[0], epochs=1, gradients="false"))
+    proc = subprocess.run([sys.executable, "-m", "keras_dyn", "grid", str(bad)], cwd=REPO, env=env(),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].startswith("config error:")
