@@ -1,0 +1,64 @@
+"""A real TensorBoard server over a tiny grid: runs, scalars, gradient histograms and HParams
+are served by its HTTP data API."""
+
+import urllib.parse
+
+import pytest
+
+from keras_dyn.config import load_config
+from keras_dyn.tuning import run_grid
+from tests._tensorboard import (SESSION_GROUPS_REQUEST, get_json, post_json, tensorboard_server,
+                                wait_for)
+from tests.test_tuning import grid_config
+
+
+@pytest.fixture(scope="module")
+def grid(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tb")
+    cfg = load_config(grid_config(root, name="tbgrid", units=(4, 8), seeds=(0,), gradients=True))
+    records = run_grid(cfg, root / "modellogs", verbose=False)
+    return root / "modellogs", records
+
+
+def test_tensorboard_serves_scalars_histograms_and_hparams(grid):
+    logdir, records = grid
+    names = [r.run_dir.name for r in records]
+    assert names == ["w4-4_bs32_s0", "w8-8_bs32_s0"]
+    with tensorboard_server(logdir) as base:
+        expected = {f"tbgrid/{n}/{sub}" for n in names for sub in ("train", "validation", "test")}
+        runs = wait_for(lambda: set(get_json(base, "/data/runs")), lambda r: expected <= r)
+        assert expected <= runs and {f"tbgrid/{n}" for n in names} <= runs
+
+        scalars = wait_for(lambda: get_json(base, "/data/plugin/scalars/tags"),
+                           lambda t: all(f"tbgrid/{n}/test" in t for n in names))
+        for n in names:
+            for sub in ("train", "validation", "test"):
+                assert "epoch_accuracy" in scalars[f"tbgrid/{n}/{sub}"], (n, sub)
+            assert "final/test_accuracy" in scalars[f"tbgrid/{n}"]
+        query = urllib.parse.urlencode({"run": f"tbgrid/{names[0]}/test", "tag": "epoch_accuracy"})
+        points = get_json(base, f"/data/plugin/scalars/scalars?{query}")
+        assert [p[2] for p in points] == pytest.approx(records[0].results["epochs"]["test_accuracy"], abs=1e-6)
+
+        histograms = get_json(base, "/data/plugin/histograms/tags")
+        for n in names:
+            tags = histograms[f"tbgrid/{n}/train"]
+            for layer in ("hidden1", "hidden2", "output"):
+                assert f"grad/{layer}/kernel" in tags and f"grad/{layer}/bias" in tags
+
+        experiment = post_json(base, "/data/plugin/hparams/experiment", {"experimentName": ""})
+        assert {h["name"] for h in experiment["hparamInfos"]} == {"units", "seed"}
+        units = next(h for h in experiment["hparamInfos"] if h["name"] == "units")
+        assert sorted(units["domainDiscrete"]) == [4, 8]
+        metrics = {m["name"]["tag"] for m in experiment["metricInfos"]}
+        assert {"final/val_accuracy", "final/test_accuracy", "final/train_seconds", "final/params"} <= metrics
+
+        groups = post_json(base, "/data/plugin/hparams/session_groups", SESSION_GROUPS_REQUEST)
+        rows = {g["name"]: g for g in groups["sessionGroups"]}
+        assert set(rows) == set(names)  # every trial, once
+        for record in records:
+            row = rows[record.run_dir.name]
+            assert row["hparams"]["units"] == record.results["run"]["point"]["units"]
+            assert row["hparams"]["seed"] == record.results["run"]["seed"]
+            values = {m["name"]["tag"]: m["value"] for m in row["metricValues"]}
+            assert values["final/test_accuracy"] == pytest.approx(record.results["final"]["test_accuracy"])
+            assert values["final/params"] == record.results["run"]["params"]
