@@ -21,6 +21,7 @@ The builder returns markdown and writes its figure; the verdicts follow
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from keras_dyn.report.figures import curves_with_seed_bands
@@ -84,8 +85,9 @@ def grid_findings(cfg, results: list[dict], figure_dir, figure_ref: str = "") ->
     lines.append(f"Mean ± sd over {len(seeds)} seed(s) ({', '.join(map(str, seeds))}); "
                  f"{results[0]['run']['dataset']}, {n_train:,} training / "
                  f"{results[0]['run']['n_val']:,} validation / {results[0]['run']['n_test']:,} test "
-                 f"examples. Time is training time (training plus validation passes), summed over "
-                 f"epochs.")
+                 f"examples. Time is wall-clock training time (training plus any validation pass), "
+                 f"summed over epochs, on {os.cpu_count()} CPU core(s); anything else running on "
+                 f"the machine inflates it, so compare times within one run of the lab.")
     lines.append("")
     lines.append(markdown_table(header, rows))
     if any(e < last for e in at_epochs) and cfg.training.scheduler == "none":
