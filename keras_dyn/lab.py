@@ -85,13 +85,22 @@ def _command() -> str:
     return " ".join(argv)
 
 
-def run_lab(main_file, findings, config=None, argv=None) -> int:
-    """Run a lab from its ``__main__.py``; exits with 0, or 2 and one line on bad input."""
+def run_lab(main_file, findings, config=None, argv=None, *, tuner=False) -> int:
+    """Run a lab from its ``__main__.py``; exits with 0, or 2 and one line on bad input.
+
+    With ``tuner=True`` the grid runs through keras-tuner (:func:`keras_dyn.tuning.run_grid`:
+    resumable, HParams, ``--workers N``, ``--restart``).
+    """
     lab_dir = Path(main_file).resolve().parent
     config = Path(config) if config else REPO_ROOT / "configs" / f"{lab_dir.name}.toml"
     parser = common_arguments(argparse.ArgumentParser(
         prog=f"python -m labs.{lab_dir.name}", description=(lab_dir / "LOG.md").read_text(
             encoding="utf-8").splitlines()[0].lstrip("# ") if (lab_dir / "LOG.md").exists() else None))
+    if tuner:
+        parser.add_argument("--workers", type=_positive_int, default=0, metavar="N",
+                            help="a keras-tuner chief and N workers on 127.0.0.1 (docs/distributed.md)")
+        parser.add_argument("--restart", action="store_true",
+                            help="start the grid over (tuner state and its run folders removed)")
     args = parser.parse_args(argv)
     quiet_tensorflow()
     try:
@@ -100,8 +109,17 @@ def run_lab(main_file, findings, config=None, argv=None) -> int:
         from keras_dyn.train import run_experiment
 
         cfg = load_config(config)
-        records = run_experiment(cfg, args.logdir, quick=args.quick, seeds=args.seeds,
-                                 data_dir=args.data_dir)
+        if tuner:
+            from keras_dyn.tuning import run_grid
+
+            records = run_grid(cfg, args.logdir, quick=args.quick, seeds=args.seeds,
+                               data_dir=args.data_dir, workers=args.workers,
+                               restart=args.restart, config_path=config)
+            if records is None:  # a keras-tuner worker: the chief writes the findings
+                return 0
+        else:
+            records = run_experiment(cfg, args.logdir, quick=args.quick, seeds=args.seeds,
+                                     data_dir=args.data_dir)
         run_cfg = records and _experiment_cfg(cfg, args)
         out = write_findings(run_cfg, records_to_results(records), findings, args.logdir,
                              lab_log=lab_dir / "LOG.md", quick=args.quick)

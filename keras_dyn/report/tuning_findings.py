@@ -8,6 +8,7 @@ Optional ``[report.tuning]`` keys::
 
     columns = ["steps_per_epoch", "params_per_point"]   # extra columns in the ranking table
     heatmap = ["units_2", "units_1"]                      # x and y grid keys of an accuracy heatmap
+    diagonal = ["units_1", "units_2"]                     # balanced (equal) against unbalanced cells
 
 ``params_per_point`` is parameters divided by mean test accuracy in percent (the source log's
 "Params/Acc"); ``steps_per_epoch`` is the number of batches per epoch.
@@ -81,6 +82,9 @@ def tuning_findings(cfg, results: list[dict], figure_dir, figure_ref: str = "") 
             lines.append(f"The highest mean test accuracy belongs to {test_best['label']} "
                          f"({test_best['test'].fmt()} against {best['test'].fmt()} for the chosen "
                          f"cell); selection does not look at it.")
+    diag = spec.get("diagonal")
+    if diag and len(diag) == 2 and all(k in cfg.grid for k in diag):
+        lines += ["", diagonal_section(stats, results, *diag)]
     heat = spec.get("heatmap")
     if heat and len(heat) == 2 and all(k in cfg.grid for k in heat):
         xkey, ykey = heat
@@ -98,4 +102,35 @@ def tuning_findings(cfg, results: list[dict], figure_dir, figure_ref: str = "") 
                           title=f"{cfg.name}: last-epoch accuracy, mean over {len(seeds)} seed(s)",
                           sd=sds)
         lines += ["", f"![accuracy heatmap over {xkey} × {ykey}]({figure_ref}{name})"]
+    return "\n".join(lines)
+
+
+def diagonal_section(stats, results, key_a: str, key_b: str) -> str:
+    """Balanced cells (``key_a == key_b``) against the others, per seed then over seeds."""
+    seeds = sorted({r["run"]["seed"] for r in results})
+    on, off = [], []
+    for seed in seeds:
+        runs = [r for r in results if r["run"]["seed"] == seed]
+        same = [_last(r, "test_accuracy") for r in runs
+                if r["run"]["point"].get(key_a) == r["run"]["point"].get(key_b)]
+        other = [_last(r, "test_accuracy") for r in runs
+                 if r["run"]["point"].get(key_a) != r["run"]["point"].get(key_b)]
+        if same and other:
+            on.append(sum(same) / len(same))
+            off.append(sum(other) / len(other))
+    if not on:
+        return ""
+    comp = compare(on, off, expect="greater")
+    best = max(stats, key=lambda s: s["test"].mean)
+    best_balanced = best["point"].get(key_a) == best["point"].get(key_b)
+    by_val = max(stats, key=lambda s: s["val"].mean)
+    lines = ["### Balanced against unbalanced layers", "",
+             f"Mean test accuracy of the cells with {key_a} = {key_b} (balanced) against the "
+             f"cells with {key_a} ≠ {key_b}, averaged within each seed, then over "
+             f"{len(on)} seed(s): {comp.sentence('balanced', 'unbalanced')}",
+             "",
+             f"The cell with the highest mean test accuracy is {best['label']} "
+             f"({'balanced' if best_balanced else 'unbalanced'}); the one chosen by validation "
+             f"accuracy is {by_val['label']}. Cells whose means differ by less than their seed "
+             f"spread are not ranked reliably by these numbers."]
     return "\n".join(lines)
