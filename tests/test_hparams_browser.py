@@ -1,0 +1,66 @@
+"""End to end: a grid through keras-tuner, a real TensorBoard, and the HParams dashboard rendered
+by headless Chromium (Debian's ``chromium``; skipped when it is not installed). The page must list
+every trial with its hyperparameter values; a screenshot is saved (and copied to
+``$KERAS_DYN_SCREENSHOT`` when that is set)."""
+
+import os
+import shutil
+
+import pytest
+
+from keras_dyn.config import load_config
+from keras_dyn.tuning import run_grid
+from tests._chromium import Chromium, chromium_executable
+from tests._tensorboard import tensorboard_server
+
+BROWSER_TOML = """
+[experiment]
+name = "browsergrid"
+
+[data]
+dataset = "circle"
+n_samples = 160
+validation_split = 0.25
+
+[model]
+hidden = [6, 6]
+
+[training]
+learning_rate = 0.02
+batch_size = 32
+epochs = 1
+seeds = [0]
+
+[log]
+gradients = false
+activations = false
+weights = false
+
+[grid]
+hidden = [[5, 7], [9, 3]]
+learning_rate = [0.0123, 0.0456]
+"""
+
+
+@pytest.mark.slow
+def test_hparams_dashboard_lists_every_trial(tmp_path):
+    if chromium_executable() is None:
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    config = tmp_path / "browser.toml"
+    config.write_text(BROWSER_TOML)
+    records = run_grid(load_config(config), tmp_path / "modellogs", verbose=False)
+    names = [r.run_dir.name for r in records]
+    assert len(names) == 4
+    shot = tmp_path / "hparams.png"
+    with tensorboard_server(tmp_path / "modellogs") as base:
+        with Chromium(tmp_path / "profile", width=1500, height=700) as browser:
+            browser.goto(base + "/#hparams")
+            needles = names + ["5-7", "9-3", "0.0123", "0.0456", "learning_rate", "hidden",
+                               "test accuracy (reported only)"]
+            text = browser.wait_for_text(needles, timeout=180)
+            browser.screenshot(shot)
+    missing = [n for n in needles if n not in text]
+    assert not missing, f"not on the HParams page: {missing}; page text: {text[:1500]}"
+    assert shot.stat().st_size > 10_000
+    if os.environ.get("KERAS_DYN_SCREENSHOT"):
+        shutil.copy(shot, os.environ["KERAS_DYN_SCREENSHOT"])
