@@ -89,16 +89,15 @@ class _State:
             self.steps_per_epoch = tf.Variable(-1, dtype=tf.int64, trainable=False,
                                                name="kd_steps_per_epoch")
             self.hist_every = tf.Variable(0, dtype=tf.int64, trainable=False, name="kd_hist_every")
-            self.enabled = tf.Variable(False, trainable=False, name="kd_enabled")
 
 
 class RecordingModel(keras.Model):
     """A functional ``keras.Model`` whose ``train_step`` records applied-gradient statistics.
 
     Build it like a functional model (``RecordingModel(inputs=..., outputs=...)``) or wrap an
-    existing one with :func:`instrument`. Recording is off until :meth:`configure_recording` is
-    called (``GradientStatistics`` does that in ``on_train_begin``); when off, the extra work per
-    step is one ``tf.cond`` on a boolean variable.
+    existing one with :func:`instrument`. Recording starts when :meth:`configure_recording` is
+    first called (``GradientStatistics`` does that in ``on_train_begin``) and then stays on for
+    later ``fit`` calls (the buffers are small); :meth:`stop_recording` removes it again.
     """
 
     def __init__(self, *args, **kwargs):
@@ -116,7 +115,7 @@ class RecordingModel(keras.Model):
         return list(self._kd_names)
 
     def configure_recording(self, capacity: int | None = None, steps_per_epoch: int | None = None,
-                            histogram_every: int = 0, enabled: bool = True) -> None:
+                            histogram_every: int = 0) -> None:
         """Allocate the buffers (eagerly, outside the training graph) and switch recording on.
 
         Args:
@@ -126,11 +125,13 @@ class RecordingModel(keras.Model):
                 epoch-end histogram); ``None`` = unknown, no epoch-end histogram.
             histogram_every: also take a histogram every this many global steps (0 = only at
                 epoch ends).
-            enabled: ``False`` switches recording off (buffers kept).
         """
         names = self.recorded_names
         if self._kd_state is None:
             self._kd_state = _State(len(names))
+            if getattr(self, "train_function", None) is not None:
+                # traced without recording: trace again (fit reads self.train_function per step)
+                self.make_train_function(force=True)
         st = self._kd_state
         cap = int(capacity or steps_per_epoch or DEFAULT_CAPACITY)
         every = max(int(histogram_every), 0)
@@ -141,10 +142,15 @@ class RecordingModel(keras.Model):
         st.hist_steps.assign(tf.zeros([n_hist], tf.int64))
         st.steps_per_epoch.assign(-1 if steps_per_epoch is None else int(steps_per_epoch))
         st.hist_every.assign(every)
-        st.enabled.assign(bool(enabled))
         st.global_step.assign(int(self.optimizer.iterations.numpy()) if self.optimizer is not None
                               and self.optimizer.built else 0)
         self.reset_epoch()
+
+    def stop_recording(self) -> None:
+        """Drop the buffers and train without recording from the next ``fit`` on."""
+        if self._kd_state is not None:
+            self._kd_state = None
+            self.train_function = None
 
     def reset_epoch(self) -> None:
         """Start filling the buffers from slot 0 (call at the start of each epoch)."""
@@ -211,46 +217,41 @@ class RecordingModel(keras.Model):
         return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
     def _record(self, gradients):
+        # Straight-line graph ops (no tf.cond around them: a functional If per step costs more
+        # than the statistics); only the histograms, needed on few steps, sit behind a cond.
         st = self._kd_state
+        grads = [tf.zeros_like(w) if g is None else tf.convert_to_tensor(g)
+                 for g, w in zip(gradients, self.trainable_weights)]
+        rows = []
+        for g in grads:
+            g = tf.cast(tf.reshape(g, [-1]), tf.float32)
+            n = tf.cast(tf.size(g), tf.float32)
+            a = tf.abs(g)
+            sq = tf.reduce_sum(tf.square(g))
+            mean = tf.reduce_sum(g) / n
+            std = tf.sqrt(tf.maximum(sq / n - tf.square(mean), 0.0))
+            rows.append(tf.stack([
+                tf.sqrt(sq),
+                tf.reduce_sum(a) / n,
+                std,
+                1.0 - tf.reduce_sum(tf.sign(a)) / n,  # sign(|g|) is 1 unless g == 0 exactly
+            ]))
+        cap = tf.shape(st.stats, out_type=tf.int64)[0]
+        idx = tf.minimum(st.step, cap - 1)
+        st.stats.scatter_nd_update(tf.reshape(idx, [1, 1]), tf.stack(rows)[None])
+        every = st.hist_every
+        take = tf.logical_or(
+            tf.equal(st.step, st.steps_per_epoch - 1),
+            tf.logical_and(every > 0,
+                           tf.equal(tf.math.floormod(st.global_step, tf.maximum(every, 1)), 0)))
+        last = tf.equal(st.step, st.steps_per_epoch - 1)
+        tf.cond(take, lambda: self._record_histograms(grads, last), tf.no_op)
+        st.step.assign_add(1)
+        st.global_step.assign_add(1)
 
-        def record():
-            grads = [tf.zeros_like(w) if g is None else tf.convert_to_tensor(g)
-                     for g, w in zip(gradients, self.trainable_weights)]
-            rows = []
-            for g in grads:
-                g = tf.cast(tf.reshape(g, [-1]), tf.float32)
-                n = tf.cast(tf.size(g), tf.float32)
-                sq = tf.reduce_sum(tf.square(g))
-                mean = tf.reduce_sum(g) / n
-                std = tf.sqrt(tf.maximum(sq / n - tf.square(mean), 0.0))
-                rows.append(tf.stack([
-                    tf.sqrt(sq),
-                    tf.reduce_sum(tf.abs(g)) / n,
-                    std,
-                    tf.reduce_sum(tf.cast(tf.equal(g, 0.0), tf.float32)) / n,
-                ]))
-            cap = tf.shape(st.stats, out_type=tf.int64)[0]
-            idx = tf.minimum(st.step, cap - 1)
-            st.stats.scatter_nd_update(tf.reshape(idx, [1, 1]), tf.stack(rows)[None])
-            every = st.hist_every
-            take = tf.logical_or(
-                tf.equal(st.step, st.steps_per_epoch - 1),
-                tf.logical_and(every > 0, tf.equal(tf.math.floormod(st.global_step, tf.maximum(every, 1)), 0)))
-            tf.cond(take, lambda: self._record_histograms(grads), tf.no_op)
-            st.step.assign_add(1)
-            st.global_step.assign_add(1)
-            return tf.constant(True)
-
-        def skip():
-            st.global_step.assign_add(1)
-            return tf.constant(False)
-
-        tf.cond(st.enabled, record, skip)
-
-    def _record_histograms(self, grads):
+    def _record_histograms(self, grads, last):
         st = self._kd_state
-        hists, logs = [], []
-        log_lo, log_hi = float(LOG_EDGES[0]), float(LOG_EDGES[-1])
+        hists = []
         for g in grads:
             g = tf.cast(tf.reshape(g, [-1]), tf.float32)
             lo, hi = tf.reduce_min(g), tf.reduce_max(g)
@@ -261,17 +262,27 @@ class RecordingModel(keras.Model):
                              tf.float32)
             edges = tf.linspace(lo, hi, HIST_BINS + 1)
             hists.append(tf.stack([edges[:-1], edges[1:], counts], axis=1))
-            a = tf.abs(g)
-            nz = tf.boolean_mask(a, a > 0)
-            logs.append(tf.cast(tf.histogram_fixed_width(
-                tf.math.log(nz) / np.log(10.0), [log_lo, log_hi], nbins=len(LOG_EDGES) - 1),
-                tf.float32))
         cap = tf.shape(st.hist, out_type=tf.int64)[0]
         idx = tf.reshape(tf.minimum(st.n_hist, cap - 1), [1, 1])
         st.hist.scatter_nd_update(idx, tf.stack(hists)[None])
-        st.loghist.scatter_nd_update(idx, tf.stack(logs)[None])
         st.hist_steps.scatter_nd_update(idx, tf.reshape(st.global_step, [1]))
+        tf.cond(last, lambda: self._record_loghist(grads, idx), tf.no_op)
         st.n_hist.assign_add(1)
+        return tf.no_op()
+
+    def _record_loghist(self, grads, idx):
+        """Histogram of log10|g| on the fixed LOG_EDGES (exact zeros left out)."""
+        st = self._kd_state
+        log_lo, log_hi = float(LOG_EDGES[0]), float(LOG_EDGES[-1])
+        logs = []
+        for g in grads:
+            a = tf.abs(tf.cast(tf.reshape(g, [-1]), tf.float32))
+            zeros = tf.reduce_sum(tf.cast(tf.equal(a, 0.0), tf.float32))
+            counts = tf.cast(tf.histogram_fixed_width(
+                tf.math.log(tf.maximum(a, 1e-30)) / np.log(10.0), [log_lo, log_hi],
+                nbins=len(LOG_EDGES) - 1), tf.float32)
+            logs.append(counts - zeros * tf.one_hot(0, len(LOG_EDGES) - 1))  # zeros fell in bin 0
+        st.loghist.scatter_nd_update(idx, tf.stack(logs)[None])
         return tf.no_op()
 
 

@@ -194,7 +194,7 @@ class GradientStatistics(keras.callbacks.Callback):
             self._writer.close()
             self._writer = None
         if self.mode == "applied" and isinstance(self.model, RecordingModel):
-            self.model.configure_recording(capacity=1, enabled=False)
+            self.model.configure_recording(capacity=1)  # release the big buffers
 
     def results(self) -> dict:
         """Per-epoch aggregates per variable (see the class docstring)."""

@@ -1,0 +1,183 @@
+"""What keras_dyn's training-dynamics diagnostics cost: four ways of training the same model.
+
+Run by hand (not part of the tests)::
+
+    KERAS_DYN_DATA=/work/shared/datasets nice -n 10 python benchmarks/diagnostics_overhead.py
+    python benchmarks/diagnostics_overhead.py --quick      # tiny version, a few seconds
+
+The model is 784-256-256-10 (ReLU, Adam), Fashion-MNIST, the full 60 000-image training set,
+batch 64. Each way builds a fresh model (same seed), warms up (one epoch on ``--warmup``
+examples, so tracing and first-call costs are out of the timing), then times ``--epochs`` epochs
+of ``model.fit``:
+
+1. ``plain``: ``model.fit`` with no callbacks;
+2. ``default``: keras_dyn's default diagnostics (``LogConfig()``: applied-gradient statistics
+   every step, gradient histograms at epoch ends, activation and weight statistics every epoch),
+   i.e. ``diagnostics.prepare_model`` + ``diagnostics.training_dynamics_callbacks``;
+3. ``everything``: the same with ``gradient_histogram_every = 1`` (a histogram of every
+   gradient at every step, all written to TensorBoard);
+4. ``naive_probe``: the plain model plus a callback that, after every step, runs an extra
+   ``GradientTape`` pass on a batch of 64 and fetches the per-variable norms to Python (what
+   tools that "log gradients" usually do).
+
+FLOP count: a dense layer with P parameters costs about 2P FLOPs per example forward (one
+multiply and one add per weight) and 4P backward (gradients for the inputs and for the weights),
+so one training example costs about 6P FLOPs (P = 269 322 here), biases, activations, loss and
+optimiser update ignored. Achieved GFLOP/s = 6 P samples / seconds / 1e9, printed beside a
+matrix-multiply peak measured in the same run (``tf.matmul`` of two 1024x1024 float32
+matrices, 2 * 1024**3 FLOPs each).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def matmul_peak(n=1024, seconds=2.0):
+    import tensorflow as tf
+
+    a = tf.random.normal([n, n])
+    b = tf.random.normal([n, n])
+
+    @tf.function
+    def mm(a, b):
+        return tf.matmul(a, b)
+
+    mm(a, b).numpy()
+    reps, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        c = mm(a, b)
+        reps += 1
+    c.numpy()
+    return 2 * n ** 3 * reps / (time.perf_counter() - t0) / 1e9
+
+
+def naive_probe_callback(x, y):
+    import keras
+    import tensorflow as tf
+
+    class NaiveGradientProbe(keras.callbacks.Callback):
+        """Extra tape pass after every step, norms fetched to Python."""
+
+        def on_train_begin(self, logs=None):
+            model = self.model
+            xb, yb = tf.constant(x), tf.constant(y)
+
+            @tf.function
+            def norms():
+                with tf.GradientTape() as tape:
+                    loss = model.compute_loss(x=xb, y=yb, y_pred=model(xb, training=True))
+                return [tf.norm(g) for g in tape.gradient(loss, model.trainable_weights)]
+
+            self._norms, self.values = norms, []
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.values.append([float(v) for v in self._norms()])
+
+    return NaiveGradientProbe()
+
+
+def run_way(way, data, args, logroot):
+    import keras
+
+    from keras_dyn import diagnostics
+    from keras_dyn.config import from_dict
+    from keras_dyn.models import build_model
+
+    log = {"gradient_histogram_every": 1} if way == "everything" else {}
+    cfg = from_dict({"data": {"dataset": "fashion_mnist"}, "model": {"hidden": [256, 256]},
+                     "training": {"optimizer": "adam", "batch_size": args.batch_size}, "log": log})
+    keras.utils.set_random_seed(0)
+    model = build_model(cfg.model, data.input_shape, data.num_classes)
+    callbacks = []
+    run_dir = Path(logroot) / way
+    if way in ("default", "everything"):
+        model = diagnostics.prepare_model(model, cfg)
+    model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+
+    def make_callbacks():
+        if way in ("default", "everything"):
+            return diagnostics.training_dynamics_callbacks(cfg, data, run_dir)
+        if way == "naive_probe":
+            return [naive_probe_callback(data.x_train[:64], data.y_train[:64])]
+        return []
+
+    n_warm = min(args.warmup, len(data.x_train))
+    model.fit(data.x_train[:n_warm], data.y_train[:n_warm], batch_size=args.batch_size, epochs=1,
+              verbose=0, callbacks=make_callbacks())
+    callbacks = make_callbacks()
+    t0 = time.perf_counter()
+    model.fit(data.x_train, data.y_train, batch_size=args.batch_size, epochs=args.epochs,
+              verbose=0, shuffle=True, callbacks=callbacks)
+    seconds = time.perf_counter() - t0
+    return seconds, int(model.count_params())
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="4096 examples, 1 epoch")
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--warmup", type=int, default=4096, help="examples in the warm-up epoch")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="time each way this many times (interleaved), keep the fastest")
+    parser.add_argument("--ways", default="plain,default,everything,naive_probe")
+    parser.add_argument("--data-dir", default=None)
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+    import numpy as np
+    import tensorflow as tf
+
+    from keras_dyn.config import DataConfig
+    from keras_dyn.data import load_dataset
+
+    data = load_dataset(DataConfig(dataset="fashion_mnist", validation_split=0.0), args.data_dir)
+    if args.quick:
+        args.epochs, args.warmup = 1, 1024
+        data.x_train, data.y_train = data.x_train[:4096], data.y_train[:4096]
+    n = len(data.x_train)
+    ways = args.ways.split(",")
+    print(f"Fashion-MNIST {n} training examples, batch {args.batch_size}, {args.epochs} epoch(s) "
+          f"timed after a {min(args.warmup, n)}-example warm-up; TF {tf.__version__}, "
+          f"{os.cpu_count()} CPU(s)")
+    peak = matmul_peak(seconds=0.5 if args.quick else 2.0)
+    times = {w: [] for w in ways}
+    params = 0
+    with tempfile.TemporaryDirectory() as logroot:
+        for r in range(args.repeats):
+            for way in ways:
+                seconds, params = run_way(way, data, args, Path(logroot) / f"r{r}")
+                times[way].append(seconds)
+                print(f"  [{r + 1}/{args.repeats}] {way:<12} {seconds:8.2f} s", flush=True)
+    samples = n * args.epochs
+    flops = 6 * params * samples
+    print(f"\nmodel params P = {params}; FLOPs counted as 6 * P per training example")
+    print(f"matmul peak (1024x1024 float32): {peak:8.1f} GFLOP/s\n")
+    print(f"{'way':<12} {'seconds':>9} {'x plain':>8} {'samples/s':>10} {'GFLOP/s':>8} {'% peak':>7}")
+    base = min(times[ways[0]])
+    for way in ways:
+        t = min(times[way])
+        g = flops / t / 1e9
+        print(f"{way:<12} {t:9.2f} {t / base:8.3f} {samples / t:10.0f} {g:8.2f} {100 * g / peak:6.1f}%")
+    if "default" in times and "plain" in times:
+        d, e = min(times["default"]) / min(times["plain"]), None
+        verdict = "meets" if d <= 1.10 else "misses"
+        print(f"\ndefault diagnostics: {d:.3f}x plain ({verdict} the 1.10x target)")
+        if "everything" in times:
+            e = min(times["everything"]) / min(times["plain"])
+            print(f"everything every step: {e:.3f}x plain "
+                  f"({'meets' if e <= 1.5 else 'misses'} the 1.5x target)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
