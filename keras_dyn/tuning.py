@@ -449,6 +449,8 @@ def run_grid(cfg: ExperimentConfig, logdir="modellogs", *, quick=False, seeds=No
     else:
         if me != "worker":
             experiment_dir.mkdir(parents=True, exist_ok=True)
+            for stale in (experiment_dir / TUNER_DIRNAME).glob("**/.*.tmp"):
+                stale.unlink()  # temporary files of a process killed while writing its state
         tuner = KerasDynGridSearch(hypermodel, experiment_dir)
         if me != "worker":
             write_hparams_config(cfg, experiment_dir)

@@ -186,7 +186,9 @@ def test_killed_grid_resumes_without_repeats(tmp_path):
     trials = _trial_records(experiment)
     assert len(trials) == 3 and {t[1] for t in trials} == {"COMPLETED"}
     assert len({t[2] for t in trials}) == 3  # no combination twice
-    assert not list(experiment.rglob("*.tmp"))  # no half-written file
+    assert not list(experiment.rglob(".results.toml.*"))  # no half-written results file
+    assert all(read_toml(p)["final"] for p in results)
+    assert not list((experiment / "_tuner").rglob("*.tmp"))  # a killed writer's leftovers removed
     assert "findings:" in done.stderr
     findings = sorted(experiment.glob("FINDINGS-*.md"))[-1].read_text()
     assert "What the grid search chose" in findings
