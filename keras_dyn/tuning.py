@@ -14,8 +14,9 @@ with :class:`keras_tuner.GridSearch`:
   ``<logdir>/<experiment>/<run name>/`` with its event files, ``config.toml`` and ``results.toml``.
 * Selection: the objective is ``val_accuracy`` (max, last epoch). Test accuracy is reported to the
   oracle and written for every trial, never used to choose.
-* TensorBoard HParams: ``hparams_config`` at the experiment folder, and per trial an
-  ``hparams`` session (trial id = run name) with the final scalars ``final/val_accuracy``,
+* TensorBoard HParams: ``hparams_config`` at the experiment folder (the union over all grids in
+  the same log folder, see :func:`write_hparams_config`), and per trial an ``hparams`` session
+  (trial id = ``<experiment>/<run name>``) with the final scalars ``final/val_accuracy``,
   ``final/best_val_accuracy``, ``final/test_accuracy``, ``final/train_seconds``, ``final/params``
   in the run folder itself.
 * Resume: the tuner state lives in ``<logdir>/<experiment>/_tuner`` (keras-tuner's
@@ -259,32 +260,63 @@ def hparams_domains(cfg: ExperimentConfig) -> list:
     return out
 
 
+HPARAMS_METRICS = (
+    ("final/val_accuracy", "val accuracy (last epoch, selects)"),
+    ("final/best_val_accuracy", "best val accuracy"),
+    ("final/test_accuracy", "test accuracy (reported only)"),
+    ("final/train_seconds", "training time (s)"),
+    ("final/params", "parameters"),
+)
+
+
 def write_hparams_config(cfg: ExperimentConfig, experiment_dir):
-    """The HParams experiment summary at the experiment folder (written once per search)."""
+    """Record this grid's hyperparameters and refresh the HParams experiment summaries.
+
+    TensorBoard's HParams plugin shows one experiment summary per ``--logdir`` and picks an
+    arbitrary one when it finds several, so every grid folder under the same log folder gets the
+    same summary: the union of the hyperparameters of all the grids there. ``tensorboard
+    --logdir modellogs`` then lists every trial of every grid with all its columns, and
+    ``--logdir modellogs/<experiment>`` shows one grid (with blank columns for the others' keys).
+    """
+    experiment_dir = Path(experiment_dir)
+    description = json.dumps({"grid": {k: [encode(k, v) for v in vs] for k, vs in cfg.grid.items()},
+                              "seeds": list(cfg.training.seeds)}, sort_keys=False)
+    marker = experiment_dir / TUNER_DIRNAME / "hparams_config.json"
+    if not (marker.is_file() and marker.read_text(encoding="utf-8") == description):
+        atomic_write_text(marker, description)
+    refresh_hparams_summaries(experiment_dir.parent)
+
+
+def refresh_hparams_summaries(logdir):
+    """Write the union of all grids' hyperparameters as each grid folder's HParams summary."""
     import tensorflow as tf
     from tensorboard.plugins.hparams import api as hp_api
 
-    experiment_dir = Path(experiment_dir)
-    marker = experiment_dir / TUNER_DIRNAME / "hparams_config.json"
-    domains = hparams_domains(cfg)
-    description = json.dumps({"grid": {k: [encode(k, v) for v in vs] for k, vs in cfg.grid.items()},
-                              "seeds": list(cfg.training.seeds)}, sort_keys=True)
-    if marker.is_file() and marker.read_text(encoding="utf-8") == description:
-        return
-    for old in experiment_dir.glob("events.out.tfevents.*"):  # an earlier grid's summary
-        old.unlink()
-    metrics = [
-        hp_api.Metric("final/val_accuracy", display_name="val accuracy (last epoch, selects)"),
-        hp_api.Metric("final/best_val_accuracy", display_name="best val accuracy"),
-        hp_api.Metric("final/test_accuracy", display_name="test accuracy (reported only)"),
-        hp_api.Metric("final/train_seconds", display_name="training time (s)"),
-        hp_api.Metric("final/params", display_name="parameters"),
-    ]
-    writer = tf.summary.create_file_writer(str(experiment_dir))
-    with writer.as_default():
-        hp_api.hparams_config(hparams=domains, metrics=metrics)
-    writer.close()
-    atomic_write_text(marker, description)
+    union: dict[str, list] = {}
+    folders = sorted(p.parent.parent for p in Path(logdir).glob(f"*/{TUNER_DIRNAME}/hparams_config.json"))
+    for folder in folders:
+        try:
+            spec = json.loads((folder / TUNER_DIRNAME / "hparams_config.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        for key, values in list(spec.get("grid", {}).items()) + [(SEED_HP, spec.get("seeds", []))]:
+            known = union.setdefault(key, [])
+            known += [v for v in values if v not in known]
+    keys = sorted(union, key=lambda k: (k == SEED_HP, k))
+    signature = json.dumps({k: union[k] for k in keys})
+    for folder in folders:
+        stamp = folder / TUNER_DIRNAME / "hparams_summary.json"
+        if stamp.is_file() and stamp.read_text(encoding="utf-8") == signature:
+            continue
+        for old in folder.glob("events.out.tfevents.*"):  # only this module writes here
+            old.unlink()
+        writer = tf.summary.create_file_writer(str(folder))
+        with writer.as_default():
+            hp_api.hparams_config(
+                hparams=[hp_api.HParam(k, hp_api.Discrete(union[k])) for k in keys],
+                metrics=[hp_api.Metric(tag, display_name=name) for tag, name in HPARAMS_METRICS])
+        writer.close()
+        atomic_write_text(stamp, signature)
 
 
 def write_trial_hparams(run_dir, point: dict, seed: int, results: dict):
@@ -296,7 +328,8 @@ def write_trial_hparams(run_dir, point: dict, seed: int, results: dict):
     metrics = trial_metrics(results)
     writer = tf.summary.create_file_writer(str(run_dir))
     with writer.as_default():
-        hp_api.hparams(hparam_values(point, seed), trial_id=run_dir.name)
+        # trial id = <experiment>/<run>: unique when several grids share one log folder
+        hp_api.hparams(hparam_values(point, seed), trial_id=f"{run_dir.parent.name}/{run_dir.name}")
         for tag in FINAL_TAGS:
             tf.summary.scalar(f"final/{tag}", metrics[tag], step=0)
     writer.close()

@@ -17,11 +17,16 @@ def grid(tmp_path_factory):
     root = tmp_path_factory.mktemp("tb")
     cfg = load_config(grid_config(root, name="tbgrid", units=(4, 8), seeds=(0,), gradients=True))
     records = run_grid(cfg, root / "modellogs", verbose=False)
-    return root / "modellogs", records
+    # a second grid in the same log folder, over another key, with a clashing run name
+    depth = cfg.replace(experiment={"name": "tbdepth"}, grid={"layers": [1, 2]},
+                        model={"hidden": [4, 4]}, log={"gradients": False})
+    others = run_grid(depth, root / "modellogs", verbose=False)
+    assert [r.run_dir.name for r in others] == ["w4_bs32_s0", "w4-4_bs32_s0"]
+    return root / "modellogs", records, others
 
 
 def test_tensorboard_serves_scalars_histograms_and_hparams(grid):
-    logdir, records = grid
+    logdir, records, others = grid
     names = [r.run_dir.name for r in records]
     assert names == ["w4-4_bs32_s0", "w8-8_bs32_s0"]
     with tensorboard_server(logdir) as base:
@@ -46,7 +51,8 @@ def test_tensorboard_serves_scalars_histograms_and_hparams(grid):
                 assert f"grad/{layer}/kernel" in tags and f"grad/{layer}/bias" in tags
 
         experiment = post_json(base, "/data/plugin/hparams/experiment", {"experimentName": ""})
-        assert {h["name"] for h in experiment["hparamInfos"]} == {"units", "seed"}
+        # one summary for the whole log folder: the union of both grids' hyperparameters
+        assert {h["name"] for h in experiment["hparamInfos"]} == {"units", "layers", "seed"}
         units = next(h for h in experiment["hparamInfos"] if h["name"] == "units")
         assert sorted(units["domainDiscrete"]) == [4, 8]
         metrics = {m["name"]["tag"] for m in experiment["metricInfos"]}
@@ -54,11 +60,13 @@ def test_tensorboard_serves_scalars_histograms_and_hparams(grid):
 
         groups = post_json(base, "/data/plugin/hparams/session_groups", SESSION_GROUPS_REQUEST)
         rows = {g["name"]: g for g in groups["sessionGroups"]}
-        assert set(rows) == set(names)  # every trial, once
+        assert set(rows) == ({f"tbgrid/{n}" for n in names}
+                             | {f"tbdepth/{r.run_dir.name}" for r in others})  # every trial, once
         for record in records:
-            row = rows[record.run_dir.name]
+            row = rows[f"tbgrid/{record.run_dir.name}"]
             assert row["hparams"]["units"] == record.results["run"]["point"]["units"]
             assert row["hparams"]["seed"] == record.results["run"]["seed"]
             values = {m["name"]["tag"]: m["value"] for m in row["metricValues"]}
             assert values["final/test_accuracy"] == pytest.approx(record.results["final"]["test_accuracy"])
             assert values["final/params"] == record.results["run"]["params"]
+        assert rows["tbdepth/w4_bs32_s0"]["hparams"]["layers"] == 1
