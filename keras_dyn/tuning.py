@@ -16,7 +16,7 @@ with :class:`keras_tuner.GridSearch`:
   oracle and written for every trial, never used to choose.
 * TensorBoard HParams: ``hparams_config`` at the experiment folder (the union over all grids in
   the same log folder, see :func:`write_hparams_config`), and per trial an ``hparams`` session
-  (trial id = ``<experiment>/<run name>``) with the final scalars ``final/val_accuracy``,
+  (trial id = ``<run name> (<experiment>)``) with the final scalars ``final/val_accuracy``,
   ``final/best_val_accuracy``, ``final/test_accuracy``, ``final/train_seconds``, ``final/params``
   in the run folder itself.
 * Resume: the tuner state lives in ``<logdir>/<experiment>/_tuner`` (keras-tuner's
@@ -319,6 +319,13 @@ def refresh_hparams_summaries(logdir):
         atomic_write_text(stamp, signature)
 
 
+def trial_id(run_dir) -> str:
+    """``w128-128_bs64_s0 (exp3_depth)``: the run first (the dashboard truncates long ids), the
+    experiment after it, so ids stay unique when several grids share one log folder."""
+    run_dir = Path(run_dir)
+    return f"{run_dir.name} ({run_dir.parent.name})"
+
+
 def write_trial_hparams(run_dir, point: dict, seed: int, results: dict):
     """One HParams session per trial: its values and final metrics, in the run folder."""
     import tensorflow as tf
@@ -328,8 +335,7 @@ def write_trial_hparams(run_dir, point: dict, seed: int, results: dict):
     metrics = trial_metrics(results)
     writer = tf.summary.create_file_writer(str(run_dir))
     with writer.as_default():
-        # trial id = <experiment>/<run>: unique when several grids share one log folder
-        hp_api.hparams(hparam_values(point, seed), trial_id=f"{run_dir.parent.name}/{run_dir.name}")
+        hp_api.hparams(hparam_values(point, seed), trial_id=trial_id(run_dir))
         for tag in FINAL_TAGS:
             tf.summary.scalar(f"final/{tag}", metrics[tag], step=0)
     writer.close()

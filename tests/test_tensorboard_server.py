@@ -60,13 +60,13 @@ def test_tensorboard_serves_scalars_histograms_and_hparams(grid):
 
         groups = post_json(base, "/data/plugin/hparams/session_groups", SESSION_GROUPS_REQUEST)
         rows = {g["name"]: g for g in groups["sessionGroups"]}
-        assert set(rows) == ({f"tbgrid/{n}" for n in names}
-                             | {f"tbdepth/{r.run_dir.name}" for r in others})  # every trial, once
+        assert set(rows) == ({f"{n} (tbgrid)" for n in names}
+                             | {f"{r.run_dir.name} (tbdepth)" for r in others})  # every trial, once
         for record in records:
-            row = rows[f"tbgrid/{record.run_dir.name}"]
+            row = rows[f"{record.run_dir.name} (tbgrid)"]
             assert row["hparams"]["units"] == record.results["run"]["point"]["units"]
             assert row["hparams"]["seed"] == record.results["run"]["seed"]
             values = {m["name"]["tag"]: m["value"] for m in row["metricValues"]}
             assert values["final/test_accuracy"] == pytest.approx(record.results["final"]["test_accuracy"])
             assert values["final/params"] == record.results["run"]["params"]
-        assert rows["tbdepth/w4_bs32_s0"]["hparams"]["layers"] == 1
+        assert rows["w4_bs32_s0 (tbdepth)"]["hparams"]["layers"] == 1

@@ -79,6 +79,7 @@ def tuning_findings(cfg, results: list[dict], figure_dir, figure_ref: str = "") 
         lines += ["", f"Chosen by validation accuracy: **{best['label']}**. Against the runner-up "
                       f"({second['label']}): {comp.sentence(best['label'], second['label'], verdict=False).rstrip('.')}."]
         if test_best is not best:
+            lines.append("")
             lines.append(f"The highest mean test accuracy belongs to {test_best['label']} "
                          f"({test_best['test'].fmt()} against {best['test'].fmt()} for the chosen "
                          f"cell); selection does not look at it.")
