@@ -114,11 +114,11 @@ def run_way(way, data, args, logroot):
     model.fit(data.x_train[:n_warm], data.y_train[:n_warm], batch_size=args.batch_size, epochs=1,
               verbose=0, callbacks=make_callbacks())
     callbacks = make_callbacks()
-    t0 = time.perf_counter()
+    c0, t0 = time.process_time(), time.perf_counter()
     model.fit(data.x_train, data.y_train, batch_size=args.batch_size, epochs=args.epochs,
               verbose=0, shuffle=True, callbacks=callbacks)
-    seconds = time.perf_counter() - t0
-    return seconds, int(model.count_params())
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return seconds, cpu, int(model.count_params())
 
 
 def main(argv=None):
@@ -151,23 +151,30 @@ def main(argv=None):
           f"{os.cpu_count()} CPU(s)")
     peak = matmul_peak(seconds=0.5 if args.quick else 2.0)
     times = {w: [] for w in ways}
+    cpus = {w: [] for w in ways}
     params = 0
     with tempfile.TemporaryDirectory() as logroot:
         for r in range(args.repeats):
             for way in ways:
-                seconds, params = run_way(way, data, args, Path(logroot) / f"r{r}")
+                seconds, cpu, params = run_way(way, data, args, Path(logroot) / f"r{r}")
                 times[way].append(seconds)
-                print(f"  [{r + 1}/{args.repeats}] {way:<12} {seconds:8.2f} s", flush=True)
+                cpus[way].append(cpu)
+                print(f"  [{r + 1}/{args.repeats}] {way:<12} {seconds:8.2f} s wall "
+                      f"{cpu:8.2f} s CPU  (load average {os.getloadavg()[0]:.1f})", flush=True)
     samples = n * args.epochs
     flops = 6 * params * samples
     print(f"\nmodel params P = {params}; FLOPs counted as 6 * P per training example")
     print(f"matmul peak (1024x1024 float32): {peak:8.1f} GFLOP/s\n")
-    print(f"{'way':<12} {'seconds':>9} {'x plain':>8} {'samples/s':>10} {'GFLOP/s':>8} {'% peak':>7}")
-    base = min(times[ways[0]])
+    print("fastest of the repeats; 'CPU' = process CPU time (all threads), less sensitive than wall "
+          "time to other programs on the machine")
+    print(f"{'way':<12} {'seconds':>9} {'x plain':>8} {'CPU s':>8} {'CPU x':>7} {'samples/s':>10} "
+          f"{'GFLOP/s':>8} {'% peak':>7}")
+    base, cbase = min(times[ways[0]]), min(cpus[ways[0]])
     for way in ways:
-        t = min(times[way])
+        t, c = min(times[way]), min(cpus[way])
         g = flops / t / 1e9
-        print(f"{way:<12} {t:9.2f} {t / base:8.3f} {samples / t:10.0f} {g:8.2f} {100 * g / peak:6.1f}%")
+        print(f"{way:<12} {t:9.2f} {t / base:8.3f} {c:8.2f} {c / cbase:7.3f} {samples / t:10.0f} "
+              f"{g:8.2f} {100 * g / peak:6.1f}%")
     if "default" in times and "plain" in times:
         d, e = min(times["default"]) / min(times["plain"]), None
         verdict = "meets" if d <= 1.10 else "misses"
