@@ -77,8 +77,14 @@ def _grid(cfg, args) -> int:
 
     if args.workers < 0:
         raise KerasDynError("--workers must be 0 or more")
-    records = run_grid(cfg, args.logdir, quick=args.quick, seeds=args.seeds, data_dir=args.data_dir,
-                       workers=args.workers, restart=args.restart, config_path=args.config)
+    try:
+        records = run_grid(cfg, args.logdir, quick=args.quick, seeds=args.seeds,
+                           data_dir=args.data_dir, workers=args.workers, restart=args.restart,
+                           config_path=args.config)
+    except KeyboardInterrupt:
+        print("interrupted: finished trials keep their results; run the same command again to "
+              "continue with the first unfinished trial", file=sys.stderr)
+        return 130
     if records is None or os.environ.get(CHILD_ENV):  # a worker, or a child of --workers
         return 0
     out = write_findings(_experiment_cfg(cfg, args), records_to_results(records), tuning_findings,
