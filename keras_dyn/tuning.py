@@ -438,6 +438,19 @@ def prepare(cfg: ExperimentConfig, *, quick=False, seeds=None) -> ExperimentConf
     return quick_version(cfg) if quick else cfg
 
 
+def check_same_grid(cfg: ExperimentConfig, experiment_dir):
+    """Resuming needs the same experiment: the tuner state records the config it was made for."""
+    stamp = Path(experiment_dir) / TUNER_DIRNAME / "keras_dyn_config.toml"
+    text = cfg.to_toml()
+    if stamp.is_file():
+        if stamp.read_text(encoding="utf-8") != text:
+            raise KerasDynError(f"grid {cfg.name}: the config differs from the one the tuner state in "
+                                f"{stamp.parent} was made for; use --restart to start over, or "
+                                f"another --logdir (or experiment name) to keep both")
+    else:
+        atomic_write_text(stamp, text)
+
+
 def start_over(cfg: ExperimentConfig, experiment_dir):
     """Remove the tuner state, this grid's run folders and the HParams summary."""
     experiment_dir = Path(experiment_dir)
@@ -490,6 +503,7 @@ def run_grid(cfg: ExperimentConfig, logdir="modellogs", *, quick=False, seeds=No
             experiment_dir.mkdir(parents=True, exist_ok=True)
             for stale in (experiment_dir / TUNER_DIRNAME).glob("**/.*.tmp"):
                 stale.unlink()  # temporary files of a process killed while writing its state
+            check_same_grid(cfg, experiment_dir)
         tuner = KerasDynGridSearch(hypermodel, experiment_dir)
         if me != "worker":
             write_hparams_config(cfg, experiment_dir)

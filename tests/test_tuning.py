@@ -234,3 +234,16 @@ def test_cli_grid_bad_config_is_one_line(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1].startswith("config error:")
+
+
+def test_resume_with_another_config_is_refused(tmp_path):
+    from keras_dyn.errors import KerasDynError
+    from keras_dyn.tuning import run_grid
+
+    cfg = load_config(grid_config(tmp_path, name="changed", units=(4,), seeds=(0,)))
+    assert len(run_grid(cfg, tmp_path / "logs", verbose=False)) == 1
+    with pytest.raises(KerasDynError, match="--restart"):
+        run_grid(cfg.replace(training={"epochs": 2}), tmp_path / "logs", verbose=False)
+    records = run_grid(cfg.replace(training={"epochs": 2}), tmp_path / "logs", verbose=False,
+                       restart=True)
+    assert [len(r.results["epochs"]["loss"]) for r in records] == [2]
