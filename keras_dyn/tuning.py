@@ -18,7 +18,9 @@ with :class:`keras_tuner.GridSearch`:
   the same log folder, see :func:`write_hparams_config`), and per trial an ``hparams`` session
   (trial id = ``<run name> (<experiment>)``) with the final scalars ``final/val_accuracy``,
   ``final/best_val_accuracy``, ``final/test_accuracy``, ``final/train_seconds``, ``final/params``
-  in the run folder itself.
+  in the run folder itself. (keras-tuner's own integration, a ``keras.callbacks.TensorBoard``
+  passed to ``search``, would log to ``<log_dir>/<trial id>/execution0`` instead of keras_dyn's
+  run folders, so the summaries are written here with ``tensorboard.plugins.hparams.api``.)
 * Resume: the tuner state lives in ``<logdir>/<experiment>/_tuner`` (keras-tuner's
   ``directory``/``project_name``, ``overwrite=False``). Running the same command again reloads it;
   the trial that was running when the process died is handed out again (keras-tuner's retry
