@@ -41,6 +41,9 @@ the layers (and so the weights) with the original::
     model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(x, y, epochs=2, callbacks=[GradientStatistics("logs/run1")])
 
+To save the trained network, save the original model (``base.save(...)``): it holds the same
+weights, and needs no custom class to load.
+
 Variables are named ``<layer name>/<variable name>`` (``hidden1/kernel``, ``output/bias``);
 :attr:`RecordingModel.recorded_names` lists them in buffer order. A subclassed model (no
 symbolic inputs) cannot be wrapped; subclass :class:`RecordingModel` instead, or use
