@@ -33,11 +33,12 @@ def main(argv=None) -> int:
     grid.add_argument("--restart", action="store_true",
                       help="start over: remove the tuner state and this grid's run folders first")
     args = parser.parse_args(argv)
-    quiet_tensorflow()
     try:
         from keras_dyn.config import load_config
 
         cfg = load_config(args.config)
+        if args.command != "check":
+            quiet_tensorflow()  # after the config check, so a bad file is reported at once
         if args.command == "check":
             for point in cfg.points():
                 for seed in cfg.training.seeds:

@@ -52,8 +52,31 @@ def _positive_int(text):
 
 
 def quiet_tensorflow():
-    """Keep TensorFlow's C++ start-up chatter out of the lab's output."""
+    """Keep TensorFlow's C++ start-up chatter out of the lab's output.
+
+    ``TF_CPP_MIN_LOG_LEVEL`` silences TensorFlow's own logging, but a few lines are printed by
+    native code before logging is set up (oneDNN, CUDA stubs); those are dropped by importing
+    TensorFlow once with the process's stderr pointed at /dev/null. Python errors raised by the
+    import are not affected: they surface after stderr is restored.
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "tensorflow" in sys.modules or os.environ.get("KERAS_DYN_VERBOSE_TF"):
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real file descriptor (e.g. captured by a test runner)
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            try:
+                import tensorflow  # noqa: F401
+                import keras  # noqa: F401
+            finally:
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
 
 
 def write_findings(cfg, results, findings, logdir, *, lab_log=None, quick=False) -> Path:
@@ -102,13 +125,13 @@ def run_lab(main_file, findings, config=None, argv=None, *, tuner=False) -> int:
         parser.add_argument("--restart", action="store_true",
                             help="start the grid over (tuner state and its run folders removed)")
     args = parser.parse_args(argv)
-    quiet_tensorflow()
     try:
         from keras_dyn.config import load_config
         from keras_dyn.report.results import records_to_results
         from keras_dyn.train import run_experiment
 
         cfg = load_config(config)
+        quiet_tensorflow()  # after the config check, so a bad file is reported at once
         if tuner:
             from keras_dyn.tuning import run_grid
 

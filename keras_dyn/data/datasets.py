@@ -30,11 +30,14 @@ the plane, generated from a seed: float32 ``x`` of shape ``(n, 2)`` and int32 la
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gzip
+import io
 import math
 import os
 import socket
+import sys
 import zipfile
 import zlib
 from pathlib import Path
@@ -234,7 +237,10 @@ def _download_with_keras(name):
         import keras
 
         module = keras.datasets.mnist if name == "mnist" else keras.datasets.fashion_mnist
-        (x_train, y_train), (x_test, y_test) = module.load_data()
+        chatter = io.StringIO()  # Keras prints "Downloading data from ..." to stdout
+        with contextlib.redirect_stdout(chatter):
+            (x_train, y_train), (x_test, y_test) = module.load_data()
+        sys.stderr.write(chatter.getvalue())  # shown only when the download worked
     except Exception as exc:  # Keras raises a bare Exception on URL failures
         return None, _one_line(exc)
     finally:
