@@ -68,6 +68,25 @@ LOG_EDGES = np.linspace(-10.0, 1.0, 45)
 DEFAULT_CAPACITY = 4096
 
 
+def _gradient_table(grads):
+    """``[n_vars, 4]``: norm, mean |g|, std, zero fraction of each gradient."""
+    rows = []
+    for g in grads:
+        g = tf.cast(tf.reshape(g, [-1]), tf.float32)
+        n = tf.cast(tf.size(g), tf.float32)
+        a = tf.abs(g)
+        sq = tf.reduce_sum(tf.square(g))
+        mean = tf.reduce_sum(g) / n
+        std = tf.sqrt(tf.maximum(sq / n - tf.square(mean), 0.0))
+        rows.append(tf.stack([
+            tf.sqrt(sq),
+            tf.reduce_sum(a) / n,
+            std,
+            1.0 - tf.reduce_sum(tf.sign(a)) / n,  # sign(|g|) is 1 unless g == 0 exactly
+        ]))
+    return tf.stack(rows)
+
+
 class _State:
     """Plain holder for the recording variables (kept out of Keras's weight tracking)."""
 
@@ -225,23 +244,10 @@ class RecordingModel(keras.Model):
         st = self._kd_state
         grads = [tf.zeros_like(w) if g is None else tf.convert_to_tensor(g)
                  for g, w in zip(gradients, self.trainable_weights)]
-        rows = []
-        for g in grads:
-            g = tf.cast(tf.reshape(g, [-1]), tf.float32)
-            n = tf.cast(tf.size(g), tf.float32)
-            a = tf.abs(g)
-            sq = tf.reduce_sum(tf.square(g))
-            mean = tf.reduce_sum(g) / n
-            std = tf.sqrt(tf.maximum(sq / n - tf.square(mean), 0.0))
-            rows.append(tf.stack([
-                tf.sqrt(sq),
-                tf.reduce_sum(a) / n,
-                std,
-                1.0 - tf.reduce_sum(tf.sign(a)) / n,  # sign(|g|) is 1 unless g == 0 exactly
-            ]))
+        table = _gradient_table(grads)
         cap = tf.shape(st.stats, out_type=tf.int64)[0]
         idx = tf.minimum(st.step, cap - 1)
-        st.stats.scatter_nd_update(tf.reshape(idx, [1, 1]), tf.stack(rows)[None])
+        st.stats.scatter_nd_update(tf.reshape(idx, [1, 1]), table[None])
         every = st.hist_every
         take = tf.logical_or(
             tf.equal(st.step, st.steps_per_epoch - 1),

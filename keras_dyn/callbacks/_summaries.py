@@ -145,3 +145,30 @@ def sig(x: float, digits: int = 6) -> float:
     """``x`` rounded to ``digits`` significant digits (keeps results files small)."""
     x = float(x)
     return float(f"{x:.{digits}g}") if np.isfinite(x) else x
+
+
+def write_row(writer, step: int, scalars: dict | None = None, histograms: dict | None = None):
+    """Write some scalars (tag -> float) and histograms (tag -> values) at one step, eagerly.
+
+    Histograms are bucketed in NumPy (:func:`histogram_of`, 30 equal-width buckets, the layout
+    ``tf.summary.histogram`` writes) and everything goes out as one ``Summary`` in one
+    ``write_raw_pb`` call: much cheaper than one eager ``tf.summary`` call per tag.
+    """
+    from tensorboard.compat.proto import summary_pb2
+
+    summary = summary_pb2.Summary()
+    for tag, value in (scalars or {}).items():
+        v = summary.value.add(tag=tag)
+        v.metadata.CopyFrom(_scalar_metadata.create_summary_metadata(display_name=tag, description=""))
+        v.tensor.dtype = 1  # DT_FLOAT
+        v.tensor.tensor_content = np.asarray(value, "<f4").reshape(()).tobytes()
+    for tag, values in (histograms or {}).items():
+        h = histogram_of(values)
+        v = summary.value.add(tag=tag)
+        v.metadata.CopyFrom(histogram_metadata(tag))
+        v.tensor.dtype = 2  # DT_DOUBLE
+        for d in h.shape:
+            v.tensor.tensor_shape.dim.add(size=d)
+        v.tensor.tensor_content = h.astype("<f8").tobytes()
+    with writer.as_default():
+        tf.summary.experimental.write_raw_pb(summary.SerializeToString(), step=int(step))

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_dyn.callbacks._summaries import sig
+from keras_dyn.callbacks._summaries import sig, write_row
 
 SATURATING = ("sigmoid", "tanh")
 
@@ -94,16 +94,16 @@ class ActivationStatistics(keras.callbacks.Callback):
         if not isinstance(outs, (list, tuple)):
             outs = [outs]
         self._results["epoch"].append(int(epoch))
+        scalars, hists = {}, {}
         for layer, kind, a in zip(self.layers, self.kinds, outs):
-            stats = activation_stats(np.asarray(a), kind, self.near_zero, self.saturation_eps)
+            a = np.asarray(a)
+            stats = activation_stats(a, kind, self.near_zero, self.saturation_eps)
             for k, v in stats.items():
                 self._results[layer.name][k].append(sig(v))
-            if self._writer is not None:
-                with self._writer.as_default():
-                    for k, v in stats.items():
-                        tf.summary.scalar(f"act/{layer.name}/{k}", v, step=epoch)
-                    tf.summary.histogram(f"act/{layer.name}", a, step=epoch)
+                scalars[f"act/{layer.name}/{k}"] = v
+            hists[f"act/{layer.name}"] = a
         if self._writer is not None:
+            write_row(self._writer, epoch, scalars, hists)
             self._writer.flush()
 
     def on_train_end(self, logs=None):

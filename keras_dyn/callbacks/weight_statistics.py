@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_dyn.callbacks._summaries import sig
+from keras_dyn.callbacks._summaries import sig, write_row
 from keras_dyn.recording import variable_names
 
 
@@ -53,7 +53,7 @@ class WeightStatistics(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self.names = variable_names(self.model)
-        self._previous = [np.array(w.numpy(), np.float64) for w in self.model.trainable_weights]
+        self._previous = [np.array(w.numpy()) for w in self.model.trainable_weights]
         self._writer = (tf.summary.create_file_writer(str(self.log_dir / self.subdir))
                         if self.log_dir is not None else None)
         self._last_epoch = self.params.get("epochs", 0) - 1
@@ -64,23 +64,24 @@ class WeightStatistics(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if epoch % self.every and epoch != self._last_epoch:
             return
-        now = [np.array(w.numpy(), np.float64) for w in self.model.trainable_weights]
+        now = [np.array(w.numpy()) for w in self.model.trainable_weights]
         self._results["epoch"].append(int(epoch))
+        scalars, hists = {}, {}
         for name, w, w0 in zip(self.names, now, self._previous):
-            base = np.linalg.norm(w0)
+            base = np.linalg.norm(w0.astype(np.float64))
             if base == 0:  # zero-initialised (biases): divide by the norm after the move
-                base = np.linalg.norm(w)
-            ratio = float(np.linalg.norm(w - w0) / base) if base > 0 else 0.0
+                base = np.linalg.norm(w.astype(np.float64))
+            moved = np.linalg.norm((w.astype(np.float64) - w0))
+            ratio = float(moved / base) if base > 0 else 0.0
             self._results["update_ratio"][name].append(sig(ratio))
-            self._results["norm"][name].append(sig(np.linalg.norm(w)))
-            if self._writer is not None:
-                with self._writer.as_default():
-                    tf.summary.scalar(f"update_ratio/{name}", ratio, step=epoch)
-                    if self.histograms:
-                        tf.summary.histogram(f"weights/{name}", w, step=epoch)
-        self._previous = now
+            self._results["norm"][name].append(sig(np.linalg.norm(w.astype(np.float64))))
+            scalars[f"update_ratio/{name}"] = ratio
+            if self.histograms:
+                hists[f"weights/{name}"] = w
         if self._writer is not None:
+            write_row(self._writer, epoch, scalars, hists)
             self._writer.flush()
+        self._previous = now
 
     def on_train_end(self, logs=None):
         if self._writer is not None:
