@@ -95,8 +95,22 @@ class _TableWriter:
         _raw_writer(self.writer)(rows, steps)
 
 
+@tf.function
+def _write_rows(resource, rows, steps):
+    """A loop of WriteRawProtoSummary on a writer's resource handle: traced once per process."""
+    from tensorflow.python.ops import gen_summary_ops
+
+    for i in tf.range(tf.shape(rows)[0]):
+        gen_summary_ops.write_raw_proto_summary(resource, steps[i], rows[i])
+    return tf.constant(0)
+
+
 def _raw_writer(writer):
-    """One small graph per file writer (shared by all its tables): a loop of WriteRawProtoSummary."""
+    """``write(rows, steps)`` for ``writer``; falls back to a per-writer graph if the writer
+    has no resource handle (a TensorFlow version that changed the internals)."""
+    resource = getattr(writer, "_resource", None)
+    if resource is not None:
+        return lambda rows, steps: _write_rows(resource, rows, steps)
     fn = getattr(writer, "_keras_dyn_raw_writer", None)
     if fn is None:
         @tf.function
