@@ -24,6 +24,7 @@ from keras_dyn.runfiles import atomic_write_text, atomic_write_toml, make_run_di
 QUICK_TRAIN_EXAMPLES = 1000
 QUICK_TEST_EXAMPLES = 500
 QUICK_MAX_SEEDS = 2
+QUICK_MAX_EPOCHS = 5
 
 
 @dataclass(frozen=True)
@@ -36,16 +37,23 @@ class RunRecord:
 
 def quick_version(cfg: ExperimentConfig) -> ExperimentConfig:
     """The same experiment on a small subset (for tests and a first look): at most
-    1000 training and 500 test examples, at most two seeds, synthetic sets at most 1000 points."""
+    1000 training and 500 test examples, at most two seeds and five epochs, synthetic sets at
+    most 1000 points."""
     data = {"subset": min(cfg.data.subset or QUICK_TRAIN_EXAMPLES, QUICK_TRAIN_EXAMPLES),
             "test_subset": min(cfg.data.test_subset or QUICK_TEST_EXAMPLES, QUICK_TEST_EXAMPLES),
             "n_samples": min(cfg.data.n_samples, 1000)}
-    training = {"seeds": list(cfg.training.seeds[:QUICK_MAX_SEEDS])}
+    training = {"seeds": list(cfg.training.seeds[:QUICK_MAX_SEEDS]),
+                "epochs": min(cfg.training.epochs, QUICK_MAX_EPOCHS)}
+    sections = {}
+    if "epochs" in cfg.grid:
+        grid = cfg.to_dict()["grid"]
+        grid["epochs"] = sorted({min(e, QUICK_MAX_EPOCHS) for e in grid["epochs"]})
+        sections["grid"] = grid
     probes = {"shift_test_size": min(cfg.probes.shift_test_size, 300),
               "drift_probe_size": min(cfg.probes.drift_probe_size, 128)}
     log = {"probe_size": min(cfg.log.probe_size, 128)}
     return cfg.replace(data=data, training=training, probes=probes, log=log,
-                       experiment={"name": cfg.name + "-quick"})
+                       experiment={"name": cfg.name + "-quick"}, **sections)
 
 
 def run_experiment(cfg: ExperimentConfig, logdir="modellogs", *, quick=False, seeds=None,
