@@ -88,3 +88,14 @@ def test_missing_data_gives_one_line_and_writes_nothing(tmp_path):
     assert lines[0].startswith("data error: fashion_mnist not found")
     assert "KERAS_DYN_DATA" in lines[0] and "apt-get install dataset-fashion-mnist" in lines[0]
     assert not logdir.exists()
+
+
+def test_atomic_write_leaves_no_temp_file_and_normal_permissions(tmp_path):
+    from keras_dyn.runfiles import atomic_write_text
+
+    target = atomic_write_text(tmp_path / "results.toml", "a = 1\n")
+    assert target.read_text() == "a = 1\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["results.toml"]
+    mask = os.umask(0)
+    os.umask(mask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~mask
