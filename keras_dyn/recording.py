@@ -69,7 +69,17 @@ DEFAULT_CAPACITY = 4096
 
 
 def _gradient_table(grads):
-    """``[n_vars, 4]``: norm, mean |g|, std, zero fraction of each gradient."""
+    """``[n_vars, 4]``: norm, mean |g|, std, zero fraction of each gradient.
+
+    The cost seems to be the passes over gradient memory, not the number of small ops (measured
+    2026-11-23, 784-256-256-10, batch 64, on a loaded 2-core machine). Variants with fewer ops
+    were not cheaper: ``unsorted_segment_sum`` over all gradients concatenated made ``fit``
+    about 3x slower (one short run), and both segment sums are off by ~1e-5 relative (sequential
+    adds); per-variable ``reduce_sum`` of stacked columns cost ~30 % more in isolation, an
+    XLA-compiled (``jit_compile``) reduction the same (float32) or more (float64); ``sign`` +
+    ``l2_loss`` + ``matmul`` dot products were ~20 % cheaper in isolation, but no difference
+    was measurable in ``fit``.
+    """
     rows = []
     for g in grads:
         g = tf.cast(tf.reshape(g, [-1]), tf.float32)
