@@ -386,6 +386,13 @@ def _coerce(source, dotted, value, default):
     raise ConfigError(source, dotted, f"unsupported type {expected.__name__}")  # pragma: no cover
 
 
+def _found(value) -> str:
+    """What a list held: the value itself for a whole number out of range, else its type too."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return repr(value)
+    return _show(value)
+
+
 def _show(value) -> str:
     kind = {bool: "a boolean", int: "a whole number", float: "a number", str: "a string",
             list: "a list", dict: "a table"}.get(type(value), type(value).__name__)
@@ -425,7 +432,7 @@ def _int_list(low, nonempty=True, what="whole numbers"):
         for item in value:
             if isinstance(item, bool) or not isinstance(item, int) or item < low:
                 raise ConfigError(source, dotted, f"every item must be a whole number >= {low}, "
-                                  f"found {_show(item)}")
+                                  f"found {_found(item)}")
         return tuple(value)
     return rule
 
@@ -516,7 +523,7 @@ def _grid(source, raw_grid, sections) -> dict:
                 checked.append(_RULES["model.hidden"](source, dotted, tuple(value)))
             elif key in ("units", "layers") or key.startswith("units_"):
                 if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                    raise ConfigError(source, dotted, f"every item must be a whole number >= 1, found {_show(value)}")
+                    raise ConfigError(source, dotted, f"every item must be a whole number >= 1, found {_found(value)}")
                 checked.append(value)
             else:
                 fdef = {f.name: f for f in dataclasses.fields(SECTION_TYPES[section])}[fld]
