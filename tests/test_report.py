@@ -34,6 +34,16 @@ def test_single_seed_never_gives_a_verdict():
     assert "single seed" in comp.sentence("A", "B")
 
 
+def test_outcome_names_the_larger_side_in_the_words_of_the_quantity():
+    # a drop in accuracy: the larger side "drops more", it is not "ahead"
+    drop = compare([0.10, 0.11, 0.105], [0.02, 0.03, 0.025])
+    assert drop.outcome("noise 40 %", "noise 0 %", "drops more") == "noise 40 % drops more beyond seed noise"
+    assert compare([0.02, 0.03, 0.025], [0.10, 0.11, 0.105]).sentence(
+        "A", "B", verdict=False, larger="drops more").endswith("**B drops more beyond seed noise**.")
+    assert drop.outcome("A", "B") == "A ahead beyond seed noise"  # accuracies keep "ahead"
+    assert compare([0.9, 0.8, 0.85], [0.84, 0.86, 0.85]).outcome("A", "B", "higher") == "within seed noise"
+
+
 def test_lablog_keeps_student_text(tmp_path):
     log = tmp_path / "LOG.md"
     log.write_text(f"# Lab\n\nMy prediction: A wins.\n\n{START}\nold\n{END}\n\n## Notes\nmine\n")

@@ -109,7 +109,7 @@ def _data_line(results) -> str:
 
 def _sentence_g(c, a_name, b_name) -> str:
     """Like ``Comparison.sentence`` but for quantities of any magnitude (3 significant digits)."""
-    word = c.outcome(a_name, b_name)
+    word = c.outcome(a_name, b_name, "higher")
     if c.a.n < 2 or c.b.n < 2:
         return f"{a_name} − {b_name} = {c.diff:+.3g} from a single seed: **{word}**."
     return (f"{a_name} {c.a.mean:.3g} vs {b_name} {c.b.mean:.3g}, difference {c.diff:+.3g} over "
@@ -205,7 +205,8 @@ def label_noise_findings(cfg, results, figure_dir, figure_ref: str = "") -> str:
         for p in noisy_levels:
             gp = [_train_series(r)[3][last - 1] for r in groups[p]]
             c = compare(gp, gap0, expect="greater")
-            lines.append(f"- after {last} epochs: {c.sentence(_label(p), _label(0.0), verdict=False)}")
+            lines.append(f"- after {last} epochs: "
+                         f"{c.sentence(_label(p), _label(0.0), verdict=False, larger='has the larger gap')}")
         test0 = [_train_series(r)[2][last - 1] for r in groups[0.0]]
         for p in noisy_levels:
             tp = [_train_series(r)[2][last - 1] for r in groups[p]]
@@ -260,7 +261,7 @@ def drift_findings(cfg, results, figure_dir, figure_ref: str = "") -> str:
             for runs in (clean, noisy):
                 row.append(_fmt(summarise(vals(runs, layer, m)), digits=3, scale=1.0, unit=""))
         c = compare(vals(noisy, layer, "cosine_to_init"), vals(clean, layer, "cosine_to_init"), expect="less")
-        row.append(f"{c.diff:+.3f} ({c.outcome(_label(noisy_p), _label(clean_p)) if c.verdict != 'within seed noise' else 'within seed noise'})")
+        row.append(f"{c.diff:+.3f} ({c.outcome(_label(noisy_p), _label(clean_p), 'higher') if c.verdict != 'within seed noise' else 'within seed noise'})")
         verdicts.append((layer, c))
         rows.append(row)
     lines += [f"Similarity of each hidden layer's representation of a fixed probe set "
@@ -397,7 +398,7 @@ def shift_findings(cfg, results, figure_dir, figure_ref: str = "") -> str:
     md = compare([u - m for u, m in zip(unshifted(noisy), mean_n)],
                  [u - m for u, m in zip(unshifted(clean), mean_c)], expect="greater")
     lines.append(f"- mean over all shifts and severities: {cm.sentence(_label(noisy_p), _label(clean_p), verdict=False)}")
-    lines.append(f"- mean drop from the unshifted accuracy: {md.sentence(_label(noisy_p), _label(clean_p), verdict=False)}")
+    lines.append(f"- mean drop from the unshifted accuracy: {md.sentence(_label(noisy_p), _label(clean_p), verdict=False, larger='drops more')}")
     worse = [f"{k} s{s}" for k, s, comp in extra if comp.verdict == "supported"]
     better = [f"{k} s{s}" for k, s, comp in extra if comp.verdict == "refuted"]
     lines.append(f"- cells where the noise-trained model loses more than the clean-trained one, "

@@ -46,19 +46,23 @@ class Comparison:
     threshold: float  # what the difference has to exceed; nan with a single seed
     verdict: str  # "supported", "refuted", "within seed noise", "suggests", "suggests not"
 
-    def outcome(self, a_name: str, b_name: str) -> str:
-        """Which side is ahead, in words that do not depend on the hypothesis's direction."""
+    def outcome(self, a_name: str, b_name: str, larger: str = "ahead") -> str:
+        """Which side has the larger value, in words that do not depend on the hypothesis's
+        direction. ``larger`` says what a larger value means ("ahead" for an accuracy; for a
+        loss or a drop in accuracy, say "drops more")."""
         if self.verdict == "within seed noise":
             return "within seed noise"
         ahead = a_name if self.diff > 0 else b_name
         if self.verdict in ("suggests", "suggests not"):
-            return f"{ahead} ahead in a single seed (no verdict possible)"
-        return f"{ahead} ahead beyond seed noise"
+            return f"{ahead} {larger} in a single seed (no verdict possible)"
+        return f"{ahead} {larger} beyond seed noise"
 
-    def sentence(self, a_name: str, b_name: str, scale=100.0, unit=" points", verdict=True) -> str:
-        """One line with the difference, the threshold and either the verdict or who is ahead."""
+    def sentence(self, a_name: str, b_name: str, scale=100.0, unit=" points", verdict=True,
+                 larger: str = "ahead") -> str:
+        """One line with the difference, the threshold and either the verdict or which side is
+        larger (see :meth:`outcome`)."""
         d = f"{self.diff * scale:+.2f}{unit}"
-        word = self.verdict if verdict else self.outcome(a_name, b_name)
+        word = self.verdict if verdict else self.outcome(a_name, b_name, larger)
         if self.a.n < 2 or self.b.n < 2:
             return (f"{a_name} − {b_name} = {d} from a single seed: **{word}**; one seed cannot "
                     f"separate a difference from seed noise.")
