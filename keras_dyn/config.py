@@ -386,11 +386,14 @@ def _coerce(source, dotted, value, default):
     raise ConfigError(source, dotted, f"unsupported type {expected.__name__}")  # pragma: no cover
 
 
-def _found(value) -> str:
-    """What a list held: the value itself for a whole number out of range, else its type too."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return repr(value)
-    return _show(value)
+def _check_list_item(source, dotted, item, low: int) -> int:
+    """One item of a list of whole numbers >= ``low``; the error shows an out-of-range number
+    as itself ("found 0") and anything else with its type ("found a string ('x')")."""
+    is_int = isinstance(item, int) and not isinstance(item, bool)
+    if not is_int or item < low:
+        found = repr(item) if is_int else _show(item)
+        raise ConfigError(source, dotted, f"every item must be a whole number >= {low}, found {found}")
+    return item
 
 
 def _show(value) -> str:
@@ -430,9 +433,7 @@ def _int_list(low, nonempty=True, what="whole numbers"):
         if nonempty and not value:
             raise ConfigError(source, dotted, f"must be a non-empty list of {what}")
         for item in value:
-            if isinstance(item, bool) or not isinstance(item, int) or item < low:
-                raise ConfigError(source, dotted, f"every item must be a whole number >= {low}, "
-                                  f"found {_found(item)}")
+            _check_list_item(source, dotted, item, low)
         return tuple(value)
     return rule
 
@@ -522,9 +523,7 @@ def _grid(source, raw_grid, sections) -> dict:
                     raise ConfigError(source, dotted, "must be a list of width lists, e.g. [[64, 64], [128]]")
                 checked.append(_RULES["model.hidden"](source, dotted, tuple(value)))
             elif key in ("units", "layers") or key.startswith("units_"):
-                if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                    raise ConfigError(source, dotted, f"every item must be a whole number >= 1, found {_found(value)}")
-                checked.append(value)
+                checked.append(_check_list_item(source, dotted, value, 1))
             else:
                 fdef = {f.name: f for f in dataclasses.fields(SECTION_TYPES[section])}[fld]
                 checked.append(_check_value(source, dotted, f"{section}.{fld}", value, fdef))

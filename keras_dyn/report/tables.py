@@ -52,10 +52,10 @@ class Comparison:
         loss or a drop in accuracy, say "drops more")."""
         if self.verdict == "within seed noise":
             return "within seed noise"
-        ahead = a_name if self.diff > 0 else b_name
+        side = a_name if self.diff > 0 else b_name
         if self.verdict in ("suggests", "suggests not"):
-            return f"{ahead} {larger} in a single seed (no verdict possible)"
-        return f"{ahead} {larger} beyond seed noise"
+            return f"{side} {larger} in a single seed (no verdict possible)"
+        return f"{side} {larger} beyond seed noise"
 
     def sentence(self, a_name: str, b_name: str, scale=100.0, unit=" points", verdict=True,
                  larger: str = "ahead") -> str:
