@@ -18,7 +18,12 @@ of ``model.fit``:
    gradient at every step, all written to TensorBoard);
 4. ``naive_probe``: the plain model plus a callback that, after every step, runs an extra
    ``GradientTape`` pass on a batch of 64 and fetches the per-variable norms to Python (what
-   tools that "log gradients" usually do).
+   tools that "log gradients" usually do);
+5. ``default_tf_ops``: the default diagnostics with the per-step statistics computed by stock
+   TensorFlow ops instead of keras_dyn's fused kernel (``KERAS_DYN_FUSED_STATS=off``: what a
+   machine without a C++ compiler gets).
+
+The targets (default <= 1.10x plain, everything <= 1.5x) are checked on ways 1-3.
 
 FLOP count: a dense layer with P parameters costs about 2P FLOPs per example forward (one
 multiply and one add per weight) and 4P backward (gradients for the inputs and for the weights),
@@ -85,26 +90,39 @@ def naive_probe_callback(x, y):
 
 
 def run_way(way, data, args, logroot):
+    log = {"gradient_histogram_every": 1} if way == "everything" else {}
+    fused = os.environ.get("KERAS_DYN_FUSED_STATS")
+    if way == "default_tf_ops":
+        os.environ["KERAS_DYN_FUSED_STATS"] = "off"  # read when the train step is traced
+    try:
+        return _time_way(way, data, args, logroot, log)
+    finally:
+        if fused is None:
+            os.environ.pop("KERAS_DYN_FUSED_STATS", None)
+        else:
+            os.environ["KERAS_DYN_FUSED_STATS"] = fused
+
+
+def _time_way(way, data, args, logroot, log):
     import keras
 
     from keras_dyn import diagnostics
     from keras_dyn.config import from_dict
     from keras_dyn.models import build_model
 
-    log = {"gradient_histogram_every": 1} if way == "everything" else {}
     cfg = from_dict({"data": {"dataset": "fashion_mnist"}, "model": {"hidden": [256, 256]},
                      "training": {"optimizer": "adam", "batch_size": args.batch_size}, "log": log})
     keras.utils.set_random_seed(0)
     model = build_model(cfg.model, data.input_shape, data.num_classes)
     callbacks = []
     run_dir = Path(logroot) / way
-    if way in ("default", "everything"):
+    if way in ("default", "everything", "default_tf_ops"):
         model = diagnostics.prepare_model(model, cfg)
     model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy",
                   metrics=["accuracy"])
 
     def make_callbacks():
-        if way in ("default", "everything"):
+        if way in ("default", "everything", "default_tf_ops"):
             return diagnostics.training_dynamics_callbacks(cfg, data, run_dir)
         if way == "naive_probe":
             return [naive_probe_callback(data.x_train[:64], data.y_train[:64])]
@@ -129,7 +147,7 @@ def main(argv=None):
     parser.add_argument("--warmup", type=int, default=4096, help="examples in the warm-up epoch")
     parser.add_argument("--repeats", type=int, default=1,
                         help="time each way this many times (interleaved), keep the fastest")
-    parser.add_argument("--ways", default="plain,default,everything,naive_probe")
+    parser.add_argument("--ways", default="plain,default,everything,naive_probe,default_tf_ops")
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -149,6 +167,12 @@ def main(argv=None):
     print(f"Fashion-MNIST {n} training examples, batch {args.batch_size}, {args.epochs} epoch(s) "
           f"timed after a {min(args.warmup, n)}-example warm-up; TF {tf.__version__}, "
           f"{os.cpu_count()} CPU(s)")
+    from keras_dyn import gradient_table
+
+    kernel = gradient_table.fused_kernel()
+    print("per-step gradient statistics: " + (
+        f"fused kernel ({gradient_table.library_path()})" if kernel is not None
+        else "TensorFlow ops (fused kernel off or unavailable)"))
     peak = matmul_peak(seconds=0.5 if args.quick else 2.0)
     times = {w: [] for w in ways}
     cpus = {w: [] for w in ways}
@@ -159,7 +183,7 @@ def main(argv=None):
                 seconds, cpu, params = run_way(way, data, args, Path(logroot) / f"r{r}")
                 times[way].append(seconds)
                 cpus[way].append(cpu)
-                print(f"  [{r + 1}/{args.repeats}] {way:<12} {seconds:8.2f} s wall "
+                print(f"  [{r + 1}/{args.repeats}] {way:<15} {seconds:8.2f} s wall "
                       f"{cpu:8.2f} s CPU  (load average {os.getloadavg()[0]:.1f})", flush=True)
     samples = n * args.epochs
     flops = 6 * params * samples
@@ -167,13 +191,13 @@ def main(argv=None):
     print(f"matmul peak (1024x1024 float32): {peak:8.1f} GFLOP/s\n")
     print("fastest of the repeats; 'CPU' = process CPU time (all threads), less sensitive than wall "
           "time to other programs on the machine")
-    print(f"{'way':<12} {'seconds':>9} {'x plain':>8} {'CPU s':>8} {'CPU x':>7} {'samples/s':>10} "
+    print(f"{'way':<15} {'seconds':>9} {'x plain':>8} {'CPU s':>8} {'CPU x':>7} {'samples/s':>10} "
           f"{'GFLOP/s':>8} {'% peak':>7}")
     base, cbase = min(times[ways[0]]), min(cpus[ways[0]])
     for way in ways:
         t, c = min(times[way]), min(cpus[way])
         g = flops / t / 1e9
-        print(f"{way:<12} {t:9.2f} {t / base:8.3f} {c:8.2f} {c / cbase:7.3f} {samples / t:10.0f} "
+        print(f"{way:<15} {t:9.2f} {t / base:8.3f} {c:8.2f} {c / cbase:7.3f} {samples / t:10.0f} "
               f"{g:8.2f} {100 * g / peak:6.1f}%")
     if "default" in times and "plain" in times:
         d, e = min(times["default"]) / min(times["plain"]), None

@@ -14,7 +14,9 @@ the optimiser to four numbers:
 ``zero_frac``  fraction of elements that are exactly ``0.0``
 =============  ==============================================================
 
-The numbers go into a preallocated ``tf.Variable`` buffer of shape
+The four numbers of all gradients come from one op, keras_dyn's fused C++ kernel (built on first
+use; TensorFlow ops when it cannot be built), see :mod:`keras_dyn.gradient_table`. They go into
+a preallocated ``tf.Variable`` buffer of shape
 ``[capacity, n_vars, 4]`` at the index "step within the epoch", so no Python runs per step;
 :class:`keras_dyn.callbacks.GradientStatistics` reads the buffer once per epoch. On chosen steps
 (every ``histogram_every`` steps and the last step of each epoch) the graph also computes a
@@ -59,42 +61,13 @@ import tensorflow as tf
 import keras
 
 from keras_dyn.errors import KerasDynError
+from keras_dyn.gradient_table import STATS, gradient_table
 
-STATS = ("norm", "mean_abs", "std", "zero_frac")
 HIST_BINS = 30
 # log10|g| histogram edges: 0.25 decade wide from 1e-10 to 10 (values outside are clamped into
 # the end buckets; exact zeros are counted by zero_frac, not here)
 LOG_EDGES = np.linspace(-10.0, 1.0, 45)
 DEFAULT_CAPACITY = 4096
-
-
-def _gradient_table(grads):
-    """``[n_vars, 4]``: norm, mean |g|, std, zero fraction of each gradient.
-
-    The cost seems to be the passes over gradient memory, not the number of small ops (measured
-    2026-11-23, 784-256-256-10, batch 64, on a loaded 2-core machine). Variants with fewer ops
-    were not cheaper: ``unsorted_segment_sum`` over all gradients concatenated made ``fit``
-    about 3x slower (one short run), and both segment sums are off by ~1e-5 relative (sequential
-    adds); per-variable ``reduce_sum`` of stacked columns cost ~30 % more in isolation, an
-    XLA-compiled (``jit_compile``) reduction the same (float32) or more (float64); ``sign`` +
-    ``l2_loss`` + ``matmul`` dot products were ~20 % cheaper in isolation, but no difference
-    was measurable in ``fit``.
-    """
-    rows = []
-    for g in grads:
-        g = tf.cast(tf.reshape(g, [-1]), tf.float32)
-        n = tf.cast(tf.size(g), tf.float32)
-        a = tf.abs(g)
-        sq = tf.reduce_sum(tf.square(g))
-        mean = tf.reduce_sum(g) / n
-        std = tf.sqrt(tf.maximum(sq / n - tf.square(mean), 0.0))
-        rows.append(tf.stack([
-            tf.sqrt(sq),
-            tf.reduce_sum(a) / n,
-            std,
-            1.0 - tf.reduce_sum(tf.sign(a)) / n,  # sign(|g|) is 1 unless g == 0 exactly
-        ]))
-    return tf.stack(rows)
 
 
 class _State:
@@ -254,7 +227,7 @@ class RecordingModel(keras.Model):
         st = self._kd_state
         grads = [tf.zeros_like(w) if g is None else tf.convert_to_tensor(g)
                  for g, w in zip(gradients, self.trainable_weights)]
-        table = _gradient_table(grads)
+        table = gradient_table(grads)
         cap = tf.shape(st.stats, out_type=tf.int64)[0]
         idx = tf.minimum(st.step, cap - 1)
         st.stats.scatter_nd_update(tf.reshape(idx, [1, 1]), table[None])

@@ -80,7 +80,9 @@ def test_event_files_hold_every_tag_and_one_norm_per_step(tmp_path):
     assert 0 < hist_total <= 3
 
 
-def test_recorded_norms_match_an_independent_gradient_tape():
+@pytest.mark.parametrize("fused", ["on", "off"])
+def test_recorded_norms_match_an_independent_gradient_tape(fused, monkeypatch):
+    monkeypatch.setenv("KERAS_DYN_FUSED_STATS", fused)  # read when the train step is traced
     base = tiny_model()
     model = instrument(base)
     model.compile(keras.optimizers.SGD(0.1), "sparse_categorical_crossentropy")
@@ -96,6 +98,9 @@ def test_recorded_norms_match_an_independent_gradient_tape():
     np.testing.assert_allclose(recorded, want, rtol=1e-5)
     mean_abs = np.array([cb.results()["stats"][n]["mean_abs_mean"][0] for n in model.recorded_names])
     np.testing.assert_allclose(mean_abs, [np.mean(np.abs(g.numpy())) for g in expected], rtol=1e-5)
+    std = np.array([cb.results()["stats"][n]["std_mean"][0] for n in model.recorded_names])
+    np.testing.assert_allclose(std, [np.std(g.numpy().astype(np.float64)) for g in expected],
+                               rtol=1e-4)
 
 
 def test_zero_fraction_counts_dead_unit_gradients():
