@@ -38,11 +38,16 @@ import tempfile
 import warnings
 from pathlib import Path
 
+import numpy as np
 import tensorflow as tf
 
 from keras_dyn.errors import KerasDynError
 
 STATS = ("norm", "mean_abs", "std", "zero_frac")
+HIST_BINS = 30
+# log10|g| histogram edges: 0.25 decade wide from 1e-10 to 10 (values outside are clamped into
+# the end buckets; exact zeros are counted by zero_frac, not here)
+LOG_EDGES = np.linspace(-10.0, 1.0, 45)
 SOURCE = Path(__file__).resolve().parent / "kernels" / "gradient_stats.cc"
 _MODES = {"auto": "auto", "": "auto", "0": "off", "off": "off", "false": "off", "no": "off",
           "1": "on", "on": "on", "true": "on", "yes": "on"}
@@ -119,8 +124,8 @@ def _load():
     if "kernel" not in _loaded:
         try:
             _loaded["kernel"] = tf.load_op_library(str(build()))
-        except (KerasDynError, OSError, subprocess.SubprocessError,
-                tf.errors.NotFoundError) as exc:
+        except (KerasDynError, OSError, RuntimeError, subprocess.SubprocessError,
+                tf.errors.OpError) as exc:
             _loaded["kernel"] = str(exc)
     return _loaded["kernel"]
 
@@ -160,7 +165,21 @@ def gradient_table(grads, fused: bool | None = None):
     kernel = None if fused is False else fused_kernel(required=fused is True)
     if kernel is None:
         return tf_gradient_table(grads)
-    return kernel.keras_dyn_gradient_stats(grads)
+    return fused_records(kernel, grads, False, False)[0]
+
+
+def fused_records(kernel, grads, histogram, log_histogram):
+    """``(table, hist, loghist)`` from the fused kernel in one op.
+
+    ``hist`` ``[n, HIST_BINS, 3]`` (left edge, right edge, count; min to max) is computed only
+    where the bool tensor ``histogram`` is true and ``loghist`` ``[n, len(LOG_EDGES) - 1]``
+    (counts of log10|g| of the non-zero elements on :data:`LOG_EDGES`) only where
+    ``log_histogram`` is; otherwise they are zeros. No ``tf.cond`` is needed around it.
+    """
+    return kernel.keras_dyn_gradient_stats(
+        [tf.cast(g, tf.float32) for g in grads], tf.cast(histogram, tf.bool),
+        tf.cast(log_histogram, tf.bool), bins=HIST_BINS, log_lo=float(LOG_EDGES[0]),
+        log_hi=float(LOG_EDGES[-1]), log_bins=len(LOG_EDGES) - 1)
 
 
 def tf_gradient_table(grads):

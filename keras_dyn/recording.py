@@ -61,12 +61,9 @@ import tensorflow as tf
 import keras
 
 from keras_dyn.errors import KerasDynError
-from keras_dyn.gradient_table import STATS, gradient_table
+from keras_dyn.gradient_table import (HIST_BINS, LOG_EDGES, STATS, fused_kernel, fused_records,
+                                      tf_gradient_table)
 
-HIST_BINS = 30
-# log10|g| histogram edges: 0.25 decade wide from 1e-10 to 10 (values outside are clamped into
-# the end buckets; exact zeros are counted by zero_frac, not here)
-LOG_EDGES = np.linspace(-10.0, 1.0, 45)
 DEFAULT_CAPACITY = 4096
 
 
@@ -140,7 +137,7 @@ class RecordingModel(keras.Model):
         st = self._kd_state
         cap = int(capacity or steps_per_epoch or DEFAULT_CAPACITY)
         every = max(int(histogram_every), 0)
-        n_hist = (cap // every + 2) if every else 2
+        n_hist = ((cap // every + 2) if every else 2) + 1  # + the scratch row
         st.stats.assign(tf.zeros([cap, len(names), len(STATS)]))
         st.hist.assign(tf.zeros([n_hist, len(names), HIST_BINS, 3]))
         st.loghist.assign(tf.zeros([n_hist, len(names), len(LOG_EDGES) - 1]))
@@ -180,7 +177,7 @@ class RecordingModel(keras.Model):
             warnings.warn(f"{steps} steps in the epoch but the gradient buffer holds {cap}; "
                           "the last slot was overwritten", stacklevel=2)
         n = min(steps, cap)
-        k = min(int(st.n_hist.numpy()), int(tf.shape(st.hist)[0].numpy()))
+        k = min(int(st.n_hist.numpy()), int(tf.shape(st.hist)[0].numpy()) - 1)
         return {
             "stats": st.stats[:n].numpy(),
             "first_step": int(st.global_step.numpy()) - steps,
@@ -222,22 +219,35 @@ class RecordingModel(keras.Model):
         return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
     def _record(self, gradients):
-        # Straight-line graph ops (no tf.cond around them: a functional If per step costs more
-        # than the statistics); only the histograms, needed on few steps, sit behind a cond.
+        # Straight-line graph ops: a functional If per step costs more than the statistics
+        # (measured: ~0.3 ms a step on a 2 ms step). With the fused kernel there is none: the
+        # kernel bins histograms only when told to, and a step that takes none writes its
+        # (zero) histogram into a scratch row. The TensorFlow-ops fallback keeps a tf.cond.
         st = self._kd_state
-        grads = [tf.zeros_like(w) if g is None else tf.convert_to_tensor(g)
+        grads = [tf.cast(tf.zeros_like(w) if g is None else tf.convert_to_tensor(g), tf.float32)
                  for g, w in zip(gradients, self.trainable_weights)]
-        table = gradient_table(grads)
+        every = st.hist_every
+        last = tf.equal(st.step, st.steps_per_epoch - 1)
+        take = tf.logical_or(last, tf.logical_and(
+            every > 0, tf.equal(tf.math.floormod(st.global_step, tf.maximum(every, 1)), 0)))
+        kernel = fused_kernel()
+        if kernel is not None:
+            table, hist, loghist = fused_records(kernel, grads, take, last)
+        else:
+            table = tf_gradient_table(grads)
         cap = tf.shape(st.stats, out_type=tf.int64)[0]
         idx = tf.minimum(st.step, cap - 1)
         st.stats.scatter_nd_update(tf.reshape(idx, [1, 1]), table[None])
-        every = st.hist_every
-        take = tf.logical_or(
-            tf.equal(st.step, st.steps_per_epoch - 1),
-            tf.logical_and(every > 0,
-                           tf.equal(tf.math.floormod(st.global_step, tf.maximum(every, 1)), 0)))
-        last = tf.equal(st.step, st.steps_per_epoch - 1)
-        tf.cond(take, lambda: self._record_histograms(grads, last), tf.no_op)
+        if kernel is not None:
+            scratch = tf.shape(st.hist, out_type=tf.int64)[0] - 1
+            row = tf.where(take, tf.minimum(st.n_hist, scratch - 1), scratch)
+            st.hist.scatter_nd_update(tf.reshape(row, [1, 1]), hist[None])
+            st.hist_steps.scatter_nd_update(tf.reshape(row, [1, 1]), tf.reshape(st.global_step, [1]))
+            log_row = tf.where(last, row, scratch)
+            st.loghist.scatter_nd_update(tf.reshape(log_row, [1, 1]), loghist[None])
+            st.n_hist.assign_add(tf.cast(take, tf.int64))
+        else:
+            tf.cond(take, lambda: self._record_histograms(grads, last), tf.no_op)
         st.step.assign_add(1)
         st.global_step.assign_add(1)
 
@@ -254,8 +264,8 @@ class RecordingModel(keras.Model):
                              tf.float32)
             edges = tf.linspace(lo, hi, HIST_BINS + 1)
             hists.append(tf.stack([edges[:-1], edges[1:], counts], axis=1))
-        cap = tf.shape(st.hist, out_type=tf.int64)[0]
-        idx = tf.reshape(tf.minimum(st.n_hist, cap - 1), [1, 1])
+        rows = tf.shape(st.hist, out_type=tf.int64)[0] - 1  # the last row is the scratch row
+        idx = tf.reshape(tf.minimum(st.n_hist, rows - 1), [1, 1])
         st.hist.scatter_nd_update(idx, tf.stack(hists)[None])
         st.hist_steps.scatter_nd_update(idx, tf.reshape(st.global_step, [1]))
         tf.cond(last, lambda: self._record_loghist(grads, idx), tf.no_op)

@@ -116,3 +116,25 @@ def test_a_failing_build_falls_back_to_tensorflow_ops_with_a_warning(tmp_path):
     assert "gradient_stats.cc failed" in lines["WARN"]
     assert "unavailable" in lines["ERROR"]
     assert lines["FILES"] == "[]"  # no half-written library left behind
+
+
+@needs_compiler
+def test_fused_kernel_histograms_bin_like_tensorflow_and_only_when_asked():
+    kernel = gt.fused_kernel(required=True)
+    grads = [tf.constant(g) for g in _gradients(seed=2)]
+    table, hist, log_hist = gt.fused_records(kernel, grads, True, True)
+    for g, h, lh in zip(grads, hist.numpy(), log_hist.numpy()):
+        lo, hi = float(tf.reduce_min(g)), float(tf.reduce_max(g))
+        if lo == hi:
+            lo, hi = lo - 0.5, hi + 0.5
+        want = tf.histogram_fixed_width(g, [lo, hi], nbins=gt.HIST_BINS).numpy()
+        np.testing.assert_array_equal(h[:, 2], want)
+        np.testing.assert_allclose(h[0, 0], lo, rtol=1e-7)
+        np.testing.assert_allclose(h[-1, 1], hi, rtol=1e-7)
+        nz = np.abs(g.numpy()[g.numpy() != 0]).astype(np.float64)
+        want_log = np.histogram(np.clip(np.log10(nz), gt.LOG_EDGES[0], gt.LOG_EDGES[-1] - 1e-9),
+                                bins=gt.LOG_EDGES)[0]
+        assert lh.sum() == nz.size
+        assert np.abs(lh - want_log).sum() <= max(2, 1e-4 * nz.size)  # edge rounding only
+    _, hist0, log0 = gt.fused_records(kernel, grads, False, False)
+    assert not hist0.numpy().any() and not log0.numpy().any()

@@ -143,3 +143,30 @@ def test_a_second_fit_keeps_recording():
         assert cb.results()["steps"] == [4]
     # and without the callback, training still works (recording switched off)
     model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+
+
+@pytest.mark.parametrize("every", [0, 3])
+def test_fused_kernel_and_tensorflow_ops_record_the_same_histograms(every, monkeypatch):
+    records = {}
+    for fused in ("on", "off"):
+        monkeypatch.setenv("KERAS_DYN_FUSED_STATS", fused)
+        keras.utils.set_random_seed(0)
+        model = instrument(tiny_model())
+        model.compile(keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy")
+        model.configure_recording(steps_per_epoch=5, histogram_every=every)
+        x, y = tiny_data(80)
+        model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+        records[fused] = model.read_epoch()
+    on, off = records["on"], records["off"]
+    want_steps = [s for s in range(5) if (every and s % every == 0) or s == 4]
+    assert on["hist_steps"].tolist() == off["hist_steps"].tolist() == want_steps
+    np.testing.assert_allclose(on["stats"], off["stats"], rtol=1e-5, atol=1e-9)
+    edges_on, edges_off = on["hist"][..., :2], off["hist"][..., :2]  # float32 linspace rounding:
+    scale = np.abs(edges_off).max(axis=(-2, -1), keepdims=True)  # relative to each histogram
+    assert np.all(np.abs(edges_on - edges_off) <= 1e-6 * scale)
+    counts_on, counts_off = on["hist"][..., 2], off["hist"][..., 2]
+    # binning may differ for a value lying on a bucket edge (float rounding), never in the total
+    np.testing.assert_array_equal(counts_on.sum(-1), counts_off.sum(-1))
+    assert np.abs(counts_on - counts_off).sum() <= 0.001 * counts_off.sum()
+    np.testing.assert_array_equal(on["loghist"][-1].sum(-1), off["loghist"][-1].sum(-1))
+    assert np.abs(on["loghist"][-1] - off["loghist"][-1]).sum() <= 0.001 * off["loghist"][-1].sum()
