@@ -22,6 +22,19 @@ def prepare_model(model, cfg):
     return model
 
 
+def check_settings(cfg) -> None:
+    """Resolve what the diagnostics take from the environment, before a run writes anything.
+
+    With applied-gradient statistics on, this loads (building it the first time) the fused
+    statistics kernel of :mod:`keras_dyn.gradient_table`, so a bad ``KERAS_DYN_FUSED_STATS``
+    value, or ``=on`` without a kernel, stops the experiment with one line and no run folder.
+    """
+    if cfg.log.gradients and cfg.log.gradient_mode == "applied":
+        from keras_dyn.gradient_table import fused_kernel
+
+        fused_kernel()
+
+
 def _probe_indices(n_total: int, size: int, seed: int = 0):
     """A seeded, sorted choice of ``size`` indices (the same for every run on the same data)."""
     import numpy as np

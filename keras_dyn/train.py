@@ -71,6 +71,7 @@ def run_experiment(cfg: ExperimentConfig, logdir="modellogs", *, quick=False, se
     Returns:
         One :class:`RunRecord` per run, in grid order.
     """
+    from keras_dyn import diagnostics
     from keras_dyn.data import load_dataset  # imported here: keeps `--help` and config errors fast
 
     if seeds is not None:
@@ -85,6 +86,7 @@ def run_experiment(cfg: ExperimentConfig, logdir="modellogs", *, quick=False, se
         data_cfg = cfg.at_point(point).data
         if data_cfg not in datasets:
             datasets[data_cfg] = load_dataset(data_cfg, data_dir=data_dir)
+    diagnostics.check_settings(cfg)
     epochs_of = [cfg.at_point(point).training.epochs for point, _ in plan]
     experiment_dir = Path(logdir) / cfg.name
     if verbose:

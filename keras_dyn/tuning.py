@@ -480,12 +480,14 @@ def run_grid(cfg: ExperimentConfig, logdir="modellogs", *, quick=False, seeds=No
         A list of :class:`keras_dyn.train.RunRecord`, or ``None`` in a worker process (the chief
         or the launcher collects the results).
     """
+    from keras_dyn import diagnostics
     from keras_dyn.train import RunRecord
 
     cfg = prepare(cfg, quick=quick, seeds=seeds)
     experiment_dir = Path(logdir) / cfg.name
     hypermodel = ExperimentHyperModel(cfg, experiment_dir, data_dir=data_dir, verbose=verbose)
     hypermodel.preload()  # a data error stops the grid before anything is written
+    diagnostics.check_settings(cfg)
     me = role()
     if restart and me != "worker":
         start_over(cfg, experiment_dir)

@@ -138,3 +138,18 @@ def test_fused_kernel_histograms_bin_like_tensorflow_and_only_when_asked():
         assert np.abs(lh - want_log).sum() <= max(2, 1e-4 * nz.size)  # edge rounding only
     _, hist0, log0 = gt.fused_records(kernel, grads, False, False)
     assert not hist0.numpy().any() and not log0.numpy().any()
+
+
+def test_a_bad_setting_stops_an_experiment_before_anything_is_written(tmp_path, monkeypatch):
+    from keras_dyn.config import from_dict
+    from keras_dyn.train import run_experiment
+    from keras_dyn.tuning import run_grid
+
+    cfg = from_dict({"experiment": {"name": "bad-setting"},
+                     "data": {"dataset": "circle", "n_samples": 64},
+                     "model": {"hidden": [4]}, "training": {"epochs": 1}})
+    monkeypatch.setenv("KERAS_DYN_FUSED_STATS", "fast")
+    for run in (run_experiment, run_grid):
+        with pytest.raises(KerasDynError, match="KERAS_DYN_FUSED_STATS: 'fast'"):
+            run(cfg, tmp_path, verbose=False)
+    assert list(tmp_path.iterdir()) == []
