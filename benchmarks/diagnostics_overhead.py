@@ -89,6 +89,9 @@ def naive_probe_callback(x, y):
     return NaiveGradientProbe()
 
 
+DIAGNOSTIC_WAYS = ("default", "everything", "default_tf_ops")  # the ways keras_dyn instruments
+
+
 def run_way(way, data, args, logroot):
     log = {"gradient_histogram_every": 1} if way == "everything" else {}
     fused = os.environ.get("KERAS_DYN_FUSED_STATS")
@@ -116,13 +119,13 @@ def _time_way(way, data, args, logroot, log):
     model = build_model(cfg.model, data.input_shape, data.num_classes)
     callbacks = []
     run_dir = Path(logroot) / way
-    if way in ("default", "everything", "default_tf_ops"):
+    if way in DIAGNOSTIC_WAYS:
         model = diagnostics.prepare_model(model, cfg)
     model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy",
                   metrics=["accuracy"])
 
     def make_callbacks():
-        if way in ("default", "everything", "default_tf_ops"):
+        if way in DIAGNOSTIC_WAYS:
             return diagnostics.training_dynamics_callbacks(cfg, data, run_dir)
         if way == "naive_probe":
             return [naive_probe_callback(data.x_train[:64], data.y_train[:64])]

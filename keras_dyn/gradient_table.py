@@ -161,7 +161,6 @@ def gradient_table(grads, fused: bool | None = None):
         fused: ``True`` = the fused kernel (error if unavailable), ``False`` = TensorFlow ops,
             ``None`` = as ``KERAS_DYN_FUSED_STATS`` says.
     """
-    grads = [tf.cast(g, tf.float32) for g in grads]
     kernel = None if fused is False else fused_kernel(required=fused is True)
     if kernel is None:
         return tf_gradient_table(grads)

@@ -224,7 +224,7 @@ class RecordingModel(keras.Model):
         # kernel bins histograms only when told to, and a step that takes none writes its
         # (zero) histogram into a scratch row. The TensorFlow-ops fallback keeps a tf.cond.
         st = self._kd_state
-        grads = [tf.cast(tf.zeros_like(w) if g is None else tf.convert_to_tensor(g), tf.float32)
+        grads = [tf.zeros_like(w) if g is None else tf.convert_to_tensor(g)
                  for g, w in zip(gradients, self.trainable_weights)]
         every = st.hist_every
         last = tf.equal(st.step, st.steps_per_epoch - 1)
@@ -233,23 +233,26 @@ class RecordingModel(keras.Model):
         kernel = fused_kernel()
         if kernel is not None:
             table, hist, loghist = fused_records(kernel, grads, take, last)
+            self._store_fused_histograms(hist, loghist, take, last)
         else:
             table = tf_gradient_table(grads)
+            tf.cond(take, lambda: self._record_histograms(grads, last), tf.no_op)
         cap = tf.shape(st.stats, out_type=tf.int64)[0]
         idx = tf.minimum(st.step, cap - 1)
         st.stats.scatter_nd_update(tf.reshape(idx, [1, 1]), table[None])
-        if kernel is not None:
-            scratch = tf.shape(st.hist, out_type=tf.int64)[0] - 1
-            row = tf.where(take, tf.minimum(st.n_hist, scratch - 1), scratch)
-            st.hist.scatter_nd_update(tf.reshape(row, [1, 1]), hist[None])
-            st.hist_steps.scatter_nd_update(tf.reshape(row, [1, 1]), tf.reshape(st.global_step, [1]))
-            log_row = tf.where(last, row, scratch)
-            st.loghist.scatter_nd_update(tf.reshape(log_row, [1, 1]), loghist[None])
-            st.n_hist.assign_add(tf.cast(take, tf.int64))
-        else:
-            tf.cond(take, lambda: self._record_histograms(grads, last), tf.no_op)
         st.step.assign_add(1)
         st.global_step.assign_add(1)
+
+    def _store_fused_histograms(self, hist, loghist, take, last):
+        """The kernel's histograms into the next row, or into the scratch row on other steps."""
+        st = self._kd_state
+        scratch = tf.shape(st.hist, out_type=tf.int64)[0] - 1
+        row = tf.where(take, tf.minimum(st.n_hist, scratch - 1), scratch)
+        st.hist.scatter_nd_update(tf.reshape(row, [1, 1]), hist[None])
+        st.hist_steps.scatter_nd_update(tf.reshape(row, [1, 1]), tf.reshape(st.global_step, [1]))
+        log_row = tf.where(last, row, scratch)
+        st.loghist.scatter_nd_update(tf.reshape(log_row, [1, 1]), loghist[None])
+        st.n_hist.assign_add(tf.cast(take, tf.int64))
 
     def _record_histograms(self, grads, last):
         st = self._kd_state

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+
 import keras
 import numpy as np
+import pytest
 from tensorboard.backend.event_processing import event_accumulator
+
+needs_compiler = pytest.mark.skipif(shutil.which(os.environ.get("CXX", "g++")) is None,
+                                    reason="no C++ compiler to build the fused kernel")
 
 
 def tiny_model(input_shape=(4, 4), hidden=(8, 6), classes=3, activation="relu", seed=0):

@@ -12,12 +12,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from _dyn_helpers import needs_compiler
 from conftest import REPO
 from keras_dyn import gradient_table as gt
 from keras_dyn.errors import KerasDynError
 
-needs_compiler = pytest.mark.skipif(shutil.which(os.environ.get("CXX", "g++")) is None,
-                                    reason="no C++ compiler to build the fused kernel")
 
 
 def _gradients(seed=0):

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import keras
 import numpy as np
 import pytest
@@ -14,10 +11,7 @@ from keras_dyn.callbacks.gradient_statistics import GradientStatistics
 from keras_dyn.errors import KerasDynError
 from keras_dyn.recording import RecordingModel, instrument
 
-from _dyn_helpers import dense_variable_names, read_events, tiny_data, tiny_model
-
-needs_compiler = pytest.mark.skipif(shutil.which(os.environ.get("CXX", "g++")) is None,
-                                    reason="no C++ compiler to build the fused kernel")
+from _dyn_helpers import dense_variable_names, needs_compiler, read_events, tiny_data, tiny_model
 
 
 def test_instrument_shares_layers_and_names_variables():

@@ -44,6 +44,9 @@ REGISTER_OP("KerasDynGradientStats")
       TF_RETURN_IF_ERROR(c->GetAttr("N", &n));
       TF_RETURN_IF_ERROR(c->GetAttr("bins", &bins));
       TF_RETURN_IF_ERROR(c->GetAttr("log_bins", &log_bins));
+      ::tensorflow::shape_inference::ShapeHandle scalar;
+      TF_RETURN_IF_ERROR(c->WithRank(c->input(n), 0, &scalar));      // histogram
+      TF_RETURN_IF_ERROR(c->WithRank(c->input(n + 1), 0, &scalar));  // log_histogram
       c->set_output(0, c->Matrix(n, 4));
       c->set_output(1, c->MakeShape({n, bins, 3}));
       c->set_output(2, c->Matrix(n, log_bins));
@@ -120,8 +123,8 @@ void Bin(const float* p, int64_t n, float lo, float hi, int bins, bool log10_non
          double* counts) {
   const double step = static_cast<double>(hi) - static_cast<double>(lo);
   const float inv_ln10 = static_cast<float>(1.0 / std::log(10.0));
-  int64_t c[4][512] = {};  // four interleaved tallies (bins <= 512) avoid store-to-load stalls
-  int64_t* wide = bins > 512 ? new int64_t[bins]() : nullptr;
+  std::vector<int64_t> c(4 * static_cast<size_t>(bins));  // four interleaved tallies avoid
+                                                          // store-to-load stalls
   for (int64_t i = 0; i < n; ++i) {
     float x = p[i];
     if (log10_nonzero) {
@@ -132,13 +135,11 @@ void Bin(const float* p, int64_t n, float lo, float hi, int bins, bool log10_non
     int64_t k = static_cast<int64_t>(static_cast<double>(shifted) / step * bins);
     if (k > bins - 1) k = bins - 1;
     if (k < 0) k = 0;  // NaN lands in bucket 0
-    if (wide) ++wide[k]; else ++c[i & 3][k];
+    ++c[(i & 3) * bins + k];
   }
   for (int k = 0; k < bins; ++k) {
-    counts[k] = wide ? static_cast<double>(wide[k])
-                     : static_cast<double>(c[0][k] + c[1][k] + c[2][k] + c[3][k]);
+    counts[k] = static_cast<double>(c[k] + c[bins + k] + c[2 * bins + k] + c[3 * bins + k]);
   }
-  delete[] wide;
 }
 
 }  // namespace
