@@ -12,7 +12,8 @@ An experiment file has these sections (all optional except ``[data]``, ``[model]
     [grid]        lists of values to sweep (see GRID_KEYS)
     [log]         which diagnostics run and how often
     [probes]      memorisation and robustness probes
-    [report]      how a lab turns results into findings (free-form, read by keras_dyn.report)
+    [lab]         what a lab asks and claims, its hypotheses and findings sections
+                  (validated by keras_dyn.lab_spec; see README "Writing a lab")
 
 Every problem raises :class:`keras_dyn.errors.ConfigError` whose message is one line naming
 the file, the dotted key and what is allowed. Nothing here imports TensorFlow, so a bad
@@ -154,7 +155,7 @@ SECTION_TYPES = {
     "log": LogConfig,
     "probes": ProbesConfig,
 }
-FREEFORM_SECTIONS = ("grid", "report")
+FREEFORM_SECTIONS = ("grid", "lab")
 ALL_SECTIONS = tuple(SECTION_TYPES) + FREEFORM_SECTIONS
 
 # grid key -> (section, field) it overrides; units/layers/units_N/hidden act on model.hidden
@@ -202,7 +203,9 @@ class ExperimentConfig:
     log: LogConfig = field(default_factory=LogConfig)
     probes: ProbesConfig = field(default_factory=ProbesConfig)
     grid: dict = field(default_factory=dict)
-    report: dict = field(default_factory=dict)
+    lab_raw: dict = field(default_factory=dict)  # the [lab] table as written (saved with the config)
+    lab: object = None  # keras_dyn.lab_spec.LabSpec, or None without [lab]
+    quick: bool = False  # a --quick version: readings past its last epoch are read at the last
 
     @property
     def name(self) -> str:
@@ -240,8 +243,7 @@ class ExperimentConfig:
         if seed is not None:
             sections["training"]["seeds"] = [seed]
         raw = {name: values for name, values in sections.items()}
-        raw["report"] = copy.deepcopy(self.report)
-        return from_dict(raw, source=self.source)
+        return from_dict(raw, source=self.source)  # a run's config: no grid, no [lab]
 
     def run_name(self, point: dict, seed: int) -> str:
         """Readable run name, e.g. ``w256-256_bs64_s0`` (plus any other swept value)."""
@@ -253,7 +255,7 @@ class ExperimentConfig:
         parts.append(f"s{seed}")
         return "_".join(parts)
 
-    def replace(self, **sections) -> "ExperimentConfig":
+    def replace(self, quick=None, **sections) -> "ExperimentConfig":
         """A copy with some section fields replaced: ``cfg.replace(training={"epochs": 2})``."""
         raw = self.to_dict()
         for name, values in sections.items():
@@ -261,14 +263,14 @@ class ExperimentConfig:
                 raw[name] = values
             else:
                 raw.setdefault(name, {}).update(values)
-        return from_dict(raw, source=self.source)
+        return from_dict(raw, source=self.source, quick=self.quick if quick is None else quick)
 
     def to_dict(self) -> dict:
         out = {name: _plain(dataclasses.asdict(getattr(self, name))) for name in SECTION_TYPES}
         if self.grid:
             out["grid"] = {k: _plain(v) for k, v in self.grid.items()}
-        if self.report:
-            out["report"] = copy.deepcopy(self.report)
+        if self.lab_raw:
+            out["lab"] = copy.deepcopy(self.lab_raw)
         return out
 
     def to_toml(self) -> str:
@@ -313,8 +315,12 @@ def load_config(path) -> ExperimentConfig:
     return cfg
 
 
-def from_dict(raw: dict, source: str = "<dict>") -> ExperimentConfig:
-    """Validate an already-parsed TOML table (the same rules as :func:`load_config`)."""
+def from_dict(raw: dict, source: str = "<dict>", *, quick: bool = False) -> ExperimentConfig:
+    """Validate an already-parsed TOML table (the same rules as :func:`load_config`).
+
+    ``quick`` marks a ``--quick`` version (see :func:`keras_dyn.train.quick_version`): the
+    ``[lab]`` readings may lie past its (fewer) epochs; they are read at the last one.
+    """
     if not isinstance(raw, dict):
         raise ConfigError(source, "", "the top level must be a table")
     for name in raw:
@@ -329,12 +335,16 @@ def from_dict(raw: dict, source: str = "<dict>") -> ExperimentConfig:
     sections = {name: _section(source, name, cls, raw.get(name, {}))
                 for name, cls in SECTION_TYPES.items()}
     grid = _grid(source, raw.get("grid", {}), sections)
-    cfg = ExperimentConfig(source=source, grid=grid, report=copy.deepcopy(raw.get("report", {})),
-                           **sections)
+    cfg = ExperimentConfig(source=source, grid=grid, lab_raw=copy.deepcopy(raw.get("lab", {})),
+                           quick=quick, **sections)
     _check_combinations(cfg)
     if grid:
         for point in cfg.points():  # every grid point must build a valid config
             cfg.at_point(point)
+    if "lab" in raw:
+        from keras_dyn.lab_spec import parse_lab
+
+        cfg = dataclasses.replace(cfg, lab=parse_lab(source, raw["lab"], cfg, quick=quick))
     return cfg
 
 

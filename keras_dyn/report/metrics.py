@@ -1,0 +1,413 @@
+"""What a lab can measure: every metric a hypothesis or a findings section may name.
+
+A metric reads one number per run from the run's ``results.toml`` (never from a live model), at a
+*reading*: an epoch, the mean of the last k epochs, the best-validation epoch, or (for run-level
+numbers such as the parameter count) the run as a whole. This module is pure Python (no
+TensorFlow, no matplotlib): the config check imports it to validate ``[lab]`` before anything runs.
+
+Readings (``at`` in a lab's TOML)::
+
+    at = 10          # after epoch 10 (epochs are 1-based: epoch e = after e epochs of training)
+    at = "last"      # the last epoch the run reached
+    at = "last:3"    # the mean over the last 3 epochs
+    at = "best_val"  # the epoch with the highest validation accuracy (chosen on validation data,
+                     # never on test data; the first such epoch on ties)
+
+Metric parameters (``layer``, ``kind``, ``severity``) are given in the hypothesis or section,
+or per side. ``layer`` names a layer as in the tags and results files: ``hidden1`` ...
+``hiddenN``, ``output``, or ``first`` (= hidden1) / ``last`` (= output); gradient and weight
+metrics take ``<layer>/kernel`` or ``<layer>/bias`` (``/kernel`` when left out). Activation and
+drift metrics also take ``layer = "mean"``: the mean over the hidden layers.
+
+The metric list (name: what, where it comes from) is :data:`METRICS`; ``python -m labs metrics``
+prints it and README's "Writing a lab" section lists it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+CHANCE_KEY = "num_classes"  # in results [run]; chance accuracy is 1 / num_classes
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One measurable quantity.
+
+    Args:
+        name: the name a TOML file uses.
+        what: one line for the documentation and the findings.
+        table: the results table it needs (``epochs``, ``gradients``, ``activations``, ``weights``,
+            ``noisy_labels``, ``shifts``, ``drift``, ``run``).
+        params: parameter names it takes (``layer``, ``kind``, ``severity``).
+        per_epoch: read at an epoch (``at``); False for run-level numbers.
+        percent: shown in percent (accuracies and fractions).
+        needs: the config switch that must be on for it to exist (for the config check).
+    """
+
+    name: str
+    what: str
+    table: str
+    params: tuple = ()
+    per_epoch: bool = True
+    percent: bool = False
+    needs: str = ""
+    series: object = field(default=None, repr=False, compare=False)  # (result, params) -> (epochs, values)
+    scalar: object = field(default=None, repr=False, compare=False)  # (result, params) -> value
+
+
+class MetricError(ValueError):
+    """A metric cannot be read from a results file (a bug or a mismatched results file)."""
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _f(value) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _epochs_table(result, key):
+    ep = result.get("epochs", {})
+    values = [_f(v) for v in ep.get(key, [])]
+    epochs = [int(e) for e in ep.get("epoch", range(1, len(values) + 1))][: len(values)]
+    return epochs, values
+
+
+def hidden_layers(result) -> list[str]:
+    return [f"hidden{i}" for i in range(1, len(result["run"].get("hidden", [])) + 1)]
+
+
+def resolve_layer(result, layer: str, *, variable: bool) -> str:
+    """``first``/``last`` and a missing ``/kernel`` resolved for this run's model."""
+    name, _, part = (layer or "first").partition("/")
+    if name == "first":
+        name = "hidden1"
+    elif name == "last":
+        name = "output"
+    if variable:
+        return f"{name}/{part or 'kernel'}"
+    return name
+
+
+def _series(table, *path):
+    def read(result, params):
+        t = result.get(table)
+        if not t:
+            raise MetricError(f"the run has no [{table}] table")
+        node = t
+        for p in path:
+            p = p(result, params) if callable(p) else p
+            if p not in node:
+                raise MetricError(f"[{table}] has no {p!r}")
+            node = node[p]
+        values = [_f(v) for v in node]
+        return [int(e) for e in t["epoch"]][: len(values)], values
+    return read
+
+
+def _grad(stat):
+    def layer(result, params):
+        return resolve_layer(result, params.get("layer", "first"), variable=True)
+    return _series("gradients", "stats", layer, stat)
+
+
+def _per_layer(table, stat):
+    """A per-layer statistic; ``layer = "mean"`` averages the hidden layers."""
+    def read(result, params):
+        t = result.get(table)
+        if not t:
+            raise MetricError(f"the run has no [{table}] table")
+        layer = params.get("layer", "first")
+        names = (hidden_layers(result) if layer == "mean"
+                 else [resolve_layer(result, layer, variable=False)])
+        rows = []
+        for name in names:
+            if name not in t or stat not in t[name]:
+                raise MetricError(f"[{table}] has no {name}.{stat}")
+            rows.append([_f(v) for v in t[name][stat]])
+        n = min(len(r) for r in rows)
+        values = [sum(r[i] for r in rows) / len(rows) for i in range(n)]
+        return [int(e) for e in t["epoch"]][:n], values
+    return read
+
+
+def _weights(stat):
+    def read(result, params):
+        t = result.get("weights")
+        if not t:
+            raise MetricError("the run has no [weights] table")
+        var = resolve_layer(result, params.get("layer", "first"), variable=True)
+        values = [_f(v) for v in t[stat][var]]
+        return [int(e) for e in t["epoch"]][: len(values)], values
+    return read
+
+
+def _shift(kind_of):
+    """Shifted-test accuracy transformed by ``kind_of(acc, clean, chance)``."""
+    def read(result, params):
+        t = result.get("shifts")
+        if not t:
+            raise MetricError("the run has no [shifts] table")
+        kind, sev = params.get("kind", "mean"), params.get("severity")
+        clean = [_f(v) for v in t["clean_accuracy"]]
+        if kind == "mean" and sev is None:
+            acc = [_f(v) for v in t["mean_accuracy"]]
+        elif kind == "mean":
+            cols = [[_f(v) for v in t["accuracy"][k][f"s{sev}"]] for k in t["kinds"]]
+            acc = [sum(c[i] for c in cols) / len(cols) for i in range(len(clean))]
+        elif sev is None:
+            cols = [[_f(v) for v in t["accuracy"][kind][f"s{s}"]] for s in t["severities"]]
+            acc = [sum(c[i] for c in cols) / len(cols) for i in range(len(clean))]
+        else:
+            acc = [_f(v) for v in t["accuracy"][kind][f"s{sev}"]]
+        chance = 1.0 / float(result["run"].get(CHANCE_KEY, 10) or 10)
+        return [int(e) for e in t["epoch"]][: len(acc)], [kind_of(a, c, chance) for a, c in zip(acc, clean)]
+    return read
+
+
+def _ratio(num, den):
+    return num / den if den else math.nan
+
+
+def _gap(result, params):
+    epochs, train = _epochs_table(result, "accuracy")
+    _, test = _epochs_table(result, "test_accuracy")
+    n = min(len(train), len(test))
+    return epochs[:n], [a - b for a, b in zip(train[:n], test[:n])]
+
+
+def _rms_attenuation(result, params):
+    """First-layer over last-layer kernel gradient, per entry: (norm / sqrt(entries)) ratio."""
+    t = result.get("gradients")
+    if not t:
+        raise MetricError("the run has no [gradients] table")
+    sizes = t.get("sizes")
+    if not sizes:
+        raise MetricError("[gradients] has no 'sizes' (results written by an older keras_dyn)")
+    first, last = t["first_kernel"], t["last_kernel"]
+    a, b = t["stats"][first]["norm_mean"], t["stats"][last]["norm_mean"]
+    scale = math.sqrt(sizes[last] / sizes[first])
+    values = [_ratio(_f(x), _f(y)) * scale for x, y in zip(a, b)]
+    return [int(e) for e in t["epoch"]][: len(values)], values
+
+
+def _epoch_metric(key):
+    return lambda result, params: _epochs_table(result, key)
+
+
+def _run_value(section, key):
+    def read(result, params):
+        return _f(result.get(section, {}).get(key, math.nan))
+    return read
+
+
+# --------------------------------------------------------------------------- the list
+
+_LIST = [
+    Metric("test_accuracy", "test accuracy (reported, never used to choose)", "epochs", percent=True,
+           series=_epoch_metric("test_accuracy")),
+    Metric("val_accuracy", "validation accuracy", "epochs", percent=True, needs="validation",
+           series=_epoch_metric("val_accuracy")),
+    Metric("train_accuracy", "training accuracy (Keras's running mean over the epoch, on the labels trained on)",
+           "epochs", percent=True, series=_epoch_metric("accuracy")),
+    Metric("test_loss", "test loss", "epochs", series=_epoch_metric("test_loss")),
+    Metric("val_loss", "validation loss", "epochs", needs="validation", series=_epoch_metric("val_loss")),
+    Metric("train_loss", "training loss (running mean over the epoch)", "epochs", series=_epoch_metric("loss")),
+    Metric("train_test_gap", "training accuracy minus test accuracy", "epochs", percent=True, series=_gap),
+    Metric("learning_rate", "learning rate in force at the end of the epoch", "epochs",
+           series=_epoch_metric("learning_rate")),
+    Metric("grad_norm", "mean over the epoch's steps of the applied gradient's L2 norm", "gradients",
+           ("layer",), needs="gradients", series=_grad("norm_mean")),
+    Metric("grad_norm_cv", "coefficient of variation (sd / mean) of the per-step gradient norm within the epoch",
+           "gradients", ("layer",), needs="gradients", series=_grad("norm_cv")),
+    Metric("grad_norm_var", "variance of the per-step gradient norm within the epoch", "gradients",
+           ("layer",), needs="gradients", series=_grad("norm_var")),
+    Metric("grad_norm_std", "standard deviation of the per-step gradient norm within the epoch", "gradients",
+           ("layer",), needs="gradients", series=_grad("norm_std")),
+    Metric("grad_mean_abs", "mean |g| per entry, averaged over the epoch's steps", "gradients",
+           ("layer",), needs="gradients", series=_grad("mean_abs_mean")),
+    Metric("grad_zero_frac", "fraction of exactly-zero gradient entries, averaged over the epoch's steps",
+           "gradients", ("layer",), percent=True, needs="gradients", series=_grad("zero_frac_mean")),
+    Metric("grad_attenuation", "first-layer kernel gradient norm / last-layer kernel gradient norm (epoch means)",
+           "gradients", needs="gradients", series=_series("gradients", "attenuation")),
+    Metric("grad_attenuation_rms", "the same per entry: ratio of RMS gradient entries (norm / sqrt(entries))",
+           "gradients", needs="gradients", series=_rms_attenuation),
+    Metric("dead_frac", "fraction of a layer's units that output 0 for every probe example", "activations",
+           ("layer",), percent=True, needs="activations", series=_per_layer("activations", "dead_frac")),
+    Metric("near_zero_frac", "fraction of activation values with |a| < 1e-3 on the probe batch", "activations",
+           ("layer",), percent=True, needs="activations", series=_per_layer("activations", "near_zero_frac")),
+    Metric("saturated_frac", "fraction of sigmoid/tanh activation values within 0.01 of an asymptote",
+           "activations", ("layer",), percent=True, needs="activations",
+           series=_per_layer("activations", "saturated_frac")),
+    Metric("update_ratio", "||w_after − w_before|| / ||w_before|| over the recorded interval", "weights",
+           ("layer",), needs="weights", series=_weights("update_ratio")),
+    Metric("weight_norm", "L2 norm of a layer's weights", "weights", ("layer",), needs="weights",
+           series=_weights("norm")),
+    Metric("memorised_frac", "fraction of corrupted training examples predicted as their noisy label",
+           "noisy_labels", percent=True, needs="noisy_labels", series=_series("noisy_labels", "memorised_acc")),
+    Metric("corrupted_true_acc", "accuracy on the corrupted training examples against their true labels",
+           "noisy_labels", percent=True, needs="noisy_labels",
+           series=_series("noisy_labels", "corrupted_true_acc")),
+    Metric("clean_train_acc", "accuracy on the uncorrupted training examples", "noisy_labels", percent=True,
+           needs="noisy_labels", series=_series("noisy_labels", "clean_acc")),
+    Metric("noisy_gap", "training accuracy on the labels trained on minus test accuracy (inference mode)",
+           "noisy_labels", percent=True, needs="noisy_labels", series=_series("noisy_labels", "gap")),
+    Metric("shift_accuracy", "test accuracy under a shift (kind, severity; kind = \"mean\": all kinds)",
+           "shifts", ("kind", "severity"), percent=True, needs="shifts", series=_shift(lambda a, c, ch: a)),
+    Metric("shift_drop", "unshifted minus shifted test accuracy", "shifts", ("kind", "severity"),
+           percent=True, needs="shifts", series=_shift(lambda a, c, ch: c - a)),
+    Metric("shift_kept", "shifted accuracy as a fraction of the model's own unshifted accuracy", "shifts",
+           ("kind", "severity"), percent=True, needs="shifts", series=_shift(lambda a, c, ch: _ratio(a, c))),
+    Metric("shift_kept_above_chance", "(shifted − chance) / (unshifted − chance): accuracy above chance kept",
+           "shifts", ("kind", "severity"), percent=True, needs="shifts",
+           series=_shift(lambda a, c, ch: _ratio(a - ch, c - ch))),
+    Metric("shift_clean_accuracy", "unshifted accuracy on the shift probe's test subset", "shifts",
+           percent=True, needs="shifts", series=_series("shifts", "clean_accuracy")),
+    Metric("drift_cka", "linear CKA between a layer's representation now and at initialisation (1 = unchanged)",
+           "drift", ("layer",), needs="drift", series=_per_layer("drift", "cka_to_init")),
+    Metric("drift_cosine", "cosine similarity of a layer's representation now and at initialisation",
+           "drift", ("layer",), needs="drift", series=_per_layer("drift", "cosine_to_init")),
+    Metric("drift_cosine_prev", "cosine similarity to the previous measurement (lower = still moving)",
+           "drift", ("layer",), needs="drift", series=_per_layer("drift", "cosine_to_prev")),
+    Metric("params", "trainable parameters", "run", per_epoch=False, scalar=_run_value("run", "params")),
+    Metric("train_seconds", "wall-clock training time (s)", "run", per_epoch=False,
+           scalar=_run_value("final", "train_seconds")),
+    Metric("cpu_seconds", "process CPU time of training (s)", "run", per_epoch=False,
+           scalar=_run_value("final", "cpu_seconds")),
+    Metric("steps_per_second", "optimizer steps per wall-clock second", "run", per_epoch=False,
+           scalar=_run_value("final", "steps_per_second")),
+]
+METRICS: dict[str, Metric] = {m.name: m for m in _LIST}
+PARAMS = ("layer", "kind", "severity")
+
+_LAYER_RE = re.compile(r"^(hidden[1-9][0-9]{0,2}|output|first|last|mean)(/(kernel|bias))?$")
+_AT_RE = re.compile(r"^last:([1-9][0-9]{0,4})$")
+
+
+# --------------------------------------------------------------------------- readings
+
+
+@dataclass(frozen=True)
+class Reading:
+    """When a metric is read: ``kind`` is ``epoch`` (``epoch`` set), ``last``, ``last_k`` (``k``)
+    or ``best_val``."""
+
+    kind: str
+    epoch: int = 0
+    k: int = 1
+
+    @property
+    def label(self) -> str:
+        return {"epoch": f"epoch {self.epoch}", "last": "the last epoch",
+                "last_k": f"mean of the last {self.k} epochs",
+                "best_val": "the best-validation epoch"}[self.kind]
+
+    @property
+    def short(self) -> str:
+        return {"epoch": f"@{self.epoch}", "last": "@last", "last_k": f"@last {self.k}",
+                "best_val": "@best val"}[self.kind]
+
+
+def parse_reading(value) -> Reading:
+    """``10`` / ``"last"`` / ``"last:3"`` / ``"best_val"``; raises ValueError with what is allowed."""
+    if isinstance(value, bool):
+        raise ValueError("must be an epoch number, \"last\", \"last:K\" or \"best_val\"")
+    if isinstance(value, int):
+        if value < 1:
+            raise ValueError(f"epoch {value} is out of range; epochs are numbered from 1")
+        return Reading("epoch", epoch=value)
+    if value == "last":
+        return Reading("last")
+    if value == "best_val":
+        return Reading("best_val")
+    if isinstance(value, str):
+        m = _AT_RE.match(value)
+        if m:
+            return Reading("last_k", k=int(m.group(1)))
+    raise ValueError(f"unknown reading {value!r}; allowed: an epoch number (1-based), \"last\", "
+                     f"\"last:K\" (mean of the last K epochs) or \"best_val\"")
+
+
+def check_param(metric: Metric, name: str, value):
+    """Raise ValueError if ``value`` is not a possible value of parameter ``name``."""
+    if name not in metric.params:
+        allowed = ", ".join(metric.params) or "none"
+        raise ValueError(f"metric {metric.name!r} takes no parameter {name!r}; its parameters: {allowed}")
+    if name == "layer":
+        if not isinstance(value, str) or not _LAYER_RE.match(value):
+            raise ValueError(f"unknown layer {value!r}; allowed: hidden1 .. hiddenN, output, first, "
+                             f"last (with /kernel or /bias for gradient and weight metrics), mean")
+        if value.startswith("mean") and metric.table not in ("activations", "drift"):
+            raise ValueError(f"layer \"mean\" is only for activation and drift metrics, not {metric.name!r}")
+        if "/" in value and metric.table not in ("gradients", "weights"):
+            raise ValueError(f"{metric.name!r} is per layer, not per variable: use {value.split('/')[0]!r}")
+    elif name == "severity":
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5:
+            raise ValueError(f"severity must be a whole number from 1 to 5, not {value!r}")
+    elif name == "kind":
+        if not isinstance(value, str):
+            raise ValueError(f"kind must be a shift name or \"mean\", not {value!r}")
+
+
+def best_val_epoch(result) -> int:
+    """The first epoch with the highest finite validation accuracy."""
+    epochs, val = _epochs_table(result, "val_accuracy")
+    finite = [(v, -e) for e, v in zip(epochs, val) if math.isfinite(v)]
+    if not finite:
+        raise MetricError("no finite validation accuracy to choose the best-validation epoch on")
+    return -max(finite)[1]
+
+
+def series(result, metric: str | Metric, params: dict | None = None):
+    """``(epochs, values)`` of a per-epoch metric for one run."""
+    m = METRICS[metric] if isinstance(metric, str) else metric
+    return m.series(result, params or {})
+
+
+def value(result, metric: str | Metric, params: dict | None = None,
+          at: Reading | None = None) -> float:
+    """One run's value of ``metric`` at reading ``at`` (default: the last epoch).
+
+    A diverged run (``[run] status = "diverged"``) reads as NaN unless the reading epoch is one
+    it completed before diverging with a finite value; NaN values are left out of means by
+    :mod:`keras_dyn.stats` and counted.
+    """
+    m = METRICS[metric] if isinstance(metric, str) else metric
+    params = params or {}
+    if not m.per_epoch:
+        return m.scalar(result, params)
+    at = at or Reading("last")
+    epochs, values = m.series(result, params)
+    if not values:
+        return math.nan
+    by_epoch = dict(zip(epochs, values))
+    if at.kind == "last":
+        if result.get("run", {}).get("status") == "diverged":
+            return math.nan
+        return values[-1]
+    if at.kind == "last_k":
+        if result.get("run", {}).get("status") == "diverged":
+            return math.nan
+        tail = values[-at.k:]
+        return sum(tail) / len(tail) if len(tail) == at.k else math.nan
+    epoch = at.epoch if at.kind == "epoch" else best_val_epoch(result)
+    if epoch not in by_epoch:
+        if result.get("run", {}).get("status") == "diverged":
+            return math.nan
+        raise MetricError(f"{m.name} was not recorded at epoch {epoch} (recorded: "
+                          f"{', '.join(map(str, epochs[:12]))}{' …' if len(epochs) > 12 else ''})")
+    return by_epoch[epoch]
+
+
+def describe(metric: str, params: dict | None = None) -> str:
+    """``grad_norm (hidden1/kernel)`` — a metric with its parameters, for tables and verdicts."""
+    params = {k: v for k, v in (params or {}).items() if k in PARAMS}
+    if not params:
+        return metric
+    return f"{metric} ({', '.join(str(v) if k != 'severity' else f's{v}' for k, v in params.items())})"

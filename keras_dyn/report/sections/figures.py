@@ -1,0 +1,111 @@
+"""Figure sections: curves with seed bands, heatmaps over two grid keys."""
+
+from __future__ import annotations
+
+import math
+
+from keras_dyn.report import metrics as M
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in text).strip("_").lower()
+
+
+def curves(ctx, metric="test_accuracy", by=None, params=None, title="", log_y=False):
+    """Mean over seeds per epoch, one line per group, ±1 sd band; diverged runs left out."""
+    import numpy as np
+
+    plt = _plt()
+    m = M.METRICS[metric]
+    scale = 100.0 if m.percent else 1.0
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
+    left_out = 0
+    for label, runs in ctx.groups(by).items():
+        series = []
+        for r in runs:
+            if r["run"].get("status") == "diverged":
+                left_out += 1
+                continue
+            try:
+                epochs, values = M.series(r, m, params or {})
+            except M.MetricError:
+                continue
+            series.append((epochs, values))
+        if not series:
+            continue
+        n = min(len(v) for _, v in series)
+        x = np.asarray(series[0][0][:n])
+        data = np.array([v[:n] for _, v in series], float) * scale
+        mean = data.mean(axis=0)
+        line, = ax.plot(x, mean, marker="o", ms=3, label=f"{label} (n={len(series)})")
+        if len(series) > 1:
+            sd = data.std(axis=0, ddof=1)
+            ax.fill_between(x, mean - sd, mean + sd, color=line.get_color(), alpha=0.2)
+    name = M.describe(metric, params)
+    ax.set_xlabel("epoch (after e epochs of training)")
+    ax.set_ylabel(name + (" (%)" if m.percent else ""))
+    if log_y:
+        ax.set_yscale("log")
+    ax.set_title(title or f"{ctx.cfg.name}: {name}, mean ± sd over seeds")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path, ref = ctx.figure(f"{_slug(name)}_vs_epochs.png")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    note = f" ({left_out} diverged run(s) left out)" if left_out else ""
+    return f"![{name} against epochs]({ref}){note}"
+
+
+def heatmap(ctx, x, y, metrics=("val_accuracy", "test_accuracy"), at=None, title=""):
+    """One panel per metric: the mean over seeds over two grid keys, sd under each cell."""
+    import numpy as np
+
+    plt = _plt()
+    reading = ctx.reading(at)
+    xs, ys = list(ctx.cfg.grid[x]), list(ctx.cfg.grid[y])
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics) + 0.8, 4.2), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        scale = 100.0 if M.METRICS[metric].percent else 1.0
+        grid = np.full((len(ys), len(xs)), np.nan)
+        sd = np.full_like(grid, np.nan)
+        for i, yv in enumerate(ys):
+            for j, xv in enumerate(xs):
+                runs = ctx.select({x: xv, y: yv})
+                s = ctx.summary(runs, metric, None, reading)
+                if s.n:
+                    grid[i, j], sd[i, j] = s.mean * scale, s.sd * scale
+        finite = grid[np.isfinite(grid)]
+        vmin, vmax = (finite.min(), finite.max()) if finite.size else (0, 1)
+        if vmin == vmax:
+            vmin, vmax = vmin - 0.5, vmax + 0.5
+        image = ax.imshow(grid, origin="lower", cmap="viridis", vmin=vmin, vmax=vmax, aspect="auto")
+        for i in range(len(ys)):
+            for j in range(len(xs)):
+                if math.isfinite(grid[i, j]):
+                    text = f"{grid[i, j]:.2f}" + (f"\n±{sd[i, j]:.2f}" if sd[i, j] > 0 else "")
+                    dark = grid[i, j] < vmin + 0.6 * (vmax - vmin)
+                    ax.text(j, i, text, ha="center", va="center", fontsize=8, color="white" if dark else "black")
+        ax.set_xticks(range(len(xs)), [str(v) for v in xs])
+        ax.set_yticks(range(len(ys)), [str(v) for v in ys])
+        ax.set_xlabel(x)
+        ax.set_ylabel(y)
+        ax.set_title(f"{metric.replace('_', ' ')} {reading.short}" + (" (%)" if scale == 100 else ""))
+        fig.colorbar(image, ax=ax, shrink=0.8)
+    fig.suptitle(title or f"{ctx.cfg.name}: mean over seeds")
+    fig.tight_layout()
+    path, ref = ctx.figure(f"heatmap_{_slug(x)}_{_slug(y)}.png")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return f"![{' and '.join(metrics)} over {x} × {y}]({ref})"

@@ -1,0 +1,162 @@
+"""Table sections: seeds, runs, source numbers, grid ranking, pairwise and balanced comparisons."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from keras_dyn import stats
+from keras_dyn.report import metrics as M
+from keras_dyn.report.findings import markdown_table
+
+
+def _readings(ctx, at):
+    return [ctx.reading(a) for a in (at or [None])]
+
+
+def _col(metric, params, reading) -> str:
+    return f"{M.describe(metric, params)} {reading.short}"
+
+
+def seed_table(ctx, metrics, at=None, by=None, params=None, time=True, parameters=True, title=""):
+    """Mean ± sd over seeds per group for each metric at each reading."""
+    readings = _readings(ctx, at)
+    header = ["configuration"] + (["parameters"] if parameters else [])
+    for metric in metrics:
+        header += [_col(metric, params, r) for r in readings] if M.METRICS[metric].per_epoch \
+            else [M.describe(metric, params)]
+    if time:
+        header += ["CPU s (training)", "steps / s"]
+    rows = []
+    for label, runs in ctx.groups(by).items():
+        row = [label] + ([f"{int(runs[0]['run']['params']):,}"] if parameters else [])
+        for metric in metrics:
+            for r in (readings if M.METRICS[metric].per_epoch else [None]):
+                row.append(ctx.fmt(ctx.summary(runs, metric, params, r), metric))
+        if time:
+            row.append(stats.summarise(float(r["final"].get("cpu_seconds", float("nan")))
+                                       for r in runs).fmt(scale=1, digits=1, unit=""))
+            row.append(stats.summarise(float(r["final"].get("steps_per_second", float("nan")))
+                                       for r in runs).fmt(scale=1, digits=0, unit=""))
+        rows.append(row)
+    head = f"### {title}\n\n" if title else ""
+    return head + f"Mean ± sd over seeds ({_seeds(ctx)}).\n\n" + markdown_table(header, rows)
+
+
+def runs(ctx, metrics, at=None, params=None):
+    """Every run, so each number above can be checked against its results file."""
+    readings = _readings(ctx, at)
+    header = ["run", "seed", "status"]
+    for metric in metrics:
+        header += [_col(metric, params, r) for r in readings] if M.METRICS[metric].per_epoch \
+            else [M.describe(metric, params)]
+    header.append("results file")
+    rows = []
+    for r in ctx.results:
+        row = [Path(r["run_dir"]).name, r["run"]["seed"], r["run"].get("status", "complete")]
+        for metric in metrics:
+            scale = 100 if M.METRICS[metric].percent else 1
+            for reading in (readings if M.METRICS[metric].per_epoch else [None]):
+                v = ctx.value(r, metric, params, reading)
+                row.append(f"{v * scale:.2f}{'%' if scale == 100 else ''}" if v == v else "nan")
+        row.append(f"`{r['run_dir']}/results.toml`")
+        rows.append(row)
+    return "\n".join(["<details><summary>Every run (from its results.toml)</summary>", "",
+                      markdown_table(header, rows), "", "</details>"])
+
+
+def source_values(ctx, values, at, text="", metric="test_accuracy", by=None):
+    """The source's numbers (one per reading, percent for accuracies) beside ours."""
+    readings = _readings(ctx, at)
+    unit = "%" if M.METRICS[metric].percent else ""
+    header = ["configuration"] + [f"source {r.short}" for r in readings] + [f"here {r.short}" for r in readings]
+    groups = ctx.groups(by)
+    rows = []
+    for label, numbers in values.items():
+        runs = groups.get(label)
+        row = [label] + [f"{v:.2f}{unit}" for v in numbers]
+        row += [ctx.fmt(ctx.summary(runs, metric, None, r), metric) if runs else "not run here"
+                for r in readings]
+        rows.append(row)
+    return "\n".join(["### Compared with the source", "", text, "", markdown_table(header, rows)]).replace("\n\n\n", "\n\n")
+
+
+def ranking(ctx, columns=(), by=None):
+    """Grid cells ranked by mean validation accuracy at the last epoch (the tuner's objective)."""
+    names = {"steps_per_epoch": "batches / epoch", "params_per_point": "parameters per test-accuracy point"}
+    cells = []
+    for label, runs in ctx.groups(by).items():
+        cells.append((label, runs, ctx.summary(runs, "val_accuracy"), ctx.summary(runs, "test_accuracy")))
+    cells.sort(key=lambda c: -c[2].mean if c[2].n else float("inf"))
+    header = ["rank", "configuration", "val accuracy (chooses)", "test accuracy (reported)",
+              "CPU s", "parameters"] + [names.get(c, c) for c in columns]
+    rows = []
+    for rank, (label, runs, val, test) in enumerate(cells, start=1):
+        row = [rank, label, ctx.fmt(val, "val_accuracy"), ctx.fmt(test, "test_accuracy"),
+               stats.summarise(float(r["final"].get("cpu_seconds", float("nan"))) for r in runs).fmt(
+                   scale=1, digits=1, unit=""), f"{int(runs[0]['run']['params']):,}"]
+        for c in columns:
+            if c == "steps_per_epoch":
+                row.append(runs[0]["run"]["steps_per_epoch"])
+            elif c == "params_per_point":
+                row.append(f"{int(runs[0]['run']['params']) / (test.mean * 100):,.0f}" if test.n else "n/a")
+            else:
+                row.append("?")
+        rows.append(row)
+    best, second = (cells + [None, None])[:2]
+    lines = ["### What the grid search chooses", "",
+             "Configurations ranked by mean validation accuracy at the last epoch (keras-tuner's "
+             "objective); test accuracy is reported beside it and never used to choose.", "",
+             markdown_table(header, rows)]
+    if best and second:
+        comp = ctx.compare(best[1], second[1], "val_accuracy")
+        lines += ["", f"- Top two on validation accuracy: {comp.sentence(best[0], second[0])}"]
+    return "\n".join(lines)
+
+
+def pairwise(ctx, baseline, metric="test_accuracy", at=None, by=None, params=None, expect=""):
+    """Each group against the baseline group, with a verdict each and the chance count."""
+    base_runs = ctx.select(baseline)
+    base_label = ctx.label(base_runs[0], by)
+    reading = ctx.reading(at)
+    scale, unit = ctx.scale_unit(metric)
+    lines = [f"### {M.describe(metric, params)} {reading.short} against {base_label}", ""]
+    n_beyond = n = 0
+    for label, runs in ctx.groups(by).items():
+        if label == base_label:
+            continue
+        comp = ctx.compare(runs, base_runs, metric, a_params=params, b_params=params, a_at=reading,
+                           b_at=reading, expect=expect or None)
+        n += 1
+        n_beyond += comp.beyond_noise
+        lines.append(f"- {comp.sentence(label, base_label, scale=scale, unit=unit)}")
+    if n > 1:
+        lines += ["", stats.chance_note(n, n_beyond)]
+    return "\n".join(lines)
+
+
+def balanced(ctx, keys, metric="val_accuracy", at=None):
+    """Cells where the two keys are equal against the others (e.g. the 'diagonal' of a width grid)."""
+    k1, k2 = keys[:2]
+    reading = ctx.reading(at)
+    diag = [r for r in ctx.results if ctx.point(r).get(k1) == ctx.point(r).get(k2)]
+    off = [r for r in ctx.results if ctx.point(r).get(k1) != ctx.point(r).get(k2)]
+    # one number per seed and side: the mean over that side's cells, so the seeds pair
+    def per_seed(runs):
+        by_seed = {}
+        for r in runs:
+            by_seed.setdefault(int(r["run"]["seed"]), []).append(ctx.value(r, metric, None, reading))
+        seeds = sorted(by_seed)
+        return [sum(by_seed[s]) / len(by_seed[s]) for s in seeds], seeds
+    a, sa = per_seed(diag)
+    b, sb = per_seed(off)
+    comp = stats.compare(a, b, expect=None, a_seeds=sa, b_seeds=sb)
+    scale, unit = ctx.scale_unit(metric)
+    return "\n".join([f"### Balanced ({k1} = {k2}) against unbalanced configurations", "",
+                      f"Per seed, the mean {M.describe(metric)} {reading.short} over the "
+                      f"{len({ctx.label(r) for r in diag})} balanced and the "
+                      f"{len({ctx.label(r) for r in off})} unbalanced configurations:", "",
+                      f"- {comp.sentence('balanced', 'unbalanced', scale=scale, unit=unit)}"])
+
+
+def _seeds(ctx) -> str:
+    return ", ".join(map(str, sorted({int(r["run"]["seed"]) for r in ctx.results})))
