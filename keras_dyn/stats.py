@@ -445,15 +445,14 @@ class Comparison:
         word = f"**{self.verdict}**"
         if self.beyond_noise:
             word += f" ({self.larger(a_name, b_name)} {larger})"
-        return f"{head} = {d}, {how}{dropped} ({rule}): {word}"
+        return f"{head} = {d}, {how} ({dropped.lstrip('; ')}{'; ' if dropped else ''}{rule}): {word}"
 
     def _dropped_text(self, a_name: str, b_name: str) -> str:
+        """What was left out, as "; ..." (empty when nothing was)."""
         if self.paired:
             if not self.dropped_seeds:
                 return ""
-            k = len(self.dropped_seeds)
-            return (f"; {k} seed{'s' if k > 1 else ''} dropped, not finite on a side "
-                    f"({_seeds(self.dropped_seeds)})")
+            return f"; {_seeds(self.dropped_seeds)} dropped, not finite on a side"
         gone = [f"{s.n_missing} of {name} not finite" for name, s in
                 ((a_name, self.a), (b_name, self.b)) if s.n_missing]
         return f"; {', '.join(gone)}" if gone else ""
