@@ -49,16 +49,14 @@ def main(argv=None) -> int:
         if args.command == "grid":
             return _grid(cfg, args)
         from keras_dyn.lab import _experiment_cfg
-        from keras_dyn.report.grid_findings import grid_findings
         from keras_dyn.report.results import records_to_results
         from keras_dyn.train import run_experiment
 
         records = run_experiment(cfg, args.logdir, quick=args.quick, seeds=args.seeds,
                                  data_dir=args.data_dir)
-        out = write_findings(_experiment_cfg(cfg, args), records_to_results(records),
-                             grid_findings, args.logdir, quick=args.quick)
-        print(f"findings: {out}", file=sys.stderr)
-        return 0
+        out, errors = write_findings(_experiment_cfg(cfg, args), records_to_results(records),
+                                     args.logdir, quick=args.quick)
+        return _report(out, errors)
     except KerasDynError as exc:
         print(str(exc), file=sys.stderr)
         return exc.exit_code
@@ -73,7 +71,6 @@ def _grid(cfg, args) -> int:
 
     from keras_dyn.lab import _experiment_cfg
     from keras_dyn.report.results import records_to_results
-    from keras_dyn.report.tuning_findings import tuning_findings
     from keras_dyn.tuning import CHILD_ENV, run_grid
 
     if args.workers < 0:
@@ -88,10 +85,16 @@ def _grid(cfg, args) -> int:
         return 130
     if records is None or os.environ.get(CHILD_ENV):  # a worker, or a child of --workers
         return 0
-    out = write_findings(_experiment_cfg(cfg, args), records_to_results(records), tuning_findings,
-                         args.logdir, quick=args.quick)
+    out, errors = write_findings(_experiment_cfg(cfg, args), records_to_results(records),
+                                 args.logdir, quick=args.quick)
+    return _report(out, errors)
+
+
+def _report(out, errors) -> int:
     print(f"findings: {out}", file=sys.stderr)
-    return 0
+    for error in errors:
+        print(f"findings error: {error}", file=sys.stderr)
+    return 1 if errors else 0
 
 
 if __name__ == "__main__":

@@ -260,3 +260,47 @@ metric = "val_accuracy"
 section = "runs"
 metrics = ["val_accuracy", "test_accuracy"]
 """
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def main(argv=None) -> int:
+    """``python -m labs [list | new NAME [--from LAB] | metrics | sections]``."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m labs", description="keras_dyn's labs")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("list", help="every lab: question, source, last full run and its verdicts (default)")
+    new = sub.add_parser("new", help="a new lab: configs/NAME.toml and labs/NAME/LOG.md from a template")
+    new.add_argument("name")
+    new.add_argument("--from", dest="from_lab", metavar="LAB", help="copy this lab's TOML instead of the template")
+    sub.add_parser("metrics", help="the metrics a hypothesis or findings section may name")
+    sub.add_parser("sections", help="the findings sections a lab may list")
+    args = parser.parse_args(argv)
+    try:
+        if args.command in (None, "list"):
+            sys.stdout.write(format_catalogue(list_labs()))
+        elif args.command == "new":
+            config_path, log_path = scaffold(args.name, from_lab=args.from_lab)
+            print(f"wrote {config_path} and {log_path}\n"
+                  f"next: edit them, `python -m keras_dyn check {config_path}`, then "
+                  f"`python -m labs.{args.name} --quick`")
+        elif args.command == "metrics":
+            from keras_dyn.report.metrics import METRICS
+
+            for m in METRICS.values():
+                params = f" [{', '.join(m.params)}]" if m.params else ""
+                print(f"{m.name}{params}: {m.what}" + ("" if m.per_epoch else " (per run, no reading)"))
+        elif args.command == "sections":
+            from keras_dyn.report.sections import SECTIONS
+
+            for s in SECTIONS.values():
+                print(f"{s.name}: {s.what}")
+                for key, p in s.params.items():
+                    print(f"    {key} ({p.kind}{', required' if p.required else ''}){': ' + p.what if p.what else ''}")
+    except KerasDynError as exc:
+        print(str(exc), file=sys.stderr)
+        return exc.exit_code
+    return 0

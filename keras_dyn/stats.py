@@ -67,6 +67,9 @@ import numpy as np
 from scipy import stats as _sps
 
 ALPHA = 0.05  # two-sided, per comparison
+RULE_SHORT = (f"The rule (keras_dyn.stats): a paired t-test on the per-seed differences when both sides "
+              f"ran the same seeds, Welch's t-test otherwise; a difference counts only if p < {ALPHA} "
+              f"(two-sided); a single seed gives at most \"suggests\".")
 
 _DIRECTIONS = ("greater", "less", None)
 BEYOND_VERDICTS = ("supported", "refuted", "beyond seed noise")

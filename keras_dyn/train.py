@@ -53,7 +53,7 @@ def quick_version(cfg: ExperimentConfig) -> ExperimentConfig:
               "drift_probe_size": min(cfg.probes.drift_probe_size, 128)}
     log = {"probe_size": min(cfg.log.probe_size, 128)}
     return cfg.replace(data=data, training=training, probes=probes, log=log,
-                       experiment={"name": cfg.name + "-quick"}, **sections)
+                       experiment={"name": cfg.name + "-quick"}, quick=True, **sections)
 
 
 def run_experiment(cfg: ExperimentConfig, logdir="modellogs", *, quick=False, seeds=None,

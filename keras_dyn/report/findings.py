@@ -99,6 +99,7 @@ class FindingsContext:
         if self.quick and at.kind == "epoch":
             last = len(result.get("epochs", {}).get("epoch", [])) or at.epoch
             if at.epoch > last:
+                self.note(f"quick run: readings past epoch {last} are read at epoch {last}")
                 at = M.Reading("last")
         try:
             return float(M.value(result, metric, params or {}, at))
@@ -112,7 +113,8 @@ class FindingsContext:
         return ([self.value(r, metric, params, at) for r in runs], [int(r["run"]["seed"]) for r in runs])
 
     def summary(self, runs, metric, params=None, at=None) -> stats.Summary:
-        return stats.summarise(self.values(runs, metric, params, at)[0])
+        values, seeds = self.values(runs, metric, params, at)
+        return stats.summarise(values, seeds=seeds if len(set(seeds)) == len(seeds) else None)
 
     def compare(self, a_runs, b_runs, metric, *, a_params=None, b_params=None, a_at=None, b_at=None,
                 expect="greater") -> stats.Comparison:
@@ -123,13 +125,18 @@ class FindingsContext:
     # -- formatting
     def fmt(self, summary: stats.Summary, metric) -> str:
         m = M.METRICS[metric] if isinstance(metric, str) else metric
-        if summary.n == 0:
-            return "n/a" + (f" ({summary.n_missing} diverged)" if summary.n_missing else "")
+        if m.percent or summary.n == 0:
+            return summary.fmt(scale=100.0, digits=2, unit="%")
+        text = _g(summary.mean) + (f" ± {_g(summary.sd, 2)}" if summary.n > 1 else "")
+        missing = summary.n_missing
+        return text + (f" ({missing} of {summary.n + missing} not finite)" if missing else "")
+
+    def sentence(self, comp, a_name, b_name, metric, larger="higher") -> str:
+        """:meth:`keras_dyn.stats.Comparison.sentence` in the metric's units (points for percent)."""
+        m = M.METRICS[metric] if isinstance(metric, str) else metric
         if m.percent:
-            text = summary.fmt(scale=100.0, digits=2, unit="%")
-        else:
-            text = _g(summary.mean) + (f" ± {_g(summary.sd, 2)}" if summary.n > 1 else "")
-        return text + (f" ({summary.n_missing} diverged)" if summary.n_missing else "")
+            return comp.sentence(a_name, b_name, scale=100.0, unit=" points", larger=larger)
+        return comp.sentence(a_name, b_name, scale=1.0, unit="", larger=larger, spec=".3g")
 
     def scale_unit(self, metric) -> tuple[float, str]:
         m = M.METRICS[metric] if isinstance(metric, str) else metric
@@ -202,11 +209,10 @@ def hypothesis_verdict(ctx, hyp) -> tuple[stats.Comparison, str, str]:
 def verdict_line(ctx, hyp, comp, a_name, b_name) -> str:
     metric = M.describe(hyp.metric, hyp.a.params if hyp.a.params == hyp.b.params else {})
     when = hyp.a.at.label if hyp.a.at == hyp.b.at else f"{hyp.a.at.label} (A) and {hyp.b.at.label} (B)"
-    scale, unit = ctx.scale_unit(hyp.metric)
     direction = ">" if hyp.expect == "greater" else "<"
     return (f"- **{hyp.id}** — {hyp.statement}  \n  Metric: `{metric}` at {when}; A = {a_name} "
             f"({ctx.fmt(comp.a, hyp.metric)}), B = {b_name} ({ctx.fmt(comp.b, hyp.metric)}); "
-            f"expected A {direction} B. {comp.sentence('A', 'B', scale=scale, unit=unit)}  \n"
+            f"expected A {direction} B. {ctx.sentence(comp, 'A', 'B', hyp.metric)}  \n"
             f"  **Verdict: {comp.verdict}.**")
 
 

@@ -109,7 +109,7 @@ def ranking(ctx, columns=(), by=None):
              markdown_table(header, rows)]
     if best and second:
         comp = ctx.compare(best[1], second[1], "val_accuracy")
-        lines += ["", f"- Top two on validation accuracy: {comp.sentence(best[0], second[0])}"]
+        lines += ["", f"- Top two on validation accuracy: {ctx.sentence(comp, best[0], second[0], 'val_accuracy')}"]
     return "\n".join(lines)
 
 
@@ -118,7 +118,6 @@ def pairwise(ctx, baseline, metric="test_accuracy", at=None, by=None, params=Non
     base_runs = ctx.select(baseline)
     base_label = ctx.label(base_runs[0], by)
     reading = ctx.reading(at)
-    scale, unit = ctx.scale_unit(metric)
     lines = [f"### {M.describe(metric, params)} {reading.short} against {base_label}", ""]
     n_beyond = n = 0
     for label, runs in ctx.groups(by).items():
@@ -128,7 +127,7 @@ def pairwise(ctx, baseline, metric="test_accuracy", at=None, by=None, params=Non
                            b_at=reading, expect=expect or None)
         n += 1
         n_beyond += comp.beyond_noise
-        lines.append(f"- {comp.sentence(label, base_label, scale=scale, unit=unit)}")
+        lines.append(f"- {ctx.sentence(comp, label, base_label, metric)}")
     if n > 1:
         lines += ["", stats.chance_note(n, n_beyond)]
     return "\n".join(lines)
@@ -150,12 +149,11 @@ def balanced(ctx, keys, metric="val_accuracy", at=None):
     a, sa = per_seed(diag)
     b, sb = per_seed(off)
     comp = stats.compare(a, b, expect=None, a_seeds=sa, b_seeds=sb)
-    scale, unit = ctx.scale_unit(metric)
     return "\n".join([f"### Balanced ({k1} = {k2}) against unbalanced configurations", "",
                       f"Per seed, the mean {M.describe(metric)} {reading.short} over the "
                       f"{len({ctx.label(r) for r in diag})} balanced and the "
                       f"{len({ctx.label(r) for r in off})} unbalanced configurations:", "",
-                      f"- {comp.sentence('balanced', 'unbalanced', scale=scale, unit=unit)}"])
+                      f"- {ctx.sentence(comp, 'balanced', 'unbalanced', metric)}"])
 
 
 def _seeds(ctx) -> str:
