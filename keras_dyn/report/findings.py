@@ -353,9 +353,13 @@ def setup_markdown(cfg, results) -> str:
     lines.append(data + ".")
     widths = sorted({tuple(r["run"]["hidden"]) for r in results}) if results else [tuple(m.hidden)]
     params = sorted({int(r["run"]["params"]) for r in results}) if results else []
-    arch = "; ".join(" → ".join(["in", *map(str, w), "out"]) for w in widths)
-    lines.append(f"- Model: {arch}; activation {m.activation}, initialiser {m.initializer}"
-                 + (f"; {', '.join(f'{p:,}' for p in params)} parameters" if params else "") + ".")
+    if len(widths) <= 4:
+        arch = "; ".join(" → ".join(["in", *map(str, w), "out"]) for w in widths)
+        count = f"; {', '.join(f'{p:,}' for p in params)} parameters" if params else ""
+    else:
+        arch = f"{len(widths)} architectures from the grid (hidden widths {', '.join('-'.join(map(str, w)) for w in widths)})"
+        count = f"; {params[0]:,} to {params[-1]:,} parameters" if params else ""
+    lines.append(f"- Model: {arch}; activation {m.activation}, initialiser {m.initializer}{count}.")
     opt = {"sgd": "SGD", "sgd_momentum": f"SGD with momentum {t.momentum:g}", "adam": "Adam",
            "adamw": f"AdamW (weight decay {t.weight_decay:g})", "rmsprop": "RMSprop"}[t.optimizer]
     sched = {"none": "constant", "step": f"step decay ×{t.gamma:g} every {t.step_size} epochs",
