@@ -245,6 +245,11 @@ def check_metric(ctx, dotted, name, params, points):
             check_param(metric, key, value)
         except ValueError as exc:
             raise ctx.error(dotted.rsplit(".", 1)[0] + f".{key}", str(exc)) from None
+    if name == "first_epoch":  # the metric it reads must exist in these runs too
+        if "threshold" in params and "fraction" in params:
+            raise ctx.error(dotted.rsplit(".", 1)[0], "give threshold or fraction, not both")
+        inner = {k: v for k, v in params.items() if k in ("layer", "kind", "severity")}
+        check_metric(ctx, dotted.rsplit(".", 1)[0] + ".of", params.get("of", "train_accuracy"), inner, points)
     cfg = ctx.cfg
     need = metric.needs
     missing = None

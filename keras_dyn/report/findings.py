@@ -118,8 +118,8 @@ class FindingsContext:
 
     def compare(self, a_runs, b_runs, metric, *, a_params=None, b_params=None, a_at=None, b_at=None,
                 expect="greater") -> stats.Comparison:
-        a, sa = self.values(a_runs, metric, a_params, a_at)
-        b, sb = self.values(b_runs, metric, b_params, b_at)
+        a, sa = per_seed(*self.values(a_runs, metric, a_params, a_at))
+        b, sb = per_seed(*self.values(b_runs, metric, b_params, b_at))
         return stats.compare(a, b, expect=expect, a_seeds=sa, b_seeds=sb)
 
     # -- formatting
@@ -150,6 +150,21 @@ class FindingsContext:
     def note(self, text: str):
         if text not in self.notes:
             self.notes.append(text)
+
+
+def per_seed(values, seeds) -> tuple[list[float], list[int]]:
+    """One value per seed: a side that selects several runs per seed (several grid cells) is
+    compared through the mean over its cells for each seed, so the seeds still pair. A seed whose
+    runs are all non-finite stays non-finite (and is counted as such)."""
+    by_seed: dict[int, list[float]] = {}
+    for v, s in zip(values, seeds):
+        by_seed.setdefault(s, []).append(v)
+    out_seeds = sorted(by_seed)
+    out = []
+    for s in out_seeds:
+        finite = [v for v in by_seed[s] if math.isfinite(v)]
+        out.append(sum(finite) / len(finite) if len(finite) == len(by_seed[s]) else math.nan)
+    return out, out_seeds
 
 
 def _short(value) -> str:

@@ -197,6 +197,24 @@ def _rms_attenuation(result, params):
     return [int(e) for e in t["epoch"]][: len(values)], values
 
 
+def _first_epoch(result, params):
+    """First epoch at which metric ``of`` reaches ``threshold`` (absolute) or ``fraction`` of the
+    run's own last value; +inf when it never does (left out of means, and counted)."""
+    of = METRICS[params.get("of", "train_accuracy")]
+    inner = {k: v for k, v in params.items() if k in of.params}
+    epochs, values = of.series(result, inner)
+    if not values:
+        return math.nan
+    if "threshold" in params:
+        target = float(params["threshold"])
+    else:
+        target = float(params.get("fraction", 0.9)) * values[-1]
+    for e, v in zip(epochs, values):
+        if math.isfinite(v) and v >= target:
+            return float(e)
+    return math.inf
+
+
 def _epoch_metric(key):
     return lambda result, params: _epochs_table(result, key)
 
@@ -275,6 +293,9 @@ _LIST = [
            "drift", ("layer",), needs="drift", series=_per_layer("drift", "cosine_to_init")),
     Metric("drift_cosine_prev", "cosine similarity to the previous measurement (lower = still moving)",
            "drift", ("layer",), needs="drift", series=_per_layer("drift", "cosine_to_prev")),
+    Metric("first_epoch", "first epoch at which the metric `of` reaches `threshold` (absolute, a fraction "
+           "for accuracies) or `fraction` of the run's own last value; inf if never", "run",
+           ("of", "threshold", "fraction", "layer", "kind", "severity"), per_epoch=False, scalar=_first_epoch),
     Metric("params", "trainable parameters", "run", per_epoch=False, scalar=_run_value("run", "params")),
     Metric("train_seconds", "wall-clock training time (s)", "run", per_epoch=False,
            scalar=_run_value("final", "train_seconds")),
@@ -284,7 +305,7 @@ _LIST = [
            scalar=_run_value("final", "steps_per_second")),
 ]
 METRICS: dict[str, Metric] = {m.name: m for m in _LIST}
-PARAMS = ("layer", "kind", "severity")
+PARAMS = ("layer", "kind", "severity", "of", "threshold", "fraction")
 
 _LAYER_RE = re.compile(r"^(hidden[1-9][0-9]{0,2}|output|first|last|mean)(/(kernel|bias))?$")
 _AT_RE = re.compile(r"^last:([1-9][0-9]{0,4})$")
@@ -353,6 +374,12 @@ def check_param(metric: Metric, name: str, value):
     elif name == "kind":
         if not isinstance(value, str):
             raise ValueError(f"kind must be a shift name or \"mean\", not {value!r}")
+    elif name == "of":
+        if value not in METRICS or not METRICS[value].per_epoch:
+            raise ValueError(f"`of` must name a per-epoch metric, not {value!r}")
+    elif name in ("threshold", "fraction"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+            raise ValueError(f"{name} must be a number in (0, 1], not {value!r}")
 
 
 def best_val_epoch(result) -> int:
@@ -410,4 +437,10 @@ def describe(metric: str, params: dict | None = None) -> str:
     params = {k: v for k, v in (params or {}).items() if k in PARAMS}
     if not params:
         return metric
-    return f"{metric} ({', '.join(str(v) if k != 'severity' else f's{v}' for k, v in params.items())})"
+    def show(k, v):
+        if k == "severity":
+            return f"s{v}"
+        if k in ("of", "threshold", "fraction"):
+            return f"{k} {v:g}" if isinstance(v, (int, float)) else f"{k} {v}"
+        return str(v)
+    return f"{metric} ({', '.join(show(k, v) for k, v in params.items())})"
