@@ -290,11 +290,12 @@ class RecordingModel(keras.Model):
         logs = []
         for g in grads:
             a = tf.abs(tf.cast(tf.reshape(g, [-1]), tf.float32))
-            zeros = tf.reduce_sum(tf.cast(tf.equal(a, 0.0), tf.float32))
-            counts = tf.cast(tf.histogram_fixed_width(
-                tf.math.log(tf.maximum(a, 1e-30)) / np.log(10.0), [log_lo, log_hi],
-                nbins=len(LOG_EDGES) - 1), tf.float32)
-            logs.append(counts - zeros * tf.one_hot(0, len(LOG_EDGES) - 1))  # zeros fell in bin 0
+            kept = tf.logical_and(tf.math.is_finite(a), a > 0.0)  # exact zeros and NaN / inf out
+            left_out = tf.reduce_sum(tf.cast(tf.logical_not(kept), tf.float32))
+            logs10 = tf.where(kept, tf.math.log(tf.where(kept, a, 1.0)) / np.log(10.0), log_lo)
+            counts = tf.cast(tf.histogram_fixed_width(logs10, [log_lo, log_hi],
+                                                      nbins=len(LOG_EDGES) - 1), tf.float32)
+            logs.append(counts - left_out * tf.one_hot(0, len(LOG_EDGES) - 1))  # they fell in bin 0
         st.loghist.scatter_nd_update(idx, tf.stack(logs)[None])
         return tf.no_op()
 

@@ -52,6 +52,16 @@ def test_one_folder_per_seed_with_config_and_results(finished):
         assert 0.0 <= results["final"]["test_accuracy"] <= 1.0
         assert results["final"]["test_accuracy"] == results["epochs"]["test_accuracy"][-1]
         assert 1 <= results["final"]["best_val_epoch"] <= cfg.training.epochs
+        run, final, epochs = results["run"], results["final"], results["epochs"]
+        assert run["status"] == "complete" and "diverged_epoch" not in run
+        assert run["epochs_done"] == cfg.training.epochs
+        assert run["steps"] == final["steps"] == cfg.training.epochs * run["steps_per_epoch"]
+        assert 0 < run["cpu_seconds"] and 0 < run["wall_seconds"]
+        assert len(epochs["cpu_seconds"]) == len(epochs["seconds"]) == cfg.training.epochs
+        assert all(c > 0 for c in epochs["cpu_seconds"])
+        assert final["train_cpu_seconds"] == pytest.approx(sum(epochs["cpu_seconds"]))
+        assert final["train_seconds"] <= run["wall_seconds"]
+        assert final["steps_per_second"] == pytest.approx(final["steps"] / final["train_seconds"])
     assert len(load_results(logdir / "tiny")) == 2
 
 

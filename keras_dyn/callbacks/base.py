@@ -157,6 +157,7 @@ class DiagnosticCallback(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self._close_writers()
+        self.writer()  # opens <log_dir>/<subdir> (other sub-folders open on first write)
         self._table = {"epoch": []}
         self._table.update(self.setup() or {})
         if self.record_start:
