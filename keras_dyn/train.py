@@ -6,6 +6,9 @@ A run is one grid point with one seed. It writes ``modellogs/<experiment>/<run>/
 * ``config.toml``: the resolved config of this run (grid values applied, its one seed),
 * ``results.toml``: per-epoch metrics, final numbers and each diagnostic's table, written
   atomically once the run has finished (a killed run leaves no results file, never half of one).
+  ``[run] status`` is ``"complete"``, or ``"diverged"`` for a run stopped because its loss
+  became NaN or infinite (see :func:`fit_and_record`). Epochs are numbered from 1 (see
+  :mod:`keras_dyn.callbacks.base` for the convention).
 """
 
 from __future__ import annotations
