@@ -205,6 +205,7 @@ def fit_and_record(cfg: ExperimentConfig, data, run_dir, model, *, point=None, e
             "point": _toml_safe(point or {}),
             **stop.results(),
             "dataset": cfg.data.dataset,
+            "num_classes": int(data.num_classes),
             "hidden": list(cfg.model.hidden),
             "batch_size": cfg.training.batch_size,
             "epochs": cfg.training.epochs,
