@@ -15,7 +15,10 @@ An experiment file has these sections (all optional except ``[data]``, ``[model]
     [report]      how a lab turns results into findings (free-form, read by keras_dyn.report)
 
 Every problem raises :class:`keras_dyn.errors.ConfigError` whose message is one line naming
-the file, the dotted key and what is allowed. Nothing here imports TensorFlow, so a bad
+the file, the dotted key and what is allowed. Every value is checked here, before any data is
+loaded or anything written: names that become paths follow :func:`name_problem`, seeds fit
+NumPy/Keras seeding, model sizes and the number of runs are capped (the constants below), and
+every run of the plan is built once (:func:`_check_plan`). Nothing here imports TensorFlow, so a bad
 file is reported in a fraction of a second.
 """
 

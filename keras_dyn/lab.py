@@ -8,10 +8,12 @@ A lab's ``__main__.py`` is a few lines::
     if __name__ == "__main__":
         run_lab(__file__, grid_findings)
 
-``run_lab`` reads ``configs/<lab folder name>.toml``, runs the experiment, and writes the
-findings twice over: always to ``<logdir>/<experiment>/FINDINGS-<time>.md`` (with its figures
-beside it), and, for a full run (not ``--quick``), into the generated block of the lab's
-``LOG.md`` with figures in ``labs/<lab>/figures/``.
+``run_lab`` reads ``configs/<lab folder name>.toml``, runs the experiment (finished runs are
+reused; ``--restart`` trains them again into new folders, ``--report-only`` trains nothing), and
+writes the findings twice over: always to ``<logdir>/<experiment>/FINDINGS-<time>.md`` (with its
+figures beside it; both created exclusively, ``-2``, ``-3``, ... when the name is taken), and,
+for a full run (not ``--quick``), into the generated block of the lab's ``LOG.md`` with figures
+in ``labs/<lab>/figures/``.
 """
 
 from __future__ import annotations
