@@ -169,10 +169,21 @@ def experiment_lock(experiment_dir):
     except OSError as exc:
         raise _output_error(exc, path, "cannot write") from None
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        _flock(fd, fcntl.LOCK_EX, path)
         yield
     finally:
         os.close(fd)  # closing drops the lock
+
+
+def _flock(fd: int, how: int, path):
+    """``flock``; a file system without working locks is one line (BlockingIOError passes)."""
+    try:
+        fcntl.flock(fd, how)
+    except BlockingIOError:
+        raise
+    except OSError as exc:
+        raise OutputError(f"cannot lock {path}: {exc.strerror or exc} (keras_dyn needs a file "
+                          f"system with working file locks for its log folder)") from None
 
 
 def process_lock(path, what: str):
@@ -187,10 +198,13 @@ def process_lock(path, what: str):
     except OSError as exc:
         raise _output_error(exc, path, "cannot write") from None
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        _flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, path)
     except BlockingIOError:
         os.close(fd)
         return None
+    except OutputError:
+        os.close(fd)
+        raise
     _write_owner(fd, what)
     return fd
 

@@ -198,6 +198,23 @@ def test_log_folder_that_is_a_file_is_one_line(tiny_file, tmp_path, capsys):
     assert len(lines) == 1 and lines[0].startswith("output error: cannot create folder")
 
 
+def test_read_only_log_folder_is_one_line_and_nothing_is_written(tiny_file, tmp_path, capsys,
+                                                                  monkeypatch):
+    logdir = tmp_path / "logs"
+    real_mkdir = os.mkdir
+
+    def read_only(path, *args, **kwargs):
+        if str(path).startswith(str(logdir)):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+        return real_mkdir(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "mkdir", read_only)
+    assert main(["run", str(tiny_file), "--logdir", str(logdir)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("output error: cannot create folder") and "Read-only file system" in err
+    assert "writable --logdir" in err and not logdir.exists()
+
+
 def test_full_disk_at_the_results_file_is_one_line_and_removes_the_run(tiny_file, tmp_path, capsys,
                                                                       monkeypatch):
     tiny_config, code = tiny_file, errno.ENOSPC

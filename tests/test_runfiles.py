@@ -185,3 +185,14 @@ def test_process_lock_is_exclusive_until_closed(tmp_path):
     again = process_lock(tmp_path / ".grid.lock", "grid y")
     assert again is not None
     os.close(again)
+
+
+def test_a_file_system_without_locks_is_one_line(tmp_path, monkeypatch):
+    import fcntl
+
+    def no_locks(fd, how):
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    with pytest.raises(OutputError, match="working file locks"):
+        claim_run(tmp_path, "w4_s0", "a = 1\n", root=tmp_path)
