@@ -11,7 +11,6 @@ Bad input prints one line (file, key, what is allowed) and exits with status 2.
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from keras_dyn.errors import KerasDynError

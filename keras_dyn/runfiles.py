@@ -333,6 +333,9 @@ def claim_run(experiment_dir, name: str, config_text: str, *, root, wait: bool =
     inside(root, experiment_dir)
     while True:
         with experiment_lock(experiment_dir):
+            finished = find_finished(experiment_dir, name, config_text, skip)
+            if finished is not None:
+                return RunClaim(finished, "finished", finished_results(finished))
             busy = None
             for candidate in candidates(experiment_dir, name):
                 if candidate.name in skip:
@@ -348,10 +351,8 @@ def claim_run(experiment_dir, name: str, config_text: str, *, root, wait: bool =
                     if finished_results(candidate) is None:  # still unfinished, now ours
                         _clear_except(candidate, (CLAIM_FILE, CONFIG_FILE))
                         return RunClaim(candidate, "retaken", _fd=fd)
-                    os.close(fd)
-            finished = find_finished(experiment_dir, name, config_text, skip)
-            if finished is not None:
-                return RunClaim(finished, "finished", finished_results(finished))
+                    os.close(fd)  # it finished just now
+                    return RunClaim(candidate, "finished", finished_results(candidate))
             if busy is None:
                 return _new_run_dir(experiment_dir, name, config_text, root)
             owner = owner_of(busy / CLAIM_FILE)

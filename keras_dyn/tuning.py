@@ -68,8 +68,7 @@ from keras_tuner.src.tuners.gridsearch import GridSearchOracle, LinkedList
 from keras_dyn.config import ExperimentConfig
 from keras_dyn.errors import ConfigError, KerasDynError, OutputError
 from keras_dyn.runfiles import (atomic_write_text, candidates, claim_run, discard_run_dir,
-                                ensure_dir, finished_results, inside, owner_of, process_lock,
-                                read_toml)
+                                ensure_dir, finished_results, inside, owner_of, process_lock)
 
 TUNER_DIRNAME = "_tuner"
 OBJECTIVE = "val_accuracy"

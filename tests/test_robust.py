@@ -13,7 +13,6 @@ from keras_dyn import runfiles
 from keras_dyn.__main__ import main
 from keras_dyn.config import load_config
 from keras_dyn.errors import ConfigError, KerasDynError, OutputError
-from keras_dyn.runfiles import read_toml
 from keras_dyn.train import run_experiment
 
 NAMES = ["w8-8_bs32_s0", "w8-8_bs32_s1"]

@@ -196,3 +196,13 @@ def test_a_file_system_without_locks_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setattr(fcntl, "flock", no_locks)
     with pytest.raises(OutputError, match="working file locks"):
         claim_run(tmp_path, "w4_s0", "a = 1\n", root=tmp_path)
+
+
+def test_a_finished_folder_wins_over_a_dead_attempt_at_the_same_run(tmp_path):
+    first = claim_run(tmp_path, "w4_s0", "a = 1\n", root=tmp_path)
+    (first.run_dir / "results.toml").write_text(RESULTS)
+    first.release()
+    restarted = claim_run(tmp_path, "w4_s0", "a = 1\n", root=tmp_path, skip={"w4_s0"})
+    restarted.release()  # a --restart attempt that died: w4_s0_2 has no results
+    again = claim_run(tmp_path, "w4_s0", "a = 1\n", root=tmp_path)
+    assert again.state == "finished" and again.run_dir == first.run_dir
