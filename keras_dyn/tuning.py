@@ -68,7 +68,8 @@ from keras_tuner.src.tuners.gridsearch import GridSearchOracle, LinkedList
 from keras_dyn.config import ExperimentConfig
 from keras_dyn.errors import ConfigError, KerasDynError, OutputError
 from keras_dyn.runfiles import (atomic_write_text, candidates, claim_run, discard_run_dir,
-                                ensure_dir, finished_results, inside, owner_of, process_lock)
+                                ensure_dir, experiment_lock, finished_results, inside,
+                                owner_of, process_lock)
 
 TUNER_DIRNAME = "_tuner"
 OBJECTIVE = "val_accuracy"
@@ -303,7 +304,13 @@ def write_hparams_config(cfg: ExperimentConfig, experiment_dir):
 def refresh_hparams_summaries(logdir):
     """Write the union of all grids' hyperparameters as each grid folder's HParams summary.
 
-    Only real grid folders inside ``logdir`` are written (a symbolic link out is skipped)."""
+    Only real grid folders inside ``logdir`` are written (a symbolic link out is skipped); two
+    grids refreshing at once take turns (a lock on ``<logdir>/.lock``)."""
+    with experiment_lock(logdir):
+        _refresh_hparams_summaries(logdir)
+
+
+def _refresh_hparams_summaries(logdir):
     import tensorflow as tf
     from tensorboard.plugins.hparams import api as hp_api
 
