@@ -13,8 +13,7 @@ import pytest
 
 from keras_dyn.config import from_dict, load_config
 from keras_dyn.runfiles import read_toml
-from keras_dyn.tuning import (ExperimentHyperModel, ResumableGridSearchOracle, claim_run_dir,
-                              decode, encode, plan_of)
+from keras_dyn.tuning import ExperimentHyperModel, ResumableGridSearchOracle, decode, encode, plan_of
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -134,18 +133,6 @@ def test_two_workers_get_different_trials_without_waiting(tmp_path):
     assert len({tuple(sorted(t.hyperparameters.values.items())) for t in trials}) == 3
 
 
-def test_claim_run_dir_reuses_finished_and_clears_killed(tmp_path):
-    run_dir, finished = claim_run_dir(tmp_path, "w4_s0", "a = 1\n")
-    assert run_dir.name == "w4_s0" and not finished
-    (run_dir / "partial.events").write_text("x")
-    again, finished = claim_run_dir(tmp_path, "w4_s0", "a = 1\n")  # killed attempt: emptied
-    assert again == run_dir and not finished and not (run_dir / "partial.events").exists()
-    (run_dir / "results.toml").write_text("[final]\n")
-    assert claim_run_dir(tmp_path, "w4_s0", "a = 1\n") == (run_dir, True)
-    other, finished = claim_run_dir(tmp_path, "w4_s0", "a = 2\n")  # another config: new folder
-    assert other.name == "w4_s0_2" and not finished
-
-
 # --------------------------------------------------------------------------- end to end
 
 
@@ -200,13 +187,14 @@ def test_killed_grid_resumes_without_repeats(tmp_path):
     assert {p: p.stat().st_mtime_ns for p in experiment.glob("*/results.toml")} == before
     assert "[run " not in again.stderr
 
-    # --restart starts over: the grid's run folders are trained again, no _2 folders.
+    # --restart starts a new search: every trial trained again into a new folder, nothing deleted.
     fresh = subprocess.run(cmd + ["--restart"], cwd=REPO, env=env(), capture_output=True, text=True,
                            timeout=300)
     assert fresh.returncode == 0, fresh.stderr[-3000:]
+    assert {p: p.stat().st_mtime_ns for p in results} == before  # the old runs are untouched
     results = sorted(experiment.glob("*/results.toml"))
-    assert [p.parent.name for p in results] == ["w4-4_bs32_s0", "w6-6_bs32_s0", "w8-8_bs32_s0"]
-    assert all(p.stat().st_mtime_ns != before[p] for p in results)
+    assert [p.parent.name for p in results] == ["w4-4_bs32_s0", "w4-4_bs32_s0_2", "w6-6_bs32_s0",
+                                                "w6-6_bs32_s0_2", "w8-8_bs32_s0", "w8-8_bs32_s0_2"]
     assert len(_trial_records(experiment)) == 3
 
 
