@@ -133,13 +133,12 @@ class _FrozenDatetime(real_datetime.datetime):
 
 def test_findings_in_the_same_second_get_distinct_names(cfg, tmp_path, monkeypatch):
     from keras_dyn import lab
-    from keras_dyn.report.grid_findings import grid_findings
     from keras_dyn.report.results import records_to_results
 
     logdir = tmp_path / "logs"
     results = records_to_results(run_experiment(cfg, logdir, verbose=False))
     monkeypatch.setattr(lab._dt, "datetime", _FrozenDatetime)
-    outs = [lab.write_findings(cfg, results, grid_findings, logdir) for _ in range(3)]
+    outs = [lab.write_findings(cfg, results, logdir)[0] for _ in range(3)]
     assert [o.name for o in outs] == ["FINDINGS-20260102-030405.md", "FINDINGS-20260102-030405-2.md",
                                       "FINDINGS-20260102-030405-3.md"]
     for out, suffix in zip(outs, ["", "-2", "-3"]):
@@ -147,19 +146,22 @@ def test_findings_in_the_same_second_get_distinct_names(cfg, tmp_path, monkeypat
         assert (logdir / "tiny" / f"figures-20260102-030405{suffix}").is_dir()
 
 
-def test_findings_that_fail_after_training_keep_the_runs_and_leave_no_partial_findings(cfg, tmp_path):
+def test_findings_that_fail_after_training_keep_the_runs_and_leave_no_partial_findings(cfg, tmp_path,
+                                                                                      monkeypatch):
     from keras_dyn import lab
+    from keras_dyn.report import findings as engine
     from keras_dyn.report.results import records_to_results
 
     logdir = tmp_path / "logs"
     results = records_to_results(run_experiment(cfg, logdir, verbose=False))
 
-    def broken(cfg, results, fig_dir, prefix):
+    def broken(cfg, results, fig_dir, prefix, **kwargs):
         (fig_dir / "half.png").write_bytes(b"x")
         raise KeyError("metric 'test_acc'")
 
+    monkeypatch.setattr(engine, "build_findings", broken)
     with pytest.raises(KerasDynError) as info:
-        lab.write_findings(cfg, results, broken, logdir)
+        lab.write_findings(cfg, results, logdir)
     message = str(info.value)
     assert "\n" not in message and "KeyError" in message and "--report-only" in message
     assert sorted(p.name for p in (logdir / "tiny").iterdir() if not p.name.startswith(".")) == NAMES
