@@ -69,7 +69,7 @@ class FindingsContext:
         point = self.point(result)
         parts = []
         if not keys or STRUCTURAL & set(keys):
-            parts.append("-".join(str(u) for u in result["run"]["hidden"]))
+            parts.append(arch_label(result["run"]["hidden"]))
         parts += [f"{k}={_short(point[k])}" for k in keys if k not in STRUCTURAL and k in point]
         return ", ".join(parts) or "all runs"
 
@@ -165,6 +165,14 @@ def per_seed(values, seeds) -> tuple[list[float], list[int]]:
         finite = [v for v in by_seed[s] if math.isfinite(v)]
         out.append(sum(finite) / len(finite) if len(finite) == len(by_seed[s]) else math.nan)
     return out, out_seeds
+
+
+def arch_label(hidden) -> str:
+    """``256-256`` for up to four hidden layers; ``8×256`` for more of one width."""
+    hidden = [int(u) for u in hidden]
+    if len(hidden) > 4 and len(set(hidden)) == 1:
+        return f"{len(hidden)}×{hidden[0]}"
+    return "-".join(map(str, hidden))
 
 
 def _short(value) -> str:
