@@ -74,6 +74,10 @@ def _cell(ctx, comp, a_name, b_name, metric) -> str:
     return f"{comp.diff * scale:+.3g}{unit}: {comp.outcome(a_name, b_name)}"
 
 
+def _part(metric, part) -> str:
+    return f"_{part}" if metric.table in ("gradients", "weights") else ""
+
+
 def _save(fig, ctx, name) -> str:
     path, ref = ctx.figure(name)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -234,7 +238,7 @@ def layer_curves(ctx, metric, by=None, part="kernel", select=None, log_y=False, 
     axes[0, 0].set_ylabel(M.describe(metric) + (" (%)" if m.percent else ""))
     axes[0, -1].legend(fontsize=7, ncol=1 + (len(axes[0]) == 1))
     fig.suptitle(title or f"{ctx.cfg.name}: {metric} per layer, mean ± sd over seeds", fontsize=10)
-    name = f"{_slug(metric)}_{part}_per_layer" + (f"_{_slug(str(select))}" if select else "") + ".png"
+    name = f"{_slug(metric)}{_part(m, part)}_per_layer" + (f"_{_slug(str(select))}" if select else "") + ".png"
     ref = _save(fig, ctx, name)
     note = f" ({left_out} diverged run(s) left out)" if left_out else ""
     return f"![{metric} per layer over epochs]({ref}){note}"
@@ -272,7 +276,7 @@ def layer_profile(ctx, metric, at=None, by=None, part="kernel", select=None, log
             ax.set_yscale("log")
         ax.legend(fontsize=7)
     fig.suptitle(title or f"{ctx.cfg.name}: {metric} by layer position, mean ± sd over seeds", fontsize=10)
-    name = (f"{_slug(metric)}_{part}_profile" + (f"_{_slug(str(select))}" if select else "") + ".png")
+    name = f"{_slug(metric)}{_part(m, part)}_profile" + (f"_{_slug(str(select))}" if select else "") + ".png"
     ref = _save(fig, ctx, name)
     return f"![{metric} against layer position]({ref})"
 
@@ -370,32 +374,50 @@ def variance_decomposition(ctx, a, b, layer="first", at=None, by=None, title="")
     return "\n".join(lines).rstrip()
 
 
+def _log_window(result, metric, params, reading) -> float:
+    """Mean over the epochs a reading covers of log(metric): one epoch, or the last k."""
+    epochs, values = M.series(result, metric, params)
+    if not values:
+        return math.nan
+    if reading.kind == "last_k":
+        picked = values[-reading.k:] if len(values) >= reading.k else []
+    elif reading.kind == "last":
+        picked = values[-1:]
+    else:
+        epoch = reading.epoch if reading.kind == "epoch" else M.best_val_epoch(result)
+        by_epoch = dict(zip(epochs, values))
+        picked = [by_epoch[epoch]] if epoch in by_epoch else (values[-1:] if epoch > epochs[-1] else [])
+    if result["run"].get("status") == "diverged" or not picked or any(not (v > 0) for v in picked):
+        return math.nan
+    return sum(math.log(v) for v in picked) / len(picked)
+
+
 def _reconcile(ctx, a_runs, b_runs, a_name, b_name, params, reading) -> str:
-    """log(var_A/var_B) = 2 log(cv_A/cv_B) + 2 log(mean_A/mean_B), per seed; geometric means."""
-    vals = {}
+    """log(var_A/var_B) = 2 log(cv_A/cv_B) + 2 log(mean_A/mean_B), exactly, per epoch; averaged
+    over the epochs of the reading (a geometric mean) and over seeds it stays exact."""
+    logs = {}
     for q in ("grad_norm", "grad_norm_var", "grad_norm_cv"):
-        av, sa = per_seed(*ctx.values(a_runs, q, params, reading))
-        bv, sb = per_seed(*ctx.values(b_runs, q, params, reading))
-        vals[q] = (dict(zip(sa, av)), dict(zip(sb, bv)))
-    seeds = [s for s in vals["grad_norm"][0] if all(
-        s in vals[q][0] and s in vals[q][1] and vals[q][0][s] > 0 and vals[q][1][s] > 0
-        and math.isfinite(vals[q][0][s]) and math.isfinite(vals[q][1][s]) for q in vals)]
+        for side, runs in (("a", a_runs), ("b", b_runs)):
+            values, seeds = per_seed([_log_window(r, q, params, reading) for r in runs],
+                                     [int(r["run"]["seed"]) for r in runs])
+            logs[q, side] = dict(zip(seeds, values))
+    seeds = sorted(s for s in logs["grad_norm", "a"] if all(
+        s in logs[key] and math.isfinite(logs[key][s]) for key in logs))
     if not seeds:
         return (f"_Reconciliation {reading.short}: needs the same seeds on both sides with positive "
                 f"finite values; there are none._")
-    def log_ratio(q, s):
-        return math.log(vals[q][0][s] / vals[q][1][s])
-    lv = [log_ratio("grad_norm_var", s) for s in seeds]
-    lc = [log_ratio("grad_norm_cv", s) for s in seeds]
-    lm = [log_ratio("grad_norm", s) for s in seeds]
+    def ratio(q, s):
+        return logs[q, "a"][s] - logs[q, "b"][s]
+    lv = [ratio("grad_norm_var", s) for s in seeds]
+    lc = [ratio("grad_norm_cv", s) for s in seeds]
+    lm = [ratio("grad_norm", s) for s in seeds]
     resid = max(abs(v - 2 * c - 2 * m) for v, c, m in zip(lv, lc, lm))
     V, C, Mr = (math.exp(sum(x) / len(x)) for x in (lv, lc, lm))
-    exact = reading.kind != "last_k"
-    text = (f"**Reconciliation {reading.short}** (geometric means over seeds {', '.join(map(str, seeds))} "
-            f"of the per-seed ratios A / B): variance ×{V:.3g} = (cv ×{C:.3g})² × (mean norm ×{Mr:.3g})², "
-            f"i.e. {C ** 2:.3g} × {Mr ** 2:.3g}. Per seed the identity holds to {100 * (math.exp(resid) - 1):.2g} %"
-            + ("" if exact else " (a mean over several epochs of each quantity, so only approximately)")
-            + ". ")
+    over = f"the {reading.k} epochs of the reading and " if reading.kind == "last_k" else ""
+    text = (f"**Reconciliation {reading.short}** (ratios A / B, geometric means over {over}seeds "
+            f"{', '.join(map(str, seeds))}): variance ×{V:.3g} = (cv ×{C:.3g})² × (mean norm ×{Mr:.3g})², "
+            f"i.e. {C ** 2:.3g} × {Mr ** 2:.3g}; the identity holds per run and epoch (here to "
+            f"{100 * (math.exp(resid) - 1):.2g} %, the rounding of the results file). ")
     size, spread = 2 * sum(lm) / len(lm), 2 * sum(lc) / len(lc)
     if (V > 1) == (C > 1) or abs(math.log(V)) < 1e-12:
         text += (f"Variance and cv point the same way: {a_name}'s norm varies "
