@@ -181,6 +181,6 @@ def shift_bars(values, kinds, severities, path, reference=None, title="Accuracy 
     ax.set_xticks(np.arange(len(kinds)))
     ax.set_xticklabels(kinds, fontsize=8)
     ax.set(ylabel=ylabel, ylim=(0, 1.02), title=title)
-    ax.legend(fontsize=6, ncol=len(values), loc="lower left")
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     ax.grid(alpha=0.3, axis="y")
     return _save(fig, path)

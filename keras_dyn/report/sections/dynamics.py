@@ -82,7 +82,7 @@ def _save(fig, ctx, name) -> str:
     path, ref = ctx.figure(name)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     _plt().close(fig)
     return ref
 
@@ -216,12 +216,14 @@ def layer_curves(ctx, metric, by=None, part="kernel", select=None, log_y=False, 
     fig, axes = plt.subplots(1, len(groups), figsize=(4.3 * len(groups) + 1.2, 3.9), sharey=True,
                              squeeze=False)
     left_out = 0
+    every_row = rows_of([r for runs in groups.values() for r in runs], metric, part)
+    palette = dict(zip(every_row, plt.cm.viridis(np.linspace(0, 0.9, max(len(every_row), 1)))))
     for ax, (label, runs) in zip(axes[0], groups.items()):
         good = [r for r in runs if r["run"].get("status") != "diverged"]
         left_out += len(runs) - len(good)
         rows = rows_of(good, metric, part)
-        colors = plt.cm.viridis(np.linspace(0, 0.9, max(len(rows), 1)))
-        for color, row in zip(colors, rows):
+        for row in rows:
+            color = palette[row]
             series = [M.series(r, m, {"layer": row}) for r in _having(good, metric, row)]
             series = [s for s in series if s[1]]
             if not series:
@@ -236,7 +238,10 @@ def layer_curves(ctx, metric, by=None, part="kernel", select=None, log_y=False, 
         if log_y:
             ax.set_yscale("log")
     axes[0, 0].set_ylabel(M.describe(metric) + (" (%)" if m.percent else ""))
-    axes[0, -1].legend(fontsize=7, ncol=1 + (len(axes[0]) == 1))
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color=palette[row], marker="o", ms=2.5, label=row) for row in every_row]
+    axes[0, -1].legend(handles=handles, fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.suptitle(title or f"{ctx.cfg.name}: {metric} per layer, mean ± sd over seeds", fontsize=10)
     name = f"{_slug(metric)}{_part(m, part)}_per_layer" + (f"_{_slug(str(select))}" if select else "") + ".png"
     ref = _save(fig, ctx, name)
