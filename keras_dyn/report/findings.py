@@ -286,12 +286,16 @@ def build_findings(cfg, results, figure_dir, figure_ref="", *, header="") -> Fin
 
 
 def default_sections(cfg):
-    """Findings of an experiment without ``[lab]``: a seed table, the curves, every run."""
+    """Findings of an experiment without ``[lab]``: a seed table, the grid ranked on validation
+    accuracy (a grid with a validation split), the curves, every run."""
     from keras_dyn.lab_spec import SectionSpec
 
     metric = "val_accuracy" if cfg.data.validation_split > 0 else "test_accuracy"
+    ranking = ((SectionSpec("ranking", {"columns": [], "by": None}),)
+               if cfg.grid and cfg.data.validation_split > 0 else ())
     return (SectionSpec("seed_table", {"metrics": ["test_accuracy"], "at": None, "by": None, "params": {},
                                        "time": True, "parameters": True, "title": ""}),
+            *ranking,
             SectionSpec("curves", {"metric": metric, "by": None, "params": {}, "title": "", "log_y": False}),
             SectionSpec("runs", {"metrics": ["test_accuracy"], "at": None, "params": {}}))
 
