@@ -51,9 +51,12 @@ def training_dynamics_callbacks(cfg, data, run_dir) -> list:
       ``log.probe_size`` training examples);
     - :class:`~keras_dyn.callbacks.activation_statistics.ActivationStatistics` when
       ``log.activations``, on ``log.probe_size`` validation examples (training examples if there
-      is no validation split), every ``log.every`` epochs;
+      is no validation split), at epoch 0 (the initial network) and at epochs ``log.every``,
+      ``2 * log.every``, ... and the last;
     - :class:`~keras_dyn.callbacks.weight_statistics.WeightStatistics` when ``log.weights``,
-      every ``log.every`` epochs.
+      at epochs ``log.every``, ``2 * log.every``, ... and the last.
+
+    (Epoch numbers follow :mod:`keras_dyn.callbacks.base`: epoch e = after e epochs.)
 
     All write to ``<run_dir>/train``. Probe batches are a seeded choice (seed 0), the same for
     every run on the same data.

@@ -259,12 +259,20 @@ class RecordingModel(keras.Model):
         hists = []
         for g in grads:
             g = tf.cast(tf.reshape(g, [-1]), tf.float32)
-            lo, hi = tf.reduce_min(g), tf.reduce_max(g)
+            # range and counts over the finite entries (a diverged step's NaN / inf would make
+            # histogram_fixed_width fail); the callback drops a non-finite gradient's histogram
+            finite = tf.math.is_finite(g)
+            lo = tf.reduce_min(tf.where(finite, g, np.inf))
+            hi = tf.reduce_max(tf.where(finite, g, -np.inf))
+            none = lo > hi  # no finite entry at all
+            lo, hi = tf.where(none, 0.0, lo), tf.where(none, 0.0, hi)
             same = tf.equal(lo, hi)
             lo = tf.where(same, lo - 0.5, lo)
             hi = tf.where(same, hi + 0.5, hi)
-            counts = tf.cast(tf.histogram_fixed_width(g, tf.stack([lo, hi]), nbins=HIST_BINS),
-                             tf.float32)
+            bad = tf.reduce_sum(tf.cast(tf.logical_not(finite), tf.float32))
+            counts = tf.cast(tf.histogram_fixed_width(tf.where(finite, g, lo), tf.stack([lo, hi]),
+                                                      nbins=HIST_BINS), tf.float32)
+            counts -= bad * tf.one_hot(0, HIST_BINS)  # the non-finite entries went to bucket 0
             edges = tf.linspace(lo, hi, HIST_BINS + 1)
             hists.append(tf.stack([edges[:-1], edges[1:], counts], axis=1))
         rows = tf.shape(st.hist, out_type=tf.int64)[0] - 1  # the last row is the scratch row
@@ -282,11 +290,12 @@ class RecordingModel(keras.Model):
         logs = []
         for g in grads:
             a = tf.abs(tf.cast(tf.reshape(g, [-1]), tf.float32))
-            zeros = tf.reduce_sum(tf.cast(tf.equal(a, 0.0), tf.float32))
-            counts = tf.cast(tf.histogram_fixed_width(
-                tf.math.log(tf.maximum(a, 1e-30)) / np.log(10.0), [log_lo, log_hi],
-                nbins=len(LOG_EDGES) - 1), tf.float32)
-            logs.append(counts - zeros * tf.one_hot(0, len(LOG_EDGES) - 1))  # zeros fell in bin 0
+            kept = tf.logical_and(tf.math.is_finite(a), a > 0.0)  # exact zeros and NaN / inf out
+            left_out = tf.reduce_sum(tf.cast(tf.logical_not(kept), tf.float32))
+            logs10 = tf.where(kept, tf.math.log(tf.where(kept, a, 1.0)) / np.log(10.0), log_lo)
+            counts = tf.cast(tf.histogram_fixed_width(logs10, [log_lo, log_hi],
+                                                      nbins=len(LOG_EDGES) - 1), tf.float32)
+            logs.append(counts - left_out * tf.one_hot(0, len(LOG_EDGES) - 1))  # they fell in bin 0
         st.loghist.scatter_nd_update(idx, tf.stack(logs)[None])
         return tf.no_op()
 

@@ -6,6 +6,9 @@ A run is one grid point with one seed. It writes ``modellogs/<experiment>/<run>/
 * ``config.toml``: the resolved config of this run (grid values applied, its one seed),
 * ``results.toml``: per-epoch metrics, final numbers and each diagnostic's table, written
   atomically once the run has finished (a killed run leaves no results file, never half of one).
+  ``[run] status`` is ``"complete"``, or ``"diverged"`` for a run stopped because its loss
+  became NaN or infinite (see :func:`fit_and_record`). Epochs are numbered from 1 (see
+  :mod:`keras_dyn.callbacks.base` for the convention).
 """
 
 from __future__ import annotations
@@ -118,7 +121,16 @@ def train_run(cfg: ExperimentConfig, data, run_dir, *, point=None, run_index=1, 
     results = fit_and_record(cfg, data, run_dir, model, point=point, extra_callbacks=progress,
                              started=started)
     keras.backend.clear_session()
+    if verbose and results["run"]["status"] == "diverged":
+        print(diverged_line(results), file=sys.stderr, flush=True)
     return results
+
+
+def diverged_line(results: dict) -> str:
+    """One line saying that (and where) a run diverged and that it was recorded."""
+    run = results["run"]
+    return (f"[{run['name']}] diverged: training loss not finite at epoch {run['diverged_epoch']}, "
+            f"step {run['diverged_step']}; stopped and recorded (status = \"diverged\")")
 
 
 def steps_per_epoch_of(cfg: ExperimentConfig, data) -> int:
@@ -147,10 +159,15 @@ def fit_and_record(cfg: ExperimentConfig, data, run_dir, model, *, point=None, e
 
     ``extra_callbacks`` run after keras_dyn's own (progress lines, a tuner's callbacks).
     Returns the results dict (the same as the file's content).
-    """
-    import keras
 
+    A run whose training loss becomes NaN or infinite is stopped
+    (:class:`~keras_dyn.callbacks.divergence.StopOnDivergence`) and recorded, not raised:
+    ``[run] status = "diverged"`` with ``diverged_epoch`` and ``diverged_step``, per-epoch lists
+    as long as the epochs it reached (the last one partial), non-finite numbers stored as TOML
+    ``nan`` / ``inf``. A run that trained all its epochs has ``status = "complete"``.
+    """
     from keras_dyn import diagnostics
+    from keras_dyn.callbacks.divergence import StopOnDivergence
     from keras_dyn.callbacks.epoch_recorder import EpochRecorder
 
     run_dir = Path(run_dir)
@@ -159,24 +176,22 @@ def fit_and_record(cfg: ExperimentConfig, data, run_dir, model, *, point=None, e
     n_train = len(data.x_train)
     steps_per_epoch = steps_per_epoch_of(cfg, data)
 
-    callbacks = []
-    if cfg.log.tensorboard:
-        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run_dir), histogram_freq=0,
-                                                     write_graph=False, update_freq="epoch",
-                                                     profile_batch=0))
+    stop = StopOnDivergence()
+    # EpochRecorder writes the epoch-level train/validation/test scalars (Keras's own
+    # TensorBoard callback is not used: it numbers epochs from 0)
     recorder = EpochRecorder(data.x_test if cfg.log.test_every_epoch else None, data.y_test,
                              log_dir=run_dir if cfg.log.tensorboard else None)
-    callbacks.append(recorder)
     extra = diagnostics.callbacks_for(cfg, data, run_dir)
-    callbacks.extend(extra)
-    callbacks.extend(extra_callbacks)
+    callbacks = [stop, recorder, *extra, *extra_callbacks]
 
     validation = (data.x_val, data.y_val) if len(data.x_val) else None
-    t0 = time.perf_counter()
+    updates_before = _updates(model)
+    t0, c0 = time.perf_counter(), time.process_time()
     model.fit(data.x_train, data.y_train, batch_size=cfg.training.batch_size,
               epochs=cfg.training.epochs, validation_data=validation, shuffle=True, verbose=0,
               callbacks=callbacks)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    steps = _updates(model) - updates_before
 
     epochs = recorder.results()
     if not cfg.log.test_every_epoch:  # evaluate the test set once, at the end
@@ -188,60 +203,99 @@ def fit_and_record(cfg: ExperimentConfig, data, run_dir, model, *, point=None, e
             "name": run_dir.name,
             "seed": seed,
             "point": _toml_safe(point or {}),
+            **stop.results(),
             "dataset": cfg.data.dataset,
+            "num_classes": int(data.num_classes),
             "hidden": list(cfg.model.hidden),
             "batch_size": cfg.training.batch_size,
             "epochs": cfg.training.epochs,
+            "epochs_done": len(epochs.get("epoch", [])),
             "params": int(model.count_params()),
             "n_train": int(n_train),
             "n_val": int(len(data.x_val)),
             "n_test": int(len(data.x_test)),
             "steps_per_epoch": steps_per_epoch,
+            "steps": steps,
             "wall_seconds": wall,
+            "cpu_seconds": cpu,
             "started": started.isoformat(timespec="seconds"),
             "keras_dyn": __version__,
         },
-        "final": _final(epochs),
+        "final": _final(epochs, steps),
         "epochs": epochs,
     }
     for callback in extra:
         key = getattr(callback, "results_key", None)
         if key and hasattr(callback, "results"):
-            results[key] = _toml_safe(callback.results())
+            results[key] = callback.results()
+    results = _toml_safe(results)
     atomic_write_toml(run_dir / "results.toml", results)
     return results
 
 
-def _final(epochs: dict) -> dict:
+def _updates(model) -> int:
+    """Optimiser updates done so far (0 before the first ``fit``)."""
+    import keras
+
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None or not getattr(optimizer, "built", True):
+        return 0
+    return int(keras.ops.convert_to_numpy(optimizer.iterations))
+
+
+def _final(epochs: dict, steps: int | None = None) -> dict:
+    """The ``[final]`` table: last-epoch numbers, the best validation epoch, time and rate.
+
+    ``best_val_epoch`` is the epoch (1-based) of the highest finite validation accuracy (left
+    out when there is none). ``train_seconds`` / ``train_cpu_seconds`` sum the epochs' wall /
+    CPU seconds (training and validation); ``steps_per_second`` = ``steps / train_seconds``.
+    """
     final = {}
     if epochs.get("test_accuracy"):
         final["test_accuracy"] = epochs["test_accuracy"][-1]
         final["test_loss"] = epochs["test_loss"][-1]
     if epochs.get("accuracy"):
         final["train_accuracy"] = epochs["accuracy"][-1]
-    if epochs.get("val_accuracy"):
-        val = epochs["val_accuracy"]
-        best = max(range(len(val)), key=val.__getitem__)
-        final["best_val_epoch"] = best + 1
+    val = epochs.get("val_accuracy") or []
+    finite = [i for i, v in enumerate(val) if math.isfinite(v)]
+    if finite:
+        best = max(finite, key=val.__getitem__)
+        numbers = epochs.get("epoch") or list(range(1, len(val) + 1))
+        final["best_val_epoch"] = int(numbers[best])
         final["best_val_accuracy"] = val[best]
         if len(epochs.get("test_accuracy", [])) == len(val):
             final["test_accuracy_at_best_val"] = epochs["test_accuracy"][best]
     final["train_seconds"] = float(sum(epochs.get("seconds", [])))
+    final["train_cpu_seconds"] = float(sum(epochs.get("cpu_seconds", [])))
+    if steps is not None:
+        final["steps"] = int(steps)
+        final["steps_per_second"] = (steps / final["train_seconds"] if final["train_seconds"] > 0
+                                     else 0.0)
     return final
 
 
 def _toml_safe(value):
-    """Plain Python values TOML can hold (no None, no numpy scalars)."""
+    """Plain Python values TOML can hold and read back.
+
+    No None (left out), no NumPy scalars or arrays (plain Python), non-finite floats kept as
+    floats (TOML ``nan`` / ``inf`` / ``-inf``, never strings), and lists of numbers that mix
+    ints and floats made all floats (TOML arrays must be homogeneous).
+    """
     import numpy as np
 
     if isinstance(value, dict):
         return {str(k): _toml_safe(v) for k, v in value.items() if v is not None}
-    if isinstance(value, (list, tuple)):
-        return [_toml_safe(v) for v in value if v is not None]
     if isinstance(value, np.ndarray):
         return _toml_safe(value.tolist())
+    if isinstance(value, (list, tuple)):
+        items = [_toml_safe(v) for v in value if v is not None]
+        numbers = [v for v in items if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        if (len(numbers) == len(items) and any(isinstance(v, float) for v in numbers)
+                and any(isinstance(v, int) for v in numbers)):
+            items = [float(v) for v in items]
+        return items
+    if isinstance(value, np.bool_):
+        return bool(value)
     if isinstance(value, np.generic):
         return value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
     return value

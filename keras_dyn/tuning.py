@@ -13,7 +13,9 @@ with :class:`keras_tuner.GridSearch`:
   trial and keras_dyn's callbacks, so every trial is an ordinary run folder
   ``<logdir>/<experiment>/<run name>/`` with its event files, ``config.toml`` and ``results.toml``.
 * Selection: the objective is ``val_accuracy`` (max, last epoch). Test accuracy is reported to the
-  oracle and written for every trial, never used to choose.
+  oracle and written for every trial, never used to choose. A diverged trial (loss NaN or
+  infinite; recorded with ``status = "diverged"``) reports ``val_accuracy = 0.0``: it finishes
+  like any other trial and a resumed grid does not run it again (see :func:`trial_metrics`).
 * TensorBoard HParams: ``hparams_config`` at the experiment folder (the union over all grids in
   the same log folder, see :func:`write_hparams_config`), and per trial an ``hparams`` session
   (trial id = ``<run name> (<experiment>)``) with the final scalars ``final/val_accuracy``,
@@ -177,21 +179,36 @@ class ExperimentHyperModel(keras_tuner.HyperModel):
                                          point=point, extra_callbacks=extra)
             except Exception as exc:  # stop the grid (resume retries this trial)
                 raise keras_tuner.errors.FatalError(f"training {name}: {exc!r}") from exc
+        if self.verbose and results["run"].get("status") == "diverged":
+            from keras_dyn.train import diverged_line
+
+            print(diverged_line(results) + f"; reported to the tuner as {OBJECTIVE} = 0.0",
+                  file=sys.stderr, flush=True)
         if not (run_dir / _HPARAMS_MARKER).exists():
             write_trial_hparams(run_dir, point, seed, results)
         return trial_metrics(results)
 
 
 def trial_metrics(results: dict) -> dict:
-    """What the oracle records for a trial (``val_accuracy`` is the objective)."""
+    """What the oracle records for a trial (``val_accuracy`` is the objective).
+
+    A diverged trial (``[run] status = "diverged"``: its training loss became NaN or infinite)
+    is a finished trial like any other: its objective is reported as ``0.0``, a finite number
+    keras-tuner accepts (a NaN objective would mark the trial invalid and stop the grid), so
+    the trial is recorded COMPLETED, never retried, and never chosen as the best. Its
+    accuracies as measured stay in its ``results.toml``; ``diverged`` is 1.0 for it (0.0
+    otherwise).
+    """
     final = results["final"]
+    diverged = results["run"].get("status") == "diverged"
     val = results["epochs"].get("val_accuracy") or [float("nan")]
     return {
-        OBJECTIVE: float(val[-1]),
+        OBJECTIVE: 0.0 if diverged else float(val[-1]),
         "best_val_accuracy": float(final.get("best_val_accuracy", float("nan"))),
         "test_accuracy": float(final.get("test_accuracy", float("nan"))),
         "train_seconds": float(final.get("train_seconds", 0.0)),
         "params": float(results["run"]["params"]),
+        "diverged": 1.0 if diverged else 0.0,
     }
 
 

@@ -36,11 +36,13 @@ def test_dead_units_are_counted(tmp_path):
     model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[cb])
     res = cb.results()
     assert res["layers"] == ["hidden1", "hidden2"]
-    # a ReLU unit that outputs 0 for every input gets no gradient: it stays dead
-    assert res["hidden1"]["dead_frac"] == [3 / 8, 3 / 8]
+    # epoch 0 (the initial network), then after epochs 1 and 2
+    assert res["epoch"] == [0, 1, 2]
+    # a ReLU unit that outputs 0 for every input gets no gradient: dead at the start, stays dead
+    assert res["hidden1"]["dead_frac"] == [3 / 8, 3 / 8, 3 / 8]
     assert "saturated_frac" not in res["hidden1"]
     events, _ = read_events(tmp_path / "train")
-    assert [s for s, _ in events["act/hidden1/dead_frac"]] == [0, 1]
+    assert [s for s, _ in events["act/hidden1/dead_frac"]] == [0, 1, 2]
     assert np.isclose(float(events["act/hidden1/dead_frac"][0][1]), 3 / 8)
     assert "act/hidden1" in events and "act/hidden2/near_zero_frac" in events
 

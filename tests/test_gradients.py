@@ -58,18 +58,19 @@ def test_event_files_hold_every_tag_and_one_norm_per_step(tmp_path):
     for name in dense_variable_names(base):
         for stat in ("norm", "mean_abs", "std", "zero_frac"):
             values = events[f"grad/{name}/{stat}"]
-            assert [s for s, _ in values] == list(range(steps_total)), (name, stat)
+            # step = optimiser updates done (1-based): the first update's gradient at step 1
+            assert [s for s, _ in values] == list(range(1, steps_total + 1)), (name, stat)
         hist_steps = [s for s, _ in events[f"grad/{name}"]]
-        # every 3 global steps (0, 3, 6) plus each epoch's last step (3, 7), each step once
-        assert hist_steps == [0, 3, 6, 7]
+        # every 3 updates (1, 4, 7) plus each epoch's last update (4, 8), each step once
+        assert hist_steps == [1, 4, 7, 8]
         h = events[f"grad/{name}"][-1][1]
         assert h.shape == (30, 3) and h[:, 2].sum() == np.prod(
             base.get_layer(name.split("/")[0]).get_weights()[0 if name.endswith("kernel") else 1].shape)
         for agg in ("norm_mean", "norm_var", "norm_std", "norm_cv"):
-            assert [s for s, _ in events[f"grad_epoch/{name}/{agg}"]] == [0, 1]
-    assert [s for s, _ in events["grad_epoch/attenuation"]] == [0, 1]
+            assert [s for s, _ in events[f"grad_epoch/{name}/{agg}"]] == [1, 2]  # epochs 1, 2
+    assert [s for s, _ in events["grad_epoch/attenuation"]] == [1, 2]
     res = cb.results()
-    assert res["epoch"] == [0, 1] and res["steps"] == [4, 4]
+    assert res["epoch"] == [1, 2] and res["steps"] == [4, 4]
     assert len(res["step_norms"]["hidden1/kernel"]) == 2
     assert len(res["step_norms"]["hidden1/kernel"][0]) == 4
     norms = [float(v) for _, v in events["grad/hidden1/kernel/norm"][:4]]

@@ -79,7 +79,7 @@ def test_every_probe_tag_at_every_epoch(trained):
                  for m in ("cosine_to_init", "cosine_to_prev", "cka_to_init")]
     for tag in expected:
         assert tag in scalars, f"missing tag {tag}; have {sorted(scalars)}"
-        assert [step for step, _ in scalars[tag]] == list(range(EPOCHS)), tag
+        assert [step for step, _ in scalars[tag]] == list(range(1, EPOCHS + 1)), tag  # epochs 1..E
         assert all(np.isfinite(v) for _, v in scalars[tag]), tag
 
 

@@ -52,6 +52,16 @@ def test_one_folder_per_seed_with_config_and_results(finished):
         assert 0.0 <= results["final"]["test_accuracy"] <= 1.0
         assert results["final"]["test_accuracy"] == results["epochs"]["test_accuracy"][-1]
         assert 1 <= results["final"]["best_val_epoch"] <= cfg.training.epochs
+        run, final, epochs = results["run"], results["final"], results["epochs"]
+        assert run["status"] == "complete" and "diverged_epoch" not in run
+        assert run["epochs_done"] == cfg.training.epochs
+        assert run["steps"] == final["steps"] == cfg.training.epochs * run["steps_per_epoch"]
+        assert 0 < run["cpu_seconds"] and 0 < run["wall_seconds"]
+        assert len(epochs["cpu_seconds"]) == len(epochs["seconds"]) == cfg.training.epochs
+        assert all(c > 0 for c in epochs["cpu_seconds"])
+        assert final["train_cpu_seconds"] == pytest.approx(sum(epochs["cpu_seconds"]))
+        assert final["train_seconds"] <= run["wall_seconds"]
+        assert final["steps_per_second"] == pytest.approx(final["steps"] / final["train_seconds"])
     assert len(load_results(logdir / "tiny")) == 2
 
 
@@ -60,12 +70,18 @@ def test_event_files_hold_one_value_per_epoch(finished):
     run_dir = records[0].run_dir
     epochs = cfg.training.epochs
     for sub, tag in [("train", "epoch_loss"), ("train", "epoch_accuracy"), ("train", "epoch_learning_rate"),
-                     ("train", "epoch_seconds"), ("validation", "epoch_loss"),
+                     ("train", "epoch_seconds"), ("train", "epoch_cpu_seconds"), ("validation", "epoch_loss"),
                      ("validation", "epoch_accuracy"), ("test", "epoch_accuracy"), ("test", "epoch_loss")]:
         values = scalars(run_dir / sub, tag)
-        assert [step for step, _ in values] == list(range(epochs)), (sub, tag)
-    test_acc = [v for _, v in scalars(run_dir / "test", "epoch_accuracy")]
-    assert test_acc == pytest.approx(records[0].results["epochs"]["test_accuracy"], abs=1e-6)
+        assert [step for step, _ in values] == list(range(1, epochs + 1)), (sub, tag)  # epochs 1..E
+    epochs_table = records[0].results["epochs"]
+    assert epochs_table["epoch"] == list(range(1, epochs + 1))
+    for sub, key in [("train", "loss"), ("train", "accuracy"), ("validation", "val_loss"),
+                     ("validation", "val_accuracy"), ("test", "test_accuracy")]:
+        logged = [v for _, v in scalars(run_dir / sub, "epoch_" + key.replace("val_", "").replace("test_", ""))]
+        assert logged == pytest.approx(epochs_table[key], rel=1e-6), (sub, key)
+    cpu = [v for _, v in scalars(run_dir / "train", "epoch_cpu_seconds")]
+    assert cpu == pytest.approx(epochs_table["cpu_seconds"], rel=1e-6)
 
 
 def test_same_seed_same_numbers_and_no_overwrite(finished):

@@ -2,11 +2,16 @@
 
     from keras_dyn.callbacks import GradientStatistics, ActivationStatistics
 
-Each writes ``tf.summary`` data under a run folder (see the README's tag table) and, where it
-keeps per-epoch tables, exposes ``results_key`` and ``results()`` for the run's results file.
+The diagnostics are built on :class:`~keras_dyn.callbacks.base.DiagnosticCallback`, which owns
+their summary writers, the ``every`` knob, the epoch numbering (epoch e = after e epochs,
+1-based; see :mod:`keras_dyn.callbacks.base` for the whole convention) and ``results()`` /
+``results_key``, the per-epoch table each puts in the run's results file. Each writes
+``tf.summary`` data under a run folder (see the README's tag table).
 """
 
 from keras_dyn.callbacks.activation_statistics import ActivationStatistics
+from keras_dyn.callbacks.base import DiagnosticCallback, Record
+from keras_dyn.callbacks.divergence import StopOnDivergence
 from keras_dyn.callbacks.epoch_recorder import EpochRecorder
 from keras_dyn.callbacks.gradient_statistics import GradientStatistics
 from keras_dyn.callbacks.noisy_labels import NoisyLabelGap
@@ -16,6 +21,7 @@ from keras_dyn.callbacks.shifted_test import ShiftedTestAccuracy
 from keras_dyn.callbacks.weight_statistics import WeightStatistics
 
 __all__ = [
-    "ActivationStatistics", "EpochRecorder", "GradientStatistics", "NoisyLabelGap", "Progress",
-    "RepresentationDrift", "ShiftedTestAccuracy", "WeightStatistics",
+    "ActivationStatistics", "DiagnosticCallback", "EpochRecorder", "GradientStatistics",
+    "NoisyLabelGap", "Progress", "Record", "RepresentationDrift", "ShiftedTestAccuracy",
+    "StopOnDivergence", "WeightStatistics",
 ]

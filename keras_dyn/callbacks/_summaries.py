@@ -143,16 +143,28 @@ def histogram_table_writer(writer, tags: list[str], bins: int = 30):
     return _TableWriter(writer, tags, [histogram_metadata(t) for t in tags], np.float64, shape=(bins, 3))
 
 
-def histogram_of(values, bins: int = 30) -> np.ndarray:
-    """A ``[bins, 3]`` (left, right, count) histogram of ``values`` (equal-width, min to max)."""
+def histogram_of(values, bins: int = 30) -> np.ndarray | None:
+    """A ``[bins, 3]`` (left, right, count) histogram of the finite ``values`` (equal-width, min
+    to max). NaN and infinite values are left out; ``None`` when no value is finite (an empty
+    input gives all-zero counts)."""
     v = np.asarray(values, np.float64).ravel()
     if v.size == 0:
         return np.zeros((bins, 3))
+    finite = np.isfinite(v)
+    if not finite.all():
+        v = v[finite]
+        if v.size == 0:
+            return None
     lo, hi = float(v.min()), float(v.max())
     if lo == hi:
         lo, hi = lo - 0.5, hi + 0.5
     counts, edges = np.histogram(v, bins=bins, range=(lo, hi))
     return np.stack([edges[:-1], edges[1:], counts.astype(np.float64)], axis=1)
+
+
+def finite_histogram(h) -> bool:
+    """Whether a ``[k, 3]`` histogram has finite edges and counts (one binned from finite values)."""
+    return h is not None and bool(np.all(np.isfinite(np.asarray(h))))
 
 
 def sig(x: float, digits: int = 6) -> float:
@@ -161,12 +173,15 @@ def sig(x: float, digits: int = 6) -> float:
     return float(f"{x:.{digits}g}") if np.isfinite(x) else x
 
 
-def write_row(writer, step: int, scalars: dict | None = None, histograms: dict | None = None):
+def write_row(writer, step: int, scalars: dict | None = None, histograms: dict | None = None,
+              binned: dict | None = None):
     """Write some scalars (tag -> float) and histograms (tag -> values) at one step, eagerly.
 
-    Histograms are bucketed in NumPy (:func:`histogram_of`, 30 equal-width buckets, the layout
-    ``tf.summary.histogram`` writes) and everything goes out as one ``Summary`` in one
-    ``write_raw_pb`` call: much cheaper than one eager ``tf.summary`` call per tag.
+    Histograms are bucketed in NumPy (:func:`histogram_of`, 30 equal-width buckets over the
+    finite values, the layout ``tf.summary.histogram`` writes; a histogram with no finite value
+    is left out); ``binned`` holds histograms already bucketed (tag -> ``[k, 3]``), written as
+    they are. Everything goes out as one ``Summary`` in one ``write_raw_pb`` call: much cheaper
+    than one eager ``tf.summary`` call per tag.
     """
     from tensorboard.compat.proto import summary_pb2
 
@@ -176,13 +191,19 @@ def write_row(writer, step: int, scalars: dict | None = None, histograms: dict |
         v.metadata.CopyFrom(_scalar_metadata.create_summary_metadata(display_name=tag, description=""))
         v.tensor.dtype = 1  # DT_FLOAT
         v.tensor.tensor_content = np.asarray(value, "<f4").reshape(()).tobytes()
-    for tag, values in (histograms or {}).items():
-        h = histogram_of(values)
+    tables = {tag: histogram_of(values) for tag, values in (histograms or {}).items()}
+    tables.update(binned or {})
+    for tag, h in tables.items():
+        if h is None:
+            continue
+        h = np.asarray(h, np.float64)
         v = summary.value.add(tag=tag)
         v.metadata.CopyFrom(histogram_metadata(tag))
         v.tensor.dtype = 2  # DT_DOUBLE
         for d in h.shape:
             v.tensor.tensor_shape.dim.add(size=d)
         v.tensor.tensor_content = h.astype("<f8").tobytes()
+    if not summary.value:
+        return
     with writer.as_default():
         tf.summary.experimental.write_raw_pb(summary.SerializeToString(), step=int(step))

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import keras
 import numpy as np
-import tensorflow as tf
 
-from keras_dyn.callbacks._summaries import sig, write_row
+from keras_dyn.callbacks._summaries import sig
+from keras_dyn.callbacks.base import DiagnosticCallback, Record
 
 SATURATING = ("sigmoid", "tanh")
 
 
-class ActivationStatistics(keras.callbacks.Callback):
+class ActivationStatistics(DiagnosticCallback):
     """Statistics of each hidden layer's outputs on a fixed probe batch (like fastai's ActivationStats).
 
-    Every ``every`` epochs (epochs 0, every, 2*every, ... and the last one) the probe batch goes
-    through the model (inference mode) and, for each hidden layer, over all probe examples and
-    units:
+    At epoch 0 (the initial network, before the first step) and then every ``every`` epochs
+    (epochs ``every``, ``2*every``, ... and the last one; see :mod:`keras_dyn.callbacks.base`
+    for the epoch convention) the probe batch goes through the model (inference mode) and, for
+    each hidden layer, over all probe examples and units:
 
     - ``mean``, ``std``: of all activation values;
     - ``dead_frac``: fraction of the layer's units whose output is exactly 0 for *every* probe
@@ -30,12 +29,13 @@ class ActivationStatistics(keras.callbacks.Callback):
       about 0.01 (sigmoid) or 0.02 (tanh) of its maximum, so almost no gradient passes.
 
     Written to ``<log_dir>/train`` as ``act/<layer>/{mean,std,dead_frac,near_zero_frac,
-    saturated_frac}`` and histograms ``act/<layer>`` at step = epoch. Hidden layers are, by
-    default, every layer with an ``activation`` attribute except the model's output layer
-    (``hidden1..N`` for keras_dyn models).
+    saturated_frac}`` and histograms ``act/<layer>`` at step = epoch (0 for the initial
+    network). Hidden layers are, by default, every layer with an ``activation`` attribute except
+    the model's output layer (``hidden1..N`` for keras_dyn models). Non-finite activations (a
+    diverged run) give NaN statistics and a histogram of the finite values only.
 
-    ``results()`` (``results_key = "activations"``): ``layers``, ``epoch`` and per layer the
-    lists above (one item per recorded epoch).
+    ``results()`` (``results_key = "activations"``): ``layers``, ``epoch`` (``[0, every, ...]``)
+    and per layer ``activation`` (its name) and the lists above, one item per recorded epoch.
 
     Args:
         probe_x: the fixed probe inputs (e.g. the first 512 validation examples).
@@ -45,27 +45,27 @@ class ActivationStatistics(keras.callbacks.Callback):
         near_zero: threshold for ``near_zero_frac``.
         saturation_eps: distance to the asymptote counted as saturated.
         subdir: sub-folder of ``log_dir`` for the summaries.
+        record_start: also record epoch 0, the network before training (default True).
 
     Example:
         >>> acts = ActivationStatistics(x_val[:512], "modellogs/demo/run1")
         >>> model.fit(x, y, epochs=5, callbacks=[acts])
-        >>> acts.results()["hidden1"]["dead_frac"]
+        >>> acts.results()["hidden1"]["dead_frac"]   # epochs 0, 1, ..., 5
     """
 
     results_key = "activations"
 
     def __init__(self, probe_x, log_dir=None, every: int = 1, layer_names=None,
-                 near_zero: float = 1e-3, saturation_eps: float = 0.01, subdir: str = "train"):
-        super().__init__()
+                 near_zero: float = 1e-3, saturation_eps: float = 0.01, subdir: str = "train",
+                 record_start: bool = True):
+        super().__init__(log_dir, every=every, subdir=subdir)
         self.probe_x = probe_x
-        self.log_dir = None if log_dir is None else Path(log_dir)
-        self.every = max(int(every), 1)
         self.layer_names = None if layer_names is None else list(layer_names)
         self.near_zero = float(near_zero)
         self.saturation_eps = float(saturation_eps)
-        self.subdir = subdir
+        self.record_start = bool(record_start)
 
-    def on_train_begin(self, logs=None):
+    def setup(self):
         model = self.model
         if self.layer_names is None:
             out_names = {t._keras_history[0].name for t in model.outputs} if model.outputs else set()
@@ -76,48 +76,36 @@ class ActivationStatistics(keras.callbacks.Callback):
         self.kinds = [_activation_name(l) for l in layers]
         inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
         self._features = keras.Model(inputs, [l.output for l in layers])
-        self._writer = (tf.summary.create_file_writer(str(self.log_dir / self.subdir))
-                        if self.log_dir is not None else None)
-        self._last_epoch = self.params.get("epochs", 0) - 1
-        self._results = {"layers": [l.name for l in layers], "epoch": []}
-        for l, kind in zip(layers, self.kinds):
-            keys = ["mean", "std", "dead_frac", "near_zero_frac"]
-            if kind in SATURATING:
-                keys.append("saturated_frac")
-            self._results[l.name] = {k: [] for k in keys}
-            self._results[l.name]["activation"] = kind
+        return {"layers": [l.name for l in layers],
+                **{l.name: {"activation": kind} for l, kind in zip(layers, self.kinds)}}
 
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch % self.every and epoch != self._last_epoch:
-            return
+    def record(self, epoch, logs):
         outs = self._features(self.probe_x, training=False)
         if not isinstance(outs, (list, tuple)):
             outs = [outs]
-        self._results["epoch"].append(int(epoch))
-        scalars, hists = {}, {}
+        values, scalars, hists = {}, {}, {}
         for layer, kind, a in zip(self.layers, self.kinds, outs):
             a = np.asarray(a)
             stats = activation_stats(a, kind, self.near_zero, self.saturation_eps)
-            for k, v in stats.items():
-                self._results[layer.name][k].append(sig(v))
-                scalars[f"act/{layer.name}/{k}"] = v
+            values[layer.name] = {k: sig(v) for k, v in stats.items()}
+            scalars.update({f"act/{layer.name}/{k}": v for k, v in stats.items()})
             hists[f"act/{layer.name}"] = a
-        if self._writer is not None:
-            write_row(self._writer, epoch, scalars, hists)
-            self._writer.flush()
+        return Record(values, scalars, hists)
 
-    def on_train_end(self, logs=None):
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
-
-    def results(self) -> dict:
-        return self._results
+    def teardown(self):
+        self._features = None
 
 
 def activation_stats(a, kind: str, near_zero: float = 1e-3, saturation_eps: float = 0.01) -> dict:
-    """The statistics above for one layer's outputs ``a`` (``[examples, units...]``)."""
+    """The statistics above for one layer's outputs ``a`` (``[examples, units...]``).
+
+    All of them are NaN when ``a`` holds a NaN or infinite value (a diverged network).
+    """
     a = np.asarray(a, np.float64).reshape(len(a), -1)
+    if not np.all(np.isfinite(a)):
+        keys = ["mean", "std", "dead_frac", "near_zero_frac"]
+        keys += ["saturated_frac"] if kind in SATURATING else []
+        return {k: float("nan") for k in keys}
     out = {
         "mean": float(a.mean()),
         "std": float(a.std()),

@@ -3,22 +3,42 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import keras
 import numpy as np
-import tensorflow as tf
+
+from keras_dyn.callbacks.base import DiagnosticCallback, Record
+
+#: logs keys that are not metrics of the model (never written as ``epoch_<key>``)
+_NOT_METRICS = ("test_loss", "test_accuracy", "epoch_seconds", "epoch_cpu_seconds", "learning_rate")
 
 
-class EpochRecorder(keras.callbacks.Callback):
-    """Records train/validation/test loss and accuracy, learning rate and wall time per epoch.
+class EpochRecorder(DiagnosticCallback):
+    """Records train/validation/test loss and accuracy, learning rate and time, every epoch.
 
     The test set is evaluated at the end of every epoch (so that "accuracy after 3 epochs" can be
-    read from a 10-epoch run) and written as ``epoch_loss`` / ``epoch_accuracy`` under
-    ``<log_dir>/test``, beside the ``train`` and ``validation`` runs that Keras's own TensorBoard
-    callback writes, so TensorBoard overlays all three. ``epoch_seconds`` goes to
-    ``<log_dir>/train``. ``test_loss`` and ``test_accuracy`` are also added to the epoch's
-    ``logs`` so callbacks after this one (progress output) can show them.
+    read from a 10-epoch run). This callback writes the run's epoch-level TensorBoard scalars, at
+    step = epoch (1-based, see :mod:`keras_dyn.callbacks.base`), with the tag names of Keras's
+    own ``keras.callbacks.TensorBoard`` (which numbers from 0 and is therefore not used):
+
+    - ``<log_dir>/train``: ``epoch_<metric>`` for each training metric in the epoch's logs
+      (``epoch_loss``, ``epoch_accuracy``), ``epoch_learning_rate`` (the rate in force at the end
+      of the epoch), ``epoch_seconds`` (wall) and ``epoch_cpu_seconds`` (process CPU time);
+    - ``<log_dir>/validation``: ``epoch_<metric>`` for each ``val_<metric>``;
+    - ``<log_dir>/test``: ``epoch_loss``, ``epoch_accuracy``;
+
+    so TensorBoard overlays train, validation and test in one chart. ``seconds`` and
+    ``cpu_seconds`` cover training and validation of the epoch (``time.perf_counter`` and
+    ``time.process_time``, all threads of the process), not the test pass or other callbacks'
+    work. ``test_loss``, ``test_accuracy``, ``epoch_seconds`` and ``epoch_cpu_seconds`` are also
+    added to the epoch's ``logs`` so callbacks after this one (progress output) can show them.
+
+    A run stopped early (e.g. its loss became NaN) ends with its last, partial epoch: the lists
+    then hold one item per epoch reached.
+
+    ``results()`` (``results_key = "epochs"``): ``epoch``, ``loss``, ``accuracy``, ``val_loss``,
+    ``val_accuracy``, ``test_loss``, ``test_accuracy``, ``learning_rate``, ``seconds``,
+    ``cpu_seconds`` (keys without values, e.g. no validation set, are left out).
 
     Args:
         x_test, y_test: the test set (never used for any decision, only reported).
@@ -28,70 +48,57 @@ class EpochRecorder(keras.callbacks.Callback):
     Example:
         >>> rec = EpochRecorder(x_test, y_test, log_dir="modellogs/demo/run")
         >>> model.fit(x, y, epochs=3, callbacks=[rec])
-        >>> rec.history["test_accuracy"]
+        >>> rec.results()["test_accuracy"]   # epochs 1, 2, 3
     """
 
     results_key = "epochs"
 
     def __init__(self, x_test=None, y_test=None, log_dir=None, batch_size=1024):
-        super().__init__()
+        super().__init__(log_dir, every=1, subdir="train")
         self.x_test = x_test
         self.y_test = y_test
-        self.log_dir = None if log_dir is None else Path(log_dir)
         self.batch_size = batch_size
 
-    def on_train_begin(self, logs=None):
-        self.history = {key: [] for key in ("epoch", "loss", "accuracy", "val_loss", "val_accuracy",
-                                            "test_loss", "test_accuracy", "learning_rate", "seconds")}
-        self._test_writer = self._train_writer = None
-        if self.log_dir is not None:
-            self._train_writer = tf.summary.create_file_writer(str(self.log_dir / "train"))
-            if self.x_test is not None:
-                self._test_writer = tf.summary.create_file_writer(str(self.log_dir / "test"))
-        self._epoch_start = time.perf_counter()
+    def setup(self):
+        self._wall0 = time.perf_counter()
+        self._cpu0 = time.process_time()
+        return None
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._epoch_start = time.perf_counter()
+        self._wall0 = time.perf_counter()
+        self._cpu0 = time.process_time()
 
-    def on_epoch_end(self, epoch, logs=None):
-        seconds = time.perf_counter() - self._epoch_start  # training + validation, not the test pass
-        logs = logs if logs is not None else {}
+    def record(self, epoch, logs):
+        seconds = time.perf_counter() - self._wall0  # training + validation, not the test pass
+        cpu_seconds = time.process_time() - self._cpu0
+        metrics = {k: float(v) for k, v in logs.items()
+                   if k not in _NOT_METRICS and np.ndim(v) == 0}
         if self.x_test is not None and len(self.x_test):
-            test_loss, test_acc = self._evaluate_test()
-            logs["test_loss"], logs["test_accuracy"] = test_loss, test_acc
-        h = self.history
-        h["epoch"].append(epoch + 1)
-        for key in ("loss", "accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy"):
-            if key in logs:
-                h[key].append(float(logs[key]))
-        h["learning_rate"].append(_current_lr(self.model.optimizer))
-        h["seconds"].append(seconds)
-        logs["epoch_seconds"] = seconds
-        if self._train_writer is not None:
-            with self._train_writer.as_default():
-                tf.summary.scalar("epoch_seconds", seconds, step=epoch)
-            self._train_writer.flush()
-        if self._test_writer is not None and "test_loss" in logs:
-            with self._test_writer.as_default():
-                tf.summary.scalar("epoch_loss", logs["test_loss"], step=epoch)
-                tf.summary.scalar("epoch_accuracy", logs["test_accuracy"], step=epoch)
-            self._test_writer.flush()
-
-    def on_train_end(self, logs=None):
-        for writer in (self._train_writer, self._test_writer):
-            if writer is not None:
-                writer.close()
+            logs["test_loss"], logs["test_accuracy"] = self._evaluate_test()
+        logs["epoch_seconds"], logs["epoch_cpu_seconds"] = seconds, cpu_seconds
+        lr = _current_lr(self.model.optimizer)
+        values = {k: metrics[k] for k in ("loss", "accuracy", "val_loss", "val_accuracy") if k in metrics}
+        if "test_loss" in logs:
+            values["test_loss"], values["test_accuracy"] = logs["test_loss"], logs["test_accuracy"]
+        values.update(learning_rate=lr, seconds=seconds, cpu_seconds=cpu_seconds)
+        train = {f"epoch_{k}": v for k, v in metrics.items() if not k.startswith("val_")}
+        train.update(epoch_learning_rate=lr, epoch_seconds=seconds, epoch_cpu_seconds=cpu_seconds)
+        self.write(epoch, train, subdir="train")
+        val = {f"epoch_{k[4:]}": v for k, v in metrics.items() if k.startswith("val_")}
+        if val:
+            self.write(epoch, val, subdir="validation")
+        if "test_loss" in logs:
+            self.write(epoch, {"epoch_loss": logs["test_loss"], "epoch_accuracy": logs["test_accuracy"]},
+                       subdir="test")
+        return Record(values)
 
     def _evaluate_test(self):
         probs = self.model.predict(self.x_test, batch_size=self.batch_size, verbose=0)
-        probs = np.clip(np.asarray(probs, dtype=np.float64), 1e-12, 1.0)
+        probs = np.clip(np.asarray(probs, dtype=np.float64), 1e-12, 1.0)  # NaN stays NaN
         y = np.asarray(self.y_test).astype(np.int64)
         loss = float(-np.mean(np.log(probs[np.arange(len(y)), y])))
         acc = float(np.mean(np.argmax(probs, axis=1) == y))
         return loss, acc
-
-    def results(self) -> dict:
-        return {k: v for k, v in self.history.items() if v}
 
 
 def _current_lr(optimizer) -> float:

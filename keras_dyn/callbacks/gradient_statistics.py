@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_dyn.callbacks._summaries import (histogram_of, histogram_table_writer,
-                                            scalar_table_writer, sig)
+from keras_dyn.callbacks._summaries import (finite_histogram, histogram_of, histogram_table_writer,
+                                            scalar_table_writer, sig, write_row)
+from keras_dyn.callbacks.base import DiagnosticCallback, Record
 from keras_dyn.errors import KerasDynError
-from keras_dyn.recording import LOG_EDGES, STATS, RecordingModel, variable_names
+from keras_dyn.recording import HIST_BINS, LOG_EDGES, STATS, RecordingModel, variable_names
 
 
-class GradientStatistics(keras.callbacks.Callback):
+class GradientStatistics(DiagnosticCallback):
     """Per-layer gradient statistics, kernel and bias apart, written to TensorBoard and results.
 
     **Applied mode** (the default) reads what :class:`keras_dyn.recording.RecordingModel`
@@ -24,26 +22,38 @@ class GradientStatistics(keras.callbacks.Callback):
     end the callback writes, to ``<log_dir>/train``:
 
     - ``grad/<layer>/<kernel|bias>/{norm,mean_abs,std,zero_frac}``: one value per training step,
-      at step = global step (0-based index of the optimiser step that applied that gradient);
-    - histograms ``grad/<layer>/<kernel|bias>`` every ``histogram_every`` steps (0 = none between
-      epoch ends) and at the last step of each epoch;
+      at step = the number of optimiser updates done once that gradient was applied (1-based:
+      the first update's gradient is at step 1);
+    - histograms ``grad/<layer>/<kernel|bias>`` every ``histogram_every`` updates (0 = none
+      between epoch ends; taken on updates 1, 1 + k, 1 + 2k, ...) and at the last update of
+      each epoch, at the same steps;
     - ``grad_epoch/<layer>/<kernel|bias>/{norm_mean,norm_var,norm_std,norm_cv}``: the epoch's
-      per-step norms aggregated (population variance, ``cv = std / mean``), at step = epoch;
+      per-step norms aggregated (population variance, ``cv = std / mean``), at step = epoch
+      (1-based, see :mod:`keras_dyn.callbacks.base` for the epoch convention);
     - ``grad_epoch/attenuation``: mean norm of the first layer's kernel divided by that of the
       last layer's kernel (below 1: the early layer gets smaller gradients).
+
+    Every epoch is recorded (the per-step buffer is read and emptied at each epoch end).
+    Non-finite gradients (a diverged run) are recorded as they are in the per-step statistics
+    (NaN or inf norms, so the epoch aggregates become NaN); a gradient holding a non-finite
+    entry gets no histogram at that step, and no epoch-end ``log10|g|`` histogram (all-zero
+    counts in ``loghist``, as for an epoch cut short before its last step).
 
     **Probe mode** (``mode="probe"``, not the default) instead runs an extra ``GradientTape``
     pass on a fixed batch ``(probe_x, probe_y)`` at each epoch end (and every
     ``histogram_every`` steps if > 0, which costs a Python call per step). Those gradients are
     *not* the ones the optimiser applied (other batch, weights after the step); the tags say so:
-    ``grad_probe/...`` instead of ``grad/...`` and ``grad_probe_epoch/...``. Works with any model.
+    ``grad_probe/...`` instead of ``grad/...`` and ``grad_probe_epoch/...``, at step = the
+    number of updates done when the probe ran (0 for a probe before the first update). Works
+    with any model.
 
     ``results()`` (``results_key = "gradients"``) holds, per variable and per epoch, the
     aggregates of the per-step norms (``norm_mean``, ``norm_var``, ``norm_std``, ``norm_cv``) and
     the epoch means of ``mean_abs``, ``std`` and ``zero_frac``; ``attenuation`` per epoch; the
-    per-step norms themselves (``step_norms[var][epoch]``, 6 significant digits, for figures of
-    the spread within each epoch); and the histogram of ``log10|g|`` at each epoch end on the
-    fixed edges ``loghist_edges`` (``loghist[var][epoch]``, for the "colourful dimension" figure).
+    per-step norms themselves (``step_norms[var][i]`` for the i-th recorded epoch, 6 significant
+    digits, for figures of the spread within each epoch); ``epoch`` (1, 2, ...) and ``steps``
+    (updates in each epoch); and the histogram of ``log10|g|`` at each epoch end on the fixed
+    edges ``loghist_edges`` (``loghist[var][i]``, for the "colourful dimension" figure).
 
     Args:
         log_dir: the run folder; summaries go to ``<log_dir>/<subdir>``. ``None``: results only.
@@ -66,21 +76,19 @@ class GradientStatistics(keras.callbacks.Callback):
 
     def __init__(self, log_dir=None, histogram_every: int = 0, mode: str = "applied",
                  probe_x=None, probe_y=None, keep_step_norms: bool = True, subdir: str = "train"):
-        super().__init__()
+        super().__init__(log_dir, every=1, subdir=subdir)
         if mode not in ("applied", "probe"):
             raise KerasDynError(f"GradientStatistics: unknown mode {mode!r}; allowed: applied, probe")
         if mode == "probe" and (probe_x is None or probe_y is None):
             raise KerasDynError("GradientStatistics(mode='probe') needs probe_x and probe_y")
-        self.log_dir = None if log_dir is None else Path(log_dir)
         self.histogram_every = max(int(histogram_every), 0)
         self.mode = mode
         self.probe_x, self.probe_y = probe_x, probe_y
         self.keep_step_norms = keep_step_norms
-        self.subdir = subdir
 
     # ------------------------------------------------------------------ set-up
 
-    def on_train_begin(self, logs=None):
+    def setup(self):
         model = self.model
         self.prefix = "grad" if self.mode == "applied" else "grad_probe"
         if self.mode == "applied":
@@ -99,24 +107,23 @@ class GradientStatistics(keras.callbacks.Callback):
         kernels = [i for i, n in enumerate(self.names) if n.endswith("/kernel")]
         self.first_kernel = kernels[0] if kernels else 0
         self.last_kernel = kernels[-1] if kernels else len(self.names) - 1
-        self._writer = None
-        if self.log_dir is not None:
-            self._writer = tf.summary.create_file_writer(str(self.log_dir / self.subdir))
+        writer = self.writer()
+        if writer is not None:
             step_tags = [f"{self.prefix}/{n}/{s}" for n in self.names for s in STATS]
-            self._write_steps = scalar_table_writer(self._writer, step_tags)
-            self._write_hists = histogram_table_writer(self._writer,
-                                                       [f"{self.prefix}/{n}" for n in self.names])
+            self._write_steps = scalar_table_writer(writer, step_tags)
+            self._hist_tags = [f"{self.prefix}/{n}" for n in self.names]
+            self._write_hists = histogram_table_writer(writer, self._hist_tags)
             agg = ("norm_mean", "norm_var", "norm_std", "norm_cv")
             epoch_tags = [f"{self.prefix}_epoch/{n}/{a}" for n in self.names for a in agg]
-            self._write_epoch = scalar_table_writer(self._writer,
+            self._write_epoch = scalar_table_writer(writer,
                                                     epoch_tags + [f"{self.prefix}_epoch/attenuation"])
-        self._results = {
+        self._global_step = int(model.optimizer.iterations.numpy()) if model.optimizer else 0
+        table = {
             "mode": self.mode,
             "variables": list(self.names),
             "sizes": {n: int(np.prod(w.shape)) for n, w in zip(self.names, model.trainable_weights)},  # entries
             "first_kernel": self.names[self.first_kernel] if self.names else "",
             "last_kernel": self.names[self.last_kernel] if self.names else "",
-            "epoch": [],
             "steps": [],
             "attenuation": [],
             "stats": {n: {k: [] for k in ("norm_mean", "norm_var", "norm_std", "norm_cv",
@@ -126,8 +133,8 @@ class GradientStatistics(keras.callbacks.Callback):
             "loghist": {n: [] for n in self.names},
         }
         if self.keep_step_norms:
-            self._results["step_norms"] = {n: [] for n in self.names}
-        self._global_step = int(model.optimizer.iterations.numpy()) if model.optimizer else 0
+            table["step_norms"] = {n: [] for n in self.names}
+        return table
 
     def on_epoch_begin(self, epoch, logs=None):
         if self.mode == "applied":
@@ -145,61 +152,80 @@ class GradientStatistics(keras.callbacks.Callback):
 
     # ------------------------------------------------------------------ per epoch
 
-    def on_epoch_end(self, epoch, logs=None):
+    def record(self, epoch, logs):
         if self.mode == "applied":
             rec = self.model.read_epoch()
             stats, hists, loghists = rec["stats"], rec["hist"], rec["loghist"]
-            steps = np.arange(rec["first_step"], rec["first_step"] + len(stats), dtype=np.int64)
-            hist_steps = rec["hist_steps"]
+            # per-step summaries at step = updates done (1-based): row i is update first_step+i+1
+            steps = np.arange(rec["first_step"], rec["first_step"] + len(stats), dtype=np.int64) + 1
+            hist_steps = rec["hist_steps"].astype(np.int64) + 1
+            hist_rows = hist_steps - steps[0] if len(stats) else hist_steps
+            # the epoch-end log10|g| histogram exists only if the epoch ran to its last step
+            epoch_end_hist = len(stats) == self.params.get("steps") and len(loghists) > 0
         else:
             self._probe(int(self.model.optimizer.iterations.numpy()))
             stats = np.stack(self._probe_rows)
             steps = np.asarray(self._probe_steps, np.int64)
             hists = np.stack([h for h, _ in self._probe_hists])
             loghists = np.stack([lh for _, lh in self._probe_hists])
-            hist_steps = steps
+            hist_steps, hist_rows = steps, np.arange(len(steps))
+            epoch_end_hist = True
         if len(stats) == 0:
-            return
+            return None
         norms = stats[:, :, 0].astype(np.float64)
-        mean = norms.mean(axis=0)
-        var = norms.var(axis=0)
-        std = np.sqrt(var)
-        cv = np.divide(std, mean, out=np.zeros_like(std), where=mean > 0)
-        att = mean[self.first_kernel] / mean[self.last_kernel] if mean[self.last_kernel] > 0 else 0.0
-        if self._writer is not None:
+        finite = np.isfinite(stats).all(axis=2)  # [steps, vars]: the gradient had no NaN / inf
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            mean = norms.mean(axis=0)
+            var = norms.var(axis=0)
+            std = np.sqrt(var)
+            cv = np.where(mean > 0, std / np.where(mean > 0, mean, 1.0), np.where(mean == 0, 0.0, np.nan))
+            first, last = mean[self.first_kernel], mean[self.last_kernel]
+            att = first / last if last > 0 else (0.0 if last == 0 else float("nan"))
+        # a histogram is kept where its gradient was finite (edges and counts then are too)
+        hist_ok = np.zeros(hists.shape[:2], bool)
+        for i, row in enumerate(hist_rows):
+            if 0 <= row < len(stats):
+                hist_ok[i] = finite[row] & np.isfinite(hists[i]).all(axis=(1, 2))
+        if self.log_dir is not None:
             self._write_steps(stats.reshape(len(stats), -1), steps)
-            self._write_hists(hists, hist_steps)
+            self._write_histograms(hists, hist_steps, hist_ok)
             epoch_row = np.concatenate([np.stack([mean, var, std, cv], axis=1).ravel(), [att]])
             self._write_epoch(epoch_row[None], [epoch])
-            self._writer.flush()
-        r = self._results
-        r["epoch"].append(int(epoch))
-        r["steps"].append(int(len(stats)))
-        r["attenuation"].append(sig(att))
+            self.writer().flush()
+        last_ok = bool(epoch_end_hist and len(loghists) and len(hist_ok) and hist_ok[-1].all())
+        values = {"steps": int(len(stats)), "attenuation": sig(att), "stats": {}, "loghist": {}}
+        if self.keep_step_norms:
+            values["step_norms"] = {}
         for v, name in enumerate(self.names):
-            s = r["stats"][name]
-            s["norm_mean"].append(sig(mean[v]))
-            s["norm_var"].append(sig(var[v]))
-            s["norm_std"].append(sig(std[v]))
-            s["norm_cv"].append(sig(cv[v]))
-            s["mean_abs_mean"].append(sig(stats[:, v, 1].mean()))
-            s["std_mean"].append(sig(stats[:, v, 2].mean()))
-            s["zero_frac_mean"].append(sig(stats[:, v, 3].mean()))
-            if len(loghists):
-                r["loghist"][name].append([int(c) for c in loghists[-1, v]])
+            with np.errstate(invalid="ignore", over="ignore"):
+                values["stats"][name] = {
+                    "norm_mean": sig(mean[v]), "norm_var": sig(var[v]), "norm_std": sig(std[v]),
+                    "norm_cv": sig(cv[v]), "mean_abs_mean": sig(stats[:, v, 1].mean()),
+                    "std_mean": sig(stats[:, v, 2].mean()),
+                    "zero_frac_mean": sig(stats[:, v, 3].mean())}
+            counts = loghists[-1, v] if last_ok else np.zeros(len(LOG_EDGES) - 1)
+            values["loghist"][name] = [int(c) for c in counts]
             if self.keep_step_norms:
-                r["step_norms"][name].append([sig(x) for x in norms[:, v]])
+                values["step_norms"][name] = [sig(x) for x in norms[:, v]]
+        return Record(values)
 
-    def on_train_end(self, logs=None):
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+    def _write_histograms(self, hists, hist_steps, ok):
+        """All-finite rows in one table write; rows with a non-finite gradient tag by tag."""
+        full = ok.all(axis=1) if len(ok) else np.zeros(0, bool)
+        if full.any():
+            self._write_hists(hists[full], hist_steps[full])
+        for i in np.flatnonzero(~full):
+            binned = {self._hist_tags[v]: hists[i, v] for v in np.flatnonzero(ok[i])}
+            if binned:
+                write_row(self.writer(), int(hist_steps[i]), binned=binned)
+
+    def teardown(self):
         if self.mode == "applied" and isinstance(self.model, RecordingModel):
             self.model.configure_recording(capacity=1)  # release the big buffers
 
     def results(self) -> dict:
         """Per-epoch aggregates per variable (see the class docstring)."""
-        return self._results
+        return super().results()
 
     # ------------------------------------------------------------------ probe mode
 
@@ -218,13 +244,18 @@ class GradientStatistics(keras.callbacks.Callback):
         return grads
 
     def _probe(self, step):
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            self._probe_at(step)
+
+    def _probe_at(self, step):
         grads = [np.asarray(g, np.float64).ravel() for g in self._probe_fn()]
         rows, hists, logs = [], [], []
         for g in grads:
             sq = float(np.sum(g * g))
             rows.append([np.sqrt(sq), np.mean(np.abs(g)), np.std(g), np.mean(g == 0)])
-            hists.append(histogram_of(g))
-            a = np.abs(g[g != 0])
+            h = histogram_of(g)
+            hists.append(h if finite_histogram(h) else np.full((HIST_BINS, 3), np.nan))
+            a = np.abs(g[(g != 0) & np.isfinite(g)])
             logs.append(np.histogram(np.clip(np.log10(a), LOG_EDGES[0], LOG_EDGES[-1]),
                                      bins=LOG_EDGES)[0] if a.size else np.zeros(len(LOG_EDGES) - 1))
         self._probe_rows.append(np.asarray(rows, np.float32))

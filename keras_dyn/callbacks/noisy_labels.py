@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import keras
 import numpy as np
-import tensorflow as tf
+
+from keras_dyn.callbacks.base import DiagnosticCallback, Record
 
 TAGS = ("clean_acc", "memorised_acc", "corrupted_true_acc", "train_acc", "val_acc", "test_acc", "gap")
 
 
-class NoisyLabelGap(keras.callbacks.Callback):
+class NoisyLabelGap(DiagnosticCallback):
     """Per-epoch accuracies that separate learning from memorising under label noise.
 
     At the end of every epoch (model in inference mode) it measures, on the training set:
@@ -25,10 +23,12 @@ class NoisyLabelGap(keras.callbacks.Callback):
 
     and ``val_acc``, ``test_acc`` (clean labels) and ``gap = train_acc - test_acc``.
 
-    Scalars go to TensorBoard as ``noisy/<name>`` in ``<log_dir>/<subdir>`` (step = epoch index
-    from 0, as Keras's own ``epoch_*`` scalars) and :meth:`results` returns one list per name.
+    Measured after every epoch (``every = 1``; see :mod:`keras_dyn.callbacks.base` for the
+    epoch convention). Scalars go to TensorBoard as ``noisy/<name>`` in ``<log_dir>/<subdir>``
+    (step = epoch, from 1) and :meth:`results` returns ``epoch`` and one list per name.
     Quantities with no examples (e.g. ``memorised_acc`` when nothing is corrupted) are NaN in
-    the results and not written to TensorBoard.
+    the results and not written to TensorBoard. A diverged network predicts class 0 for every
+    example (``argmax`` of NaN): its accuracies are recorded as measured.
 
     For speed every set is evaluated with ``model.predict`` on a fixed, seeded random subset of
     at most ``max_examples`` examples (chosen once, in ``on_train_begin``); ``train_acc``'s
@@ -60,18 +60,16 @@ class NoisyLabelGap(keras.callbacks.Callback):
     def __init__(self, x_train, y_train, y_train_clean, corrupted, x_val=None, y_val=None,
                  x_test=None, y_test=None, log_dir=None, subdir="train", max_examples=5000,
                  seed=0, batch_size=1024):
-        super().__init__()
+        super().__init__(log_dir, every=1, subdir=subdir)
         self.x_train, self.y_train = x_train, y_train
         self.y_train_clean, self.corrupted = y_train_clean, corrupted
         self.x_val, self.y_val = x_val, y_val
         self.x_test, self.y_test = x_test, y_test
-        self.log_dir = None if log_dir is None else Path(log_dir)
-        self.subdir = subdir
         self.max_examples = int(max_examples)
         self.seed = seed
         self.batch_size = batch_size
 
-    def on_train_begin(self, logs=None):
+    def setup(self):
         rng = np.random.default_rng(self.seed)
         corrupted = np.asarray(self.corrupted, dtype=bool)
         y_noisy = np.asarray(self.y_train).astype(np.int64)
@@ -83,10 +81,7 @@ class NoisyLabelGap(keras.callbacks.Callback):
                        np.concatenate([np.zeros(len(clean_idx), bool), np.ones(len(bad_idx), bool)]))
         self._val = self._capped_set(self.x_val, self.y_val, rng)
         self._test = self._capped_set(self.x_test, self.y_test, rng)
-        self.history = {"epoch": [], **{name: [] for name in TAGS}}
-        self._writer = None
-        if self.log_dir is not None:
-            self._writer = tf.summary.create_file_writer(str(self.log_dir / self.subdir))
+        return {name: [] for name in TAGS}
 
     def _cap(self, idx, rng):
         if self.max_examples and len(idx) > self.max_examples:
@@ -103,7 +98,7 @@ class NoisyLabelGap(keras.callbacks.Callback):
         probs = self.model.predict(x, batch_size=self.batch_size, verbose=0)
         return np.argmax(np.asarray(probs), axis=-1)
 
-    def on_epoch_end(self, epoch, logs=None):
+    def record(self, epoch, logs):
         x, y_noisy, y_true, bad = self._train
         pred = self._predict(x) if len(x) else np.zeros(0, int)
         values = {
@@ -115,25 +110,15 @@ class NoisyLabelGap(keras.callbacks.Callback):
             "test_acc": _acc(self._predict(self._test[0]), self._test[1]) if self._test else float("nan"),
         }
         values["gap"] = values["train_acc"] - values["test_acc"]
-        self.history["epoch"].append(epoch + 1)
-        for name in TAGS:
-            self.history[name].append(values[name])
-        if self._writer is not None:
-            with self._writer.as_default():
-                for name in TAGS:
-                    if np.isfinite(values[name]):
-                        tf.summary.scalar(f"noisy/{name}", values[name], step=epoch)
-            self._writer.flush()
+        scalars = {f"noisy/{name}": values[name] for name in TAGS if np.isfinite(values[name])}
+        return Record(values, scalars)
 
-    def on_train_end(self, logs=None):
-        if self._writer is not None:
-            self._writer.close()
+    def teardown(self):
+        self._train = self._val = self._test = None
 
     def results(self) -> dict:
         """``{"epoch": [1, 2, ...], "clean_acc": [...], ..., "gap": [...]}`` (see the class doc)."""
-        if not hasattr(self, "history"):
-            return {}
-        return {key: list(values) for key, values in self.history.items()}
+        return super().results()
 
 
 def _acc(pred, y) -> float:

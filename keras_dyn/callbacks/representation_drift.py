@@ -3,25 +3,26 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import keras
 import numpy as np
-import tensorflow as tf
 
+from keras_dyn.callbacks.base import DiagnosticCallback, Record
+from keras_dyn.errors import KerasDynError
 from keras_dyn.similarity import linear_cka, mean_cosine
 
 MEASURES = ("cosine_to_init", "cosine_to_prev", "cka_to_init")
 _HIDDEN = re.compile(r"^hidden\d+$")
 
 
-class RepresentationDrift(keras.callbacks.Callback):
+class RepresentationDrift(DiagnosticCallback):
     """Per hidden layer, compare the representation of a fixed probe set with earlier ones.
 
     In ``on_train_begin`` (before the first update, i.e. at initialisation) the outputs of the
     hidden layers on ``x_probe`` are recorded through a side model
-    ``keras.Model(model.inputs, [layer.output, ...])``. Every ``every`` epochs (and after the
-    last epoch) the new outputs ``H`` are compared with
+    ``keras.Model(model.inputs, [layer.output, ...])`` as the reference ``H0`` (kept, not a row
+    of the table). Every ``every`` epochs (epochs ``every``, ``2*every``, ... and always the
+    last one; see :mod:`keras_dyn.callbacks.base`) the new outputs ``H`` are compared with
 
     - ``cosine_to_init``: mean over probe examples of cos(H_i, H0_i), the example's own
       representation at initialisation (1 = the features have not moved);
@@ -30,12 +31,13 @@ class RepresentationDrift(keras.callbacks.Callback):
       rotations and rescaling of the feature space and so measures a change of geometry.
 
     Helpers are in :mod:`keras_dyn.similarity`. CKA is NaN for a layer whose output is constant
-    over the probe set (all units dead).
+    over the probe set (all units dead); every measure is NaN when either representation holds a
+    non-finite value (a diverged run). NaN measures are not written to TensorBoard.
 
-    TensorBoard (in ``<log_dir>/<subdir>``, step = epoch index from 0):
+    TensorBoard (in ``<log_dir>/<subdir>``, step = epoch, from 1):
     ``drift/<layer>/{cosine_to_init,cosine_to_prev,cka_to_init}``.
-    :meth:`results`: ``epoch`` (from 1), ``layers`` and one table per layer holding a list per
-    measure, e.g. ``results()["hidden1"]["cka_to_init"]``.
+    :meth:`results`: ``epoch`` (the measured epochs), ``layers`` and one table per layer holding
+    a list per measure, e.g. ``results()["hidden1"]["cka_to_init"]``.
 
     Args:
         x_probe: the probe inputs (fixed for the whole run, e.g. 512 training examples).
@@ -55,31 +57,24 @@ class RepresentationDrift(keras.callbacks.Callback):
 
     def __init__(self, x_probe, layer_names=None, every=1, log_dir=None, subdir="train",
                  batch_size=1024):
-        super().__init__()
+        super().__init__(log_dir, every=every, subdir=subdir)
         self.x_probe = x_probe
         self.layer_names = None if layer_names is None else list(layer_names)
-        self.every = max(1, int(every))
-        self.log_dir = None if log_dir is None else Path(log_dir)
-        self.subdir = subdir
         self.batch_size = batch_size
 
-    def on_train_begin(self, logs=None):
+    def setup(self):
         names = self.layer_names
         if names is None:
             names = [layer.name for layer in self.model.layers if _HIDDEN.match(layer.name)]
         if not names:
-            raise ValueError("RepresentationDrift found no layers named hidden1..N; pass layer_names")
+            raise KerasDynError("RepresentationDrift found no layers named hidden1..N; pass layer_names")
         self._names = names
         outputs = [self.model.get_layer(name).output for name in names]
         self._features = keras.Model(self.model.inputs, outputs, name="drift_features")
         self._x = np.asarray(self.x_probe)
         self._init = self._represent()
         self._prev = self._init
-        self.history = {"epoch": [], "layers": list(names),
-                        **{name: {m: [] for m in MEASURES} for name in names}}
-        self._writer = None
-        if self.log_dir is not None:
-            self._writer = tf.summary.create_file_writer(str(self.log_dir / self.subdir))
+        return {"layers": list(names), **{name: {m: [] for m in MEASURES} for name in names}}
 
     def _represent(self) -> list:
         outs = self._features.predict(self._x, batch_size=self.batch_size, verbose=0)
@@ -87,33 +82,22 @@ class RepresentationDrift(keras.callbacks.Callback):
             outs = [outs]
         return [np.asarray(o, dtype=np.float64).reshape(len(self._x), -1) for o in outs]
 
-    def on_epoch_end(self, epoch, logs=None):
-        last_epoch = (self.params or {}).get("epochs")
-        if (epoch + 1) % self.every != 0 and (last_epoch is None or epoch + 1 != last_epoch):
-            return
+    def record(self, epoch, logs):
         reps = self._represent()
-        self.history["epoch"].append(epoch + 1)
+        values, scalars = {}, {}
         for name, h, h0, hp in zip(self._names, reps, self._init, self._prev):
-            values = {"cosine_to_init": mean_cosine(h, h0), "cosine_to_prev": mean_cosine(h, hp),
-                      "cka_to_init": linear_cka(h, h0)}
-            for m in MEASURES:
-                self.history[name][m].append(values[m])
-            if self._writer is not None:
-                with self._writer.as_default():
-                    for m in MEASURES:
-                        if np.isfinite(values[m]):
-                            tf.summary.scalar(f"drift/{name}/{m}", values[m], step=epoch)
+            values[name] = drift_measures(h, h0, hp)
+            scalars.update({f"drift/{name}/{m}": v for m, v in values[name].items() if np.isfinite(v)})
         self._prev = reps
-        if self._writer is not None:
-            self._writer.flush()
+        return Record(values, scalars)
 
-    def on_train_end(self, logs=None):
-        if self._writer is not None:
-            self._writer.close()
+    def teardown(self):
+        self._features = self._init = self._prev = None
 
-    def results(self) -> dict:
-        """``{"epoch": [...], "layers": [...], "<layer>": {"cosine_to_init": [...], ...}}``."""
-        if not hasattr(self, "history"):
-            return {}
-        return {k: (dict((m, list(v)) for m, v in val.items()) if isinstance(val, dict) else list(val))
-                for k, val in self.history.items()}
+
+def drift_measures(h, h0, h_prev) -> dict:
+    """The three measures of one layer; all NaN if a representation holds a non-finite value."""
+    if not all(np.all(np.isfinite(r)) for r in (h, h0, h_prev)):
+        return {m: float("nan") for m in MEASURES}
+    return {"cosine_to_init": mean_cosine(h, h0), "cosine_to_prev": mean_cosine(h, h_prev),
+            "cka_to_init": linear_cka(h, h0)}

@@ -2,26 +2,24 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import keras
 import numpy as np
-import tensorflow as tf
+
+from keras_dyn.callbacks.base import DiagnosticCallback, Record
 
 
-class ShiftedTestAccuracy(keras.callbacks.Callback):
+class ShiftedTestAccuracy(DiagnosticCallback):
     """Test accuracy under each shift and severity (see :mod:`keras_dyn.data.shifts`).
 
     The shifted test sets are built once, in ``on_train_begin``, from a fixed seeded subset of at
     most ``max_examples`` test images; the same subset unshifted gives the reference
-    ``clean_accuracy``. Every ``every`` epochs (and always after the last epoch) the model is
-    evaluated on all of them.
+    ``clean_accuracy``. Every ``every`` epochs (epochs ``every``, ``2*every``, ... and always
+    the last one; see :mod:`keras_dyn.callbacks.base`) the model is evaluated on all of them.
 
-    TensorBoard (in ``<log_dir>/<subdir>``, step = epoch index from 0):
+    TensorBoard (in ``<log_dir>/<subdir>``, step = epoch, from 1):
     ``shift/<kind>/s<severity>/accuracy``, ``shift/mean_accuracy`` (mean over all kinds and
     severities) and ``shift/clean_accuracy``.
 
-    :meth:`results` returns ``kinds``, ``severities``, ``epoch`` (the evaluated epochs, from 1),
+    :meth:`results` returns ``kinds``, ``severities``, ``epoch`` (the evaluated epochs),
     per evaluated epoch ``clean_accuracy``, ``mean_accuracy`` and ``accuracy.<kind>.s<sev>``, and
     the final table: ``final.<kind>`` = accuracy per severity at the last evaluation,
     ``final_mean``, ``final_clean`` and ``final_mean_by_severity``.
@@ -50,21 +48,18 @@ class ShiftedTestAccuracy(keras.callbacks.Callback):
     def __init__(self, x_test, y_test, kinds=None, severities=(1, 2, 3), every=1, seed=0,
                  max_examples=2000, value_range=(0.0, 1.0), log_dir=None, subdir="train",
                  batch_size=1024):
-        super().__init__()
+        super().__init__(log_dir, every=every, subdir=subdir)
         from keras_dyn.data.shifts import SHIFTS
 
         self.x_test, self.y_test = x_test, y_test
         self.kinds = tuple(kinds) if kinds else SHIFTS
         self.severities = tuple(int(s) for s in severities)
-        self.every = max(1, int(every))
         self.seed = seed
         self.max_examples = int(max_examples)
         self.value_range = tuple(value_range)
-        self.log_dir = None if log_dir is None else Path(log_dir)
-        self.subdir = subdir
         self.batch_size = batch_size
 
-    def on_train_begin(self, logs=None):
+    def setup(self):
         from keras_dyn.data.shifts import apply_shift
 
         x, y = np.asarray(self.x_test), np.asarray(self.y_test).astype(np.int64)
@@ -74,56 +69,33 @@ class ShiftedTestAccuracy(keras.callbacks.Callback):
         self._x, self._y = x, y
         self._shifted = {(kind, s): apply_shift(x, kind, s, seed=self.seed, value_range=self.value_range)
                          for kind in self.kinds for s in self.severities}
-        self.history = {"epoch": [], "clean_accuracy": [], "mean_accuracy": [],
-                        "accuracy": {k: {f"s{s}": [] for s in self.severities} for k in self.kinds}}
         self._last = {}
-        self._writer = None
-        if self.log_dir is not None:
-            self._writer = tf.summary.create_file_writer(str(self.log_dir / self.subdir))
+        return {"kinds": list(self.kinds), "severities": list(self.severities),
+                "clean_accuracy": [], "mean_accuracy": [],
+                "accuracy": {k: {f"s{s}": [] for s in self.severities} for k in self.kinds}}
 
     def _accuracy(self, x):
         probs = self.model.predict(x, batch_size=self.batch_size, verbose=0)
         return float(np.mean(np.argmax(np.asarray(probs), axis=-1) == self._y))
 
-    def on_epoch_end(self, epoch, logs=None):
-        last_epoch = (self.params or {}).get("epochs")
-        if (epoch + 1) % self.every != 0 and (last_epoch is None or epoch + 1 != last_epoch):
-            return
-        self._evaluate(epoch)
-
-    def _evaluate(self, epoch):
+    def record(self, epoch, logs):
         clean = self._accuracy(self._x)
         accs = {key: self._accuracy(xs) for key, xs in self._shifted.items()}
         mean = float(np.mean(list(accs.values()))) if accs else float("nan")
-        h = self.history
-        h["epoch"].append(epoch + 1)
-        h["clean_accuracy"].append(clean)
-        h["mean_accuracy"].append(mean)
-        for (kind, s), acc in accs.items():
-            h["accuracy"][kind][f"s{s}"].append(acc)
         self._last = {"epoch": epoch, "clean": clean, "mean": mean, "accs": accs}
-        if self._writer is not None:
-            with self._writer.as_default():
-                for (kind, s), acc in accs.items():
-                    tf.summary.scalar(f"shift/{kind}/s{s}/accuracy", acc, step=epoch)
-                tf.summary.scalar("shift/mean_accuracy", mean, step=epoch)
-                tf.summary.scalar("shift/clean_accuracy", clean, step=epoch)
-            self._writer.flush()
+        values = {"clean_accuracy": clean, "mean_accuracy": mean,
+                  "accuracy": {k: {f"s{s}": accs[(k, s)] for s in self.severities} for k in self.kinds}}
+        scalars = {f"shift/{kind}/s{s}/accuracy": acc for (kind, s), acc in accs.items()}
+        scalars.update({"shift/mean_accuracy": mean, "shift/clean_accuracy": clean})
+        return Record(values, scalars)
 
-    def on_train_end(self, logs=None):
-        if self._writer is not None:
-            self._writer.close()
+    def teardown(self):
+        self._shifted = self._x = self._y = None
 
     def results(self) -> dict:
         """Per-evaluation history plus the final table (see the class doc)."""
-        if not hasattr(self, "history"):
-            return {}
-        out = {"kinds": list(self.kinds), "severities": list(self.severities),
-               "epoch": list(self.history["epoch"]),
-               "clean_accuracy": list(self.history["clean_accuracy"]),
-               "mean_accuracy": list(self.history["mean_accuracy"]),
-               "accuracy": {k: {s: list(v) for s, v in d.items()} for k, d in self.history["accuracy"].items()}}
-        if self._last:
+        out = super().results()
+        if out and self._last:
             accs = self._last["accs"]
             out["final"] = {k: [accs[(k, s)] for s in self.severities] for k in self.kinds}
             out["final_mean"] = self._last["mean"]

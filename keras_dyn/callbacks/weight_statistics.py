@@ -2,33 +2,35 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import keras
 import numpy as np
-import tensorflow as tf
 
-from keras_dyn.callbacks._summaries import sig, write_row
+from keras_dyn.callbacks._summaries import sig
+from keras_dyn.callbacks.base import DiagnosticCallback, Record
 from keras_dyn.recording import variable_names
 
 
-class WeightStatistics(keras.callbacks.Callback):
+class WeightStatistics(DiagnosticCallback):
     """Weight histograms and how far each variable moved, per epoch.
 
-    Every ``every`` epochs (and at the last epoch) writes to ``<log_dir>/train``:
+    Every ``every`` epochs (epochs ``every``, ``2*every``, ... and the last one; see
+    :mod:`keras_dyn.callbacks.base` for the epoch convention) writes to ``<log_dir>/train``, at
+    step = epoch:
 
-    - histograms ``weights/<layer>/<kernel|bias>`` (step = epoch);
+    - histograms ``weights/<layer>/<kernel|bias>``;
     - ``update_ratio/<layer>/<kernel|bias>`` = ``||w_now - w_then|| / ||w_then||`` where
       ``w_then`` is the variable at the previous recording (at the start of training for the
       first one), so with ``every = 1`` it is the relative change over one epoch. A variable
       that was exactly zero (Keras initialises biases to zero) is divided by its norm after the
       move instead, so its first ratio is 1.0 (or 0.0 if it did not move).
 
-    The learning rate is not repeated here: Keras's TensorBoard callback writes
-    ``epoch_learning_rate``.
+    Epoch 0 is not a row of its own (a ratio needs a previous state); the norms at the start are
+    kept in ``initial_norm``. Non-finite weights (a diverged run) give NaN norms and ratios and a
+    histogram of the finite values only. The learning rate is not repeated here:
+    :class:`~keras_dyn.callbacks.epoch_recorder.EpochRecorder` writes ``epoch_learning_rate``.
 
-    ``results()`` (``results_key = "weights"``): ``variables``, ``epoch`` and per variable
-    ``update_ratio`` and ``norm`` (``||w||`` after the epoch), one item per recorded epoch.
+    ``results()`` (``results_key = "weights"``): ``variables``, ``epoch``, ``initial_norm`` (per
+    variable, ``||w||`` before training) and per variable ``update_ratio`` and ``norm``
+    (``||w||`` at the recorded epoch), one item per recorded epoch.
 
     Args:
         log_dir: the run folder (``None``: results only).
@@ -39,54 +41,55 @@ class WeightStatistics(keras.callbacks.Callback):
     Example:
         >>> weights = WeightStatistics("modellogs/demo/run1")
         >>> model.fit(x, y, epochs=5, callbacks=[weights])
-        >>> weights.results()["update_ratio"]["hidden1/kernel"]
+        >>> weights.results()["update_ratio"]["hidden1/kernel"]   # epochs 1..5
     """
 
     results_key = "weights"
 
     def __init__(self, log_dir=None, every: int = 1, histograms: bool = True, subdir: str = "train"):
-        super().__init__()
-        self.log_dir = None if log_dir is None else Path(log_dir)
-        self.every = max(int(every), 1)
+        super().__init__(log_dir, every=every, subdir=subdir)
         self.histograms = histograms
-        self.subdir = subdir
 
-    def on_train_begin(self, logs=None):
+    def setup(self):
         self.names = variable_names(self.model)
         self._previous = [np.array(w.numpy()) for w in self.model.trainable_weights]
-        self._writer = (tf.summary.create_file_writer(str(self.log_dir / self.subdir))
-                        if self.log_dir is not None else None)
-        self._last_epoch = self.params.get("epochs", 0) - 1
-        self._results = {"variables": list(self.names), "epoch": [],
-                         "update_ratio": {n: [] for n in self.names},
-                         "norm": {n: [] for n in self.names}}
+        return {"variables": list(self.names),
+                "initial_norm": {n: sig(_norm(w)) for n, w in zip(self.names, self._previous)},
+                "update_ratio": {n: [] for n in self.names},
+                "norm": {n: [] for n in self.names}}
 
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch % self.every and epoch != self._last_epoch:
-            return
+    def record(self, epoch, logs):
         now = [np.array(w.numpy()) for w in self.model.trainable_weights]
-        self._results["epoch"].append(int(epoch))
+        values = {"update_ratio": {}, "norm": {}}
         scalars, hists = {}, {}
         for name, w, w0 in zip(self.names, now, self._previous):
-            base = np.linalg.norm(w0.astype(np.float64))
-            if base == 0:  # zero-initialised (biases): divide by the norm after the move
-                base = np.linalg.norm(w.astype(np.float64))
-            moved = np.linalg.norm((w.astype(np.float64) - w0))
-            ratio = float(moved / base) if base > 0 else 0.0
-            self._results["update_ratio"][name].append(sig(ratio))
-            self._results["norm"][name].append(sig(np.linalg.norm(w.astype(np.float64))))
+            ratio = update_ratio(w0, w)
+            values["update_ratio"][name] = sig(ratio)
+            values["norm"][name] = sig(_norm(w))
             scalars[f"update_ratio/{name}"] = ratio
             if self.histograms:
                 hists[f"weights/{name}"] = w
-        if self._writer is not None:
-            write_row(self._writer, epoch, scalars, hists)
-            self._writer.flush()
         self._previous = now
+        return Record(values, scalars, hists)
 
-    def on_train_end(self, logs=None):
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+    def teardown(self):
+        self._previous = None
 
-    def results(self) -> dict:
-        return self._results
+
+def update_ratio(before, after) -> float:
+    """``||after - before|| / ||before||`` (``/ ||after||`` if ``before`` is all zero); NaN
+    when either holds a non-finite value."""
+    before = np.asarray(before, np.float64)
+    after = np.asarray(after, np.float64)
+    if not (np.all(np.isfinite(before)) and np.all(np.isfinite(after))):
+        return float("nan")
+    base = np.linalg.norm(before)
+    if base == 0:  # zero-initialised (biases): divide by the norm after the move
+        base = np.linalg.norm(after)
+    moved = np.linalg.norm(after - before)
+    return float(moved / base) if base > 0 else 0.0
+
+
+def _norm(w) -> float:
+    w = np.asarray(w, np.float64)
+    return float(np.linalg.norm(w)) if np.all(np.isfinite(w)) else float("nan")

@@ -8,6 +8,9 @@ Every function takes the plain dicts a ``results.toml`` holds, never a live mode
   histograms ``loghist[var][epoch]`` on ``loghist_edges``;
 - ``activations`` (:class:`keras_dyn.callbacks.ActivationStatistics`).
 
+Epochs on the x axes are the tables' ``epoch`` numbers as they are (epoch e = after e epochs,
+0 = before training; see :mod:`keras_dyn.callbacks.base`).
+
 Functions:
 
 - :func:`gradient_flow`: mean ``|g|`` per layer over epochs (log scale) beside a bar chart of the
@@ -51,7 +54,7 @@ def gradient_flow(grads: dict, path, title: str = "Gradient flow") -> Path:
     """Mean |g| per layer over epochs (log y) and a per-layer bar chart of the last epoch."""
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.2), dpi=110,
                                  gridspec_kw={"width_ratios": [3, 2]})
-    epochs = np.asarray(grads["epoch"]) + 1
+    epochs = np.asarray(grads["epoch"])
     kernels = _layers(grads, "kernel")
     colors = plt.cm.viridis(np.linspace(0, 0.9, max(len(kernels), 1)))
     for color, var in zip(colors, kernels):
@@ -91,13 +94,13 @@ def step_norms(grads: dict, path, title: str = "Per-step gradient norm", kind: s
                              sharex=True, squeeze=False)
     for ax, var in zip(axes[:, 0], variables):
         per_epoch = grads["step_norms"][var]
-        for e, values in enumerate(per_epoch):
+        for e, values in zip(grads["epoch"], per_epoch):
             values = np.asarray(values, float)
-            x = e + 1 + np.linspace(-0.38, 0.38, len(values))  # the epoch's steps in order
+            x = e + np.linspace(-0.38, 0.38, len(values))  # the epoch's steps in order
             ax.plot(x, values, ".", ms=1.5, alpha=0.35, color="tab:blue")
         means = grads["stats"][var]["norm_mean"]
         stds = grads["stats"][var]["norm_std"]
-        ex = np.arange(1, len(means) + 1)
+        ex = np.asarray(grads["epoch"][:len(means)])
         ax.errorbar(ex, means, yerr=stds, color="black", marker="o", ms=3, capsize=3, lw=1,
                     label="epoch mean ± sd")
         ax.set_ylabel(var, fontsize=8)
@@ -112,10 +115,10 @@ def step_norms(grads: dict, path, title: str = "Per-step gradient norm", kind: s
 def dead_units(acts: dict, path, title: str = "Dead units") -> Path:
     """Dead-unit fraction per hidden layer over the recorded epochs."""
     fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
-    epochs = np.asarray(acts["epoch"]) + 1
+    epochs = np.asarray(acts["epoch"])
     for layer in acts["layers"]:
         ax.plot(epochs, np.asarray(acts[layer]["dead_frac"]) * 100, marker="o", ms=3, label=layer)
-    ax.set_xlabel("epoch")
+    ax.set_xlabel("epoch (0 = at initialisation)" if len(epochs) and epochs[0] == 0 else "epoch")
     ax.set_ylabel("dead units (% of the layer, on the probe batch)")
     ax.set_title(title)
     ax.grid(alpha=0.3)
@@ -132,11 +135,12 @@ def gradient_histograms(grads: dict, path, title: str = "Gradient histograms ove
                              sharey=True, squeeze=False)
     image = None
     for ax, var in zip(axes[0], variables):
-        counts = np.asarray(grads["loghist"][var], float).T  # [bins, epochs]
+        counts = np.asarray(grads["loghist"][var], float).T  # [bins, recorded epochs]
         share = counts / np.maximum(counts.sum(axis=0, keepdims=True), 1)
-        n = counts.shape[1]
+        epochs = np.asarray(grads["epoch"][:counts.shape[1]])  # consecutive: recorded every epoch
         image = ax.imshow(np.log10(share + 1e-4), origin="lower", aspect="auto", cmap="magma",
-                          extent=(0.5, n + 0.5, edges[0], edges[-1]), vmin=-4, vmax=0)
+                          extent=(epochs[0] - 0.5, epochs[-1] + 0.5, edges[0], edges[-1]),
+                          vmin=-4, vmax=0)
         ax.set_title(var, fontsize=8)
         ax.set_xlabel("epoch")
     axes[0, 0].set_ylabel("log10 |g|")
@@ -156,7 +160,8 @@ def depth_profile(groups: dict, path, title: str = "Kernel-gradient norm by laye
 
     Args:
         groups: label -> list of ``gradients`` dicts (one per seed).
-        epoch: index into the per-epoch lists (0 = first epoch, -1 = last).
+        epoch: position in the per-epoch lists (0 = the first recorded epoch, epoch 1 for
+            gradients; -1 = the last), not an epoch number.
     """
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
     for label, runs in groups.items():

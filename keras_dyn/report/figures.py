@@ -12,18 +12,21 @@ import numpy as np  # noqa: E402
 
 
 def curves_with_seed_bands(groups: dict[str, list[list[float]]], path, *, ylabel: str,
-                           title: str, scale: float = 100.0, xlabel: str = "epoch") -> Path:
+                           title: str, scale: float = 100.0, xlabel: str = "epoch",
+                           epochs=None) -> Path:
     """One line per group: the mean over seeds against epoch, with a ±1 sd band.
 
     Args:
-        groups: label -> list of per-seed curves (each a list over epochs 1..E).
+        groups: label -> list of per-seed curves (each a list over the recorded epochs).
         path: PNG file to write.
+        epochs: the epoch numbers of the curves' items (a results table's ``epoch`` list);
+            default 1, 2, ...: a table recorded after every epoch.
     """
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
     for label, curves in groups.items():
         length = min(len(c) for c in curves)
         data = np.array([c[:length] for c in curves], dtype=float) * scale
-        x = np.arange(1, length + 1)
+        x = np.arange(1, length + 1) if epochs is None else np.asarray(epochs[:length])
         m = data.mean(axis=0)
         line, = ax.plot(x, m, marker="o", ms=3, label=f"{label} (n={len(curves)})")
         if len(curves) > 1:

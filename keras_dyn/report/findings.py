@@ -304,7 +304,7 @@ def runs_line(ctx) -> str:
     results = ctx.results
     n_points = len(ctx.groups())
     bad = diverged(results)
-    cpu = sum(float(r.get("final", {}).get("cpu_seconds", 0) or 0) for r in results)
+    cpu = sum(float(r.get("final", {}).get("train_cpu_seconds", 0) or 0) for r in results)
     wall = sum(float(r.get("final", {}).get("train_seconds", 0) or 0) for r in results)
     steps = sum(int(r.get("final", {}).get("steps", 0) or 0) for r in results)
     text = (f"{len(results)} run(s): {n_points} configuration(s) × seeds {seeds_text(results)}. "
@@ -346,7 +346,7 @@ def summary_of(ctx, verdicts) -> dict:
         "runs": len(results),
         "seeds": sorted({int(r["run"]["seed"]) for r in results}),
         "diverged": len(diverged(results)),
-        "cpu_seconds": round(sum(float(r.get("final", {}).get("cpu_seconds", 0) or 0) for r in results), 1),
+        "cpu_seconds": round(sum(float(r.get("final", {}).get("train_cpu_seconds", 0) or 0) for r in results), 1),
         "wall_seconds": round(sum(float(r.get("run", {}).get("wall_seconds", 0) or 0) for r in results), 1),
         "verdicts": verdicts,
         "quick": ctx.quick,

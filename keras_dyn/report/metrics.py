@@ -302,7 +302,7 @@ _LIST = [
     Metric("train_seconds", "wall-clock training time (s)", "run", per_epoch=False,
            scalar=_run_value("final", "train_seconds")),
     Metric("cpu_seconds", "process CPU time of training (s)", "run", per_epoch=False,
-           scalar=_run_value("final", "cpu_seconds")),
+           scalar=_run_value("final", "train_cpu_seconds")),
     Metric("steps_per_second", "optimizer steps per wall-clock second", "run", per_epoch=False,
            scalar=_run_value("final", "steps_per_second")),
 ]

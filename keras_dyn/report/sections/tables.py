@@ -33,7 +33,7 @@ def seed_table(ctx, metrics, at=None, by=None, params=None, time=True, parameter
             for r in (readings if M.METRICS[metric].per_epoch else [None]):
                 row.append(ctx.fmt(ctx.summary(runs, metric, params, r), metric))
         if time:
-            row.append(stats.summarise(float(r["final"].get("cpu_seconds", float("nan")))
+            row.append(stats.summarise(float(r["final"].get("train_cpu_seconds", float("nan")))
                                        for r in runs).fmt(scale=1, digits=1, unit=""))
             row.append(stats.summarise(float(r["final"].get("steps_per_second", float("nan")))
                                        for r in runs).fmt(scale=1, digits=0, unit=""))
@@ -92,7 +92,7 @@ def ranking(ctx, columns=(), by=None):
     rows = []
     for rank, (label, runs, val, test) in enumerate(cells, start=1):
         row = [rank, label, ctx.fmt(val, "val_accuracy"), ctx.fmt(test, "test_accuracy"),
-               stats.summarise(float(r["final"].get("cpu_seconds", float("nan"))) for r in runs).fmt(
+               stats.summarise(float(r["final"].get("train_cpu_seconds", float("nan"))) for r in runs).fmt(
                    scale=1, digits=1, unit=""), f"{int(runs[0]['run']['params']):,}"]
         for c in columns:
             if c == "steps_per_epoch":
