@@ -127,8 +127,6 @@ def _ctx(cfg, results, tmp_path):
 
 
 def _render(name, ctx, **params):
-    from keras_dyn.lab_spec import SectionSpec  # noqa: F401  (the registry's own default filling)
-
     spec = SECTIONS[name]
     full = {k: p.default for k, p in spec.params.items()}
     full.update(params)

@@ -18,7 +18,6 @@ from keras_dyn.report import metrics as M
 from keras_dyn.report.findings import markdown_table, per_seed
 from keras_dyn.report.sections.figures import _plt, _slug
 
-PARTS = ("kernel", "bias", "all")
 RUN_FIGURES = ("gradient_flow", "step_norms", "gradient_histograms", "dead_units")
 
 
