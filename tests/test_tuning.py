@@ -178,7 +178,7 @@ def test_killed_grid_resumes_without_repeats(tmp_path):
     assert not list((experiment / "_tuner").rglob("*.tmp"))  # a killed writer's leftovers removed
     assert "findings:" in done.stderr
     findings = sorted(experiment.glob("FINDINGS-*.md"))[-1].read_text()
-    assert "What the grid search chose" in findings
+    assert "What the grid search chooses" in findings
 
     # The same command once more: nothing left to run, nothing rerun.
     before = {p: p.stat().st_mtime_ns for p in results}
