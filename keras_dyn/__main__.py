@@ -6,7 +6,8 @@
     python -m keras_dyn grid CONFIG.toml [--logdir DIR] [--quick] [--seeds N] [--data-dir DIR]
                                          [--workers N] [--restart | --report-only]
 
-Bad input prints one line (file, key, what is allowed) and exits with status 2.
+Bad input prints one line (file, key, what is allowed) and exits with status 2. The other
+commands of ``keras-dyn`` (``lab``, ``labs``, ``worksheet``) work here too: see keras_dyn/cli.py.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from keras_dyn.lab import (MAX_WORKERS, OneLineParser, _bounded_int, common_argu
                            quiet_tensorflow, write_findings)
 
 
-def main(argv=None) -> int:
-    parser = OneLineParser(prog="python -m keras_dyn",
+def main(argv=None, prog: str = "python -m keras_dyn") -> int:
+    parser = OneLineParser(prog=prog,
                            description="keras_dyn: TOML experiment -> Keras runs -> TensorBoard logs and findings")
     sub = parser.add_subparsers(dest="command", required=True)
     run = common_arguments(sub.add_parser("run", help="train every grid point and seed of CONFIG"))
@@ -104,4 +105,6 @@ def _report(out, errors) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from keras_dyn.cli import main as cli_main  # run/grid/check come back to main() above
+
+    sys.exit(cli_main(prog="python -m keras_dyn"))

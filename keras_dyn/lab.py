@@ -99,7 +99,8 @@ def quiet_tensorflow():
         os.close(saved)
 
 
-def write_findings(cfg, results, logdir, *, lab_log=None, quick=False) -> tuple[Path, list[str]]:
+def write_findings(cfg, results, logdir, *, lab_log=None, quick=False,
+                   lab_figures=None) -> tuple[Path, list[str]]:
     """Build the findings; write them to the log folder (and the lab log unless quick).
 
     ``FINDINGS-<time>.md`` and ``figures-<time>/`` are created exclusively (``-2``, ``-3``, ...
@@ -107,6 +108,7 @@ def write_findings(cfg, results, logdir, *, lab_log=None, quick=False) -> tuple[
     folder (the lab log and its figures inside the lab's folder). Returns the findings file and
     the findings errors (hypotheses or sections that could not be read: the runs are kept and
     ``--report-only`` rebuilds the findings without training).
+    The lab log's figures go to ``lab_figures`` (default: ``figures/`` beside the log).
     """
     from keras_dyn.report.findings import setup_markdown
     from keras_dyn.runfiles import atomic_write_text, ensure_dir, exclusive_name, inside
@@ -147,8 +149,9 @@ def write_findings(cfg, results, logdir, *, lab_log=None, quick=False) -> tuple[
 
         lab_dir = Path(lab_log).parent
         inside(lab_dir, lab_log)  # a LOG.md linked out of the lab folder is not written through
-        lab_fig_dir = ensure_dir(lab_dir / "figures", lab_dir)
-        findings = _build(cfg, results, lab_fig_dir, "figures/")
+        lab_fig_dir = ensure_dir(Path(lab_figures) if lab_figures else lab_dir / "figures", lab_dir)
+        prefix = os.path.relpath(lab_fig_dir, lab_dir).replace(os.sep, "/") + "/"
+        findings = _build(cfg, results, lab_fig_dir, prefix)
         update_log(lab_log, "## Findings (generated)\n\n" + header + findings.markdown, setup=setup)
     return out, findings.errors
 
@@ -192,18 +195,23 @@ def _command() -> str:
 def main(name: str, argv=None) -> int:
     """Run lab ``name`` (``python -m labs.<name>``); exits 0, 2 and one line on bad input, or 1
     when the runs finished but part of the findings could not be written."""
-    from keras_dyn.catalogue import find_lab
+    from keras_dyn.catalogue import find_lab, installed
 
     try:
         lab = find_lab(name)
     except KerasDynError as exc:
         print(str(exc), file=sys.stderr)
         sys.exit(exc.exit_code)
-    return run_lab(lab.log_path, config=lab.config_path, argv=argv, tuner=lab.runner == "grid")
+    return run_lab(lab.log_path, config=lab.config_path, argv=argv, tuner=lab.runner == "grid",
+                   worksheet=installed())  # an installed package's LOG.md is never written
 
 
-def run_lab(main_file, findings=None, config=None, argv=None, *, tuner=None) -> int:
+def run_lab(main_file, findings=None, config=None, argv=None, *, tuner=None, prog=None,
+            worksheet=False) -> int:
     """Run a lab whose folder holds ``main_file`` (its LOG.md or an old ``__main__.py``).
+
+    ``worksheet`` (``keras-dyn lab``): the lab's own LOG.md is never written; a full run writes
+    the worksheet only where ``--worksheet DIR`` says (see :mod:`keras_dyn.worksheet`).
 
     The runner comes from ``[lab] runner`` (``tuner`` overrides it): ``grid`` runs through
     keras-tuner (:func:`keras_dyn.tuning.run_grid`: resumable, HParams, ``--workers N``).
@@ -216,7 +224,12 @@ def run_lab(main_file, findings=None, config=None, argv=None, *, tuner=None) -> 
     title = _lab_title(config) or lab_dir.name
     if tuner is None:
         tuner = _lab_runner(config) == "grid"
-    parser = common_arguments(OneLineParser(prog=f"python -m labs.{lab_dir.name}", description=title))
+    parser = common_arguments(OneLineParser(prog=prog or f"python -m labs.{lab_dir.name}",
+                                            description=title))
+    if worksheet:
+        parser.add_argument("--worksheet", metavar="DIR",
+                            help=f"a full run writes the worksheet DIR/{lab_dir.name}.md (kept, "
+                                 f"generated blocks rewritten) and its figures; default: none")
     if tuner:
         parser.add_argument("--workers", type=_positive_int, default=0, metavar="N",
                             help="a keras-tuner chief and N workers on 127.0.0.1 (docs/distributed.md)")
@@ -224,6 +237,11 @@ def run_lab(main_file, findings=None, config=None, argv=None, *, tuner=None) -> 
     if args.restart and args.report_only:
         parser.error("--restart and --report-only exclude each other")
     try:
+        lab_log, lab_figures = lab_dir / "LOG.md", None
+        if worksheet:  # keras-dyn lab: never the lab's own LOG.md (read-only when installed)
+            from keras_dyn.worksheet import run_worksheet
+
+            lab_log, lab_figures = run_worksheet(lab_dir.name, args.worksheet, quick=args.quick)
         from keras_dyn.config import check_name, load_config
         from keras_dyn.report.results import records_to_results
         from keras_dyn.train import run_experiment
@@ -246,7 +264,7 @@ def run_lab(main_file, findings=None, config=None, argv=None, *, tuner=None) -> 
                                      report_only=args.report_only)
         run_cfg = _experiment_cfg(cfg, args)
         out, errors = write_findings(run_cfg, records_to_results(records), args.logdir,
-                                     lab_log=lab_dir / "LOG.md", quick=args.quick)
+                                     lab_log=lab_log, quick=args.quick, lab_figures=lab_figures)
     except KerasDynError as exc:
         print(str(exc), file=sys.stderr)
         sys.exit(exc.exit_code)
@@ -257,7 +275,8 @@ def run_lab(main_file, findings=None, config=None, argv=None, *, tuner=None) -> 
     except OSError as exc:  # the file system refused something not written through runfiles
         print(f"output error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
         sys.exit(2)
-    print(f"findings: {out}" + ("" if args.quick else f" and {lab_dir / 'LOG.md'}"), file=sys.stderr)
+    print(f"findings: {out}" + ("" if args.quick or lab_log is None else f" and {lab_log}"),
+          file=sys.stderr)
     for error in errors:
         print(f"findings error: {error}", file=sys.stderr)
     if errors:

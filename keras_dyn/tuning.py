@@ -20,7 +20,9 @@ with :class:`keras_tuner.GridSearch`:
   the same log folder, see :func:`write_hparams_config`), and per trial an ``hparams`` session
   (trial id = ``<run name> (<experiment>)``) with the final scalars ``final/val_accuracy``,
   ``final/best_val_accuracy``, ``final/test_accuracy``, ``final/train_seconds``, ``final/params``
-  in the run folder itself. (keras-tuner's own integration, a ``keras.callbacks.TensorBoard``
+  in the run folder itself. The dashboard's columns are the grid keys, the parameter count and
+  the seed, with whole numbers written as text (see :func:`hparam_display`), and the first four
+  scalars. (keras-tuner's own integration, a ``keras.callbacks.TensorBoard``
   passed to ``search``, would log to ``<log_dir>/<trial id>/execution0`` instead of keras_dyn's
   run folders, so the summaries are written here with ``tensorboard.plugins.hparams.api``.)
 * Resume: the tuner state lives in ``<logdir>/<experiment>/_tuner`` (keras-tuner's
@@ -54,6 +56,7 @@ from __future__ import annotations
 
 import functools
 import json
+import numbers
 import os
 import shutil
 import signal
@@ -296,8 +299,52 @@ HPARAMS_METRICS = (
     ("final/best_val_accuracy", "best val accuracy"),
     ("final/test_accuracy", "test accuracy (reported only)"),
     ("final/train_seconds", "training time (s)"),
-    ("final/params", "parameters"),
-)
+)  # the parameter count is an hparams column (PARAMS_HP), shown as a whole number
+
+# --------------------------------------------------------------------------- HParams values shown
+
+PARAMS_HP = "params"  # the parameter count, a column of the HParams table ("parameters")
+WHOLE_NUMBER_HPARAMS = frozenset({"layers", "units", "batch_size", "epochs", SEED_HP, PARAMS_HP,
+                                  *(f"units_{i}" for i in range(1, 9))})
+WHOLE_NUMBER_WIDTH = 13  # right-aligned to this many characters (up to 9,999,999,999)
+
+
+def hparam_display(key: str, value):
+    """``value`` of hyperparameter ``key`` as the HParams dashboard is to show it.
+
+    The dashboard prints every number with five significant digits (``prettyPrint`` in
+    TensorBoard's tf-hparams-utils is ``value.toPrecision(5)``: 2 shows as ``2.0000``, 134,794 as
+    ``1.3479e+5``) and a string as it is. Whole-number hyperparameters and the parameter count
+    are therefore written as strings (the count with thousands separators). Strings sort as text
+    there (the table's sort, the filter list, the parallel-coordinates axis), so they are
+    right-aligned with spaces to a fixed width: text order is then numeric order, and the
+    browser does not show the leading spaces. Other values (rates, names) are left as they are.
+    """
+    if key in WHOLE_NUMBER_HPARAMS and isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        text = f"{int(value):,}" if key == PARAMS_HP else str(int(value))
+        return text.rjust(WHOLE_NUMBER_WIDTH)
+    return value
+
+
+def dashboard_hparams(point: dict, seed: int, params=None) -> dict:
+    """One trial's values for its HParams session: :func:`hparam_values` as they are to be shown,
+    and the parameter count."""
+    values = {k: hparam_display(k, v) for k, v in hparam_values(point, seed).items()}
+    if params is not None:
+        values[PARAMS_HP] = hparam_display(PARAMS_HP, int(params))
+    return values
+
+
+def grid_param_counts(cfg: ExperimentConfig) -> list[int]:
+    """The parameter count of every grid point's model, from the config alone (the MLP of
+    :func:`keras_dyn.models.build_model`: dense layers with biases), without building a model."""
+    from keras_dyn.data.datasets import IMAGE_SHAPE, NUM_CLASSES, SYNTHETIC_DATASETS
+    from keras_dyn.models import count_parameters
+
+    dataset = cfg.data.dataset
+    inputs = 2 if dataset in SYNTHETIC_DATASETS else IMAGE_SHAPE[0] * IMAGE_SHAPE[1]
+    return sorted({count_parameters(cfg.at_point(point).model.hidden, inputs, NUM_CLASSES[dataset])
+                   for point in cfg.points()})
 
 
 def write_hparams_config(cfg: ExperimentConfig, experiment_dir):
@@ -311,7 +358,8 @@ def write_hparams_config(cfg: ExperimentConfig, experiment_dir):
     """
     experiment_dir = Path(experiment_dir)
     description = json.dumps({"grid": {k: [encode(k, v) for v in vs] for k, vs in cfg.grid.items()},
-                              "seeds": list(cfg.training.seeds)}, sort_keys=False)
+                              "seeds": list(cfg.training.seeds),
+                              PARAMS_HP: grid_param_counts(cfg)}, sort_keys=False)
     marker = experiment_dir / TUNER_DIRNAME / "hparams_config.json"
     if not (marker.is_file() and marker.read_text(encoding="utf-8") == description):
         atomic_write_text(marker, description, root=experiment_dir)
@@ -339,10 +387,11 @@ def _refresh_hparams_summaries(logdir):
             spec = json.loads((folder / TUNER_DIRNAME / "hparams_config.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        for key, values in list(spec.get("grid", {}).items()) + [(SEED_HP, spec.get("seeds", []))]:
+        extra = [(SEED_HP, spec.get("seeds", []))] + ([(PARAMS_HP, spec[PARAMS_HP])] if spec.get(PARAMS_HP) else [])
+        for key, values in list(spec.get("grid", {}).items()) + extra:
             known = union.setdefault(key, [])
             known += [v for v in values if v not in known]
-    keys = sorted(union, key=lambda k: (k == SEED_HP, k))
+    keys = sorted(union, key=lambda k: (k == SEED_HP, k == PARAMS_HP, k))
     signature = json.dumps({k: union[k] for k in keys})
     for folder in folders:
         stamp = folder / TUNER_DIRNAME / "hparams_summary.json"
@@ -353,7 +402,9 @@ def _refresh_hparams_summaries(logdir):
         writer = tf.summary.create_file_writer(str(folder))
         with writer.as_default():
             hp_api.hparams_config(
-                hparams=[hp_api.HParam(k, hp_api.Discrete(union[k])) for k in keys],
+                hparams=[hp_api.HParam(k, hp_api.Discrete([hparam_display(k, v) for v in union[k]]),
+                                       display_name="parameters" if k == PARAMS_HP else None)
+                         for k in keys],
                 metrics=[hp_api.Metric(tag, display_name=name) for tag, name in HPARAMS_METRICS])
         writer.close()
         atomic_write_text(stamp, signature, root=folder)
@@ -383,7 +434,8 @@ def write_trial_hparams(run_dir, point: dict, seed: int, results: dict):
     metrics = trial_metrics(results)
     writer = tf.summary.create_file_writer(str(run_dir))
     with writer.as_default():
-        hp_api.hparams(hparam_values(point, seed), trial_id=trial_id(run_dir))
+        hp_api.hparams(dashboard_hparams(point, seed, results["run"].get("params")),
+                       trial_id=trial_id(run_dir))
         for tag in FINAL_TAGS:
             tf.summary.scalar(f"final/{tag}", metrics[tag], step=0)
     writer.close()
