@@ -44,9 +44,11 @@ def quick_version(cfg: ExperimentConfig) -> ExperimentConfig:
     """The same experiment on a small subset (for tests and a first look): at most
     1000 training and 500 test examples, at most two seeds and five epochs, synthetic sets at
     most 1000 points."""
-    data = {"subset": min(cfg.data.subset or QUICK_TRAIN_EXAMPLES, QUICK_TRAIN_EXAMPLES),
-            "test_subset": min(cfg.data.test_subset or QUICK_TEST_EXAMPLES, QUICK_TEST_EXAMPLES),
-            "n_samples": min(cfg.data.n_samples, 1000)}
+    if cfg.data.dataset in ("circle", "nested_rings"):  # small already: fewer points, no subsets
+        data = {"n_samples": min(cfg.data.n_samples, 1000)}
+    else:
+        data = {"subset": min(cfg.data.subset or QUICK_TRAIN_EXAMPLES, QUICK_TRAIN_EXAMPLES),
+                "test_subset": min(cfg.data.test_subset or QUICK_TEST_EXAMPLES, QUICK_TEST_EXAMPLES)}
     training = {"seeds": list(cfg.training.seeds[:QUICK_MAX_SEEDS]),
                 "epochs": min(cfg.training.epochs, QUICK_MAX_EPOCHS)}
     sections = {}
