@@ -129,7 +129,8 @@ def test_experiment_commands_are_keras_dyn_main_with_the_console_name(tiny_confi
         cli.main(["run", "--nope", str(tiny_config)])
     assert exit_.value.code == 2
     err = capsys.readouterr().err
-    assert err.startswith("usage: keras-dyn ") and "unrecognized arguments: --nope" in err
+    assert err.startswith("usage error: keras-dyn") and "unrecognized arguments: --nope" in err
+    assert err.count("\n") == 1  # one line
 
 
 def test_python_m_keras_dyn_has_the_same_commands(capsys):
