@@ -1,25 +1,27 @@
 """``python -m keras_dyn``: run or check an experiment described by a TOML file.
 
     python -m keras_dyn run CONFIG.toml [--logdir DIR] [--quick] [--seeds N] [--data-dir DIR]
+                                        [--restart | --report-only]
     python -m keras_dyn check CONFIG.toml
     python -m keras_dyn grid CONFIG.toml [--logdir DIR] [--quick] [--seeds N] [--data-dir DIR]
-                                         [--workers N] [--restart]
+                                         [--workers N] [--restart | --report-only]
 
-Bad input prints one line (file, key, what is allowed) and exits with status 2.
+Bad input prints one line (file, key, what is allowed) and exits with status 2. The other
+commands of ``keras-dyn`` (``lab``, ``labs``, ``worksheet``) work here too: see keras_dyn/cli.py.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from keras_dyn.errors import KerasDynError
-from keras_dyn.lab import common_arguments, quiet_tensorflow, write_findings
+from keras_dyn.lab import (MAX_WORKERS, OneLineParser, _bounded_int, common_arguments,
+                           quiet_tensorflow, write_findings)
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m keras_dyn",
-                                     description="keras_dyn: TOML experiment -> Keras runs -> TensorBoard logs and findings")
+def main(argv=None, prog: str = "python -m keras_dyn") -> int:
+    parser = OneLineParser(prog=prog,
+                           description="keras_dyn: TOML experiment -> Keras runs -> TensorBoard logs and findings")
     sub = parser.add_subparsers(dest="command", required=True)
     run = common_arguments(sub.add_parser("run", help="train every grid point and seed of CONFIG"))
     run.add_argument("config", help="experiment TOML file")
@@ -28,11 +30,11 @@ def main(argv=None) -> int:
     grid = common_arguments(sub.add_parser(
         "grid", help="run CONFIG's grid through keras-tuner (GridSearch, resumable, HParams)"))
     grid.add_argument("config", help="experiment TOML file")
-    grid.add_argument("--workers", type=int, default=0, metavar="N",
+    grid.add_argument("--workers", type=_bounded_int(0, MAX_WORKERS), default=0, metavar="N",
                       help="start a keras-tuner chief and N workers on 127.0.0.1 (docs/distributed.md)")
-    grid.add_argument("--restart", action="store_true",
-                      help="start over: remove the tuner state and this grid's run folders first")
     args = parser.parse_args(argv)
+    if getattr(args, "restart", False) and getattr(args, "report_only", False):
+        parser.error("--restart and --report-only exclude each other")
     try:
         from keras_dyn.config import load_config
 
@@ -45,6 +47,9 @@ def main(argv=None) -> int:
                     print(cfg.run_name(point, seed))
             print(f"{args.config}: ok, {len(cfg.points()) * len(cfg.training.seeds)} run(s)",
                   file=sys.stderr)
+            if cfg.grid and cfg.data.validation_split == 0:
+                print(f"note: data.validation_split = 0: fine for `run`; `grid` refuses it (a "
+                      f"keras-tuner grid chooses on validation accuracy)", file=sys.stderr)
             return 0
         if args.command == "grid":
             return _grid(cfg, args)
@@ -53,7 +58,8 @@ def main(argv=None) -> int:
         from keras_dyn.train import run_experiment
 
         records = run_experiment(cfg, args.logdir, quick=args.quick, seeds=args.seeds,
-                                 data_dir=args.data_dir)
+                                 data_dir=args.data_dir, restart=args.restart,
+                                 report_only=args.report_only)
         out, errors = write_findings(_experiment_cfg(cfg, args), records_to_results(records),
                                      args.logdir, quick=args.quick)
         return _report(out, errors)
@@ -64,6 +70,9 @@ def main(argv=None) -> int:
         print("interrupted: finished runs keep their results; the unfinished run has none",
               file=sys.stderr)
         return 130
+    except OSError as exc:  # the file system refused something not written through runfiles
+        print(f"output error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
 
 
 def _grid(cfg, args) -> int:
@@ -73,12 +82,10 @@ def _grid(cfg, args) -> int:
     from keras_dyn.report.results import records_to_results
     from keras_dyn.tuning import CHILD_ENV, run_grid
 
-    if args.workers < 0:
-        raise KerasDynError("--workers must be 0 or more")
     try:
         records = run_grid(cfg, args.logdir, quick=args.quick, seeds=args.seeds,
                            data_dir=args.data_dir, workers=args.workers, restart=args.restart,
-                           config_path=args.config)
+                           config_path=args.config, report_only=args.report_only)
     except KeyboardInterrupt:
         print("interrupted: finished trials keep their results; run the same command again to "
               "continue with the first unfinished trial", file=sys.stderr)
@@ -98,4 +105,6 @@ def _report(out, errors) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from keras_dyn.cli import main as cli_main  # run/grid/check come back to main() above
+
+    sys.exit(cli_main(prog="python -m keras_dyn"))

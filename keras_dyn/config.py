@@ -16,7 +16,10 @@ An experiment file has these sections (all optional except ``[data]``, ``[model]
                   (validated by keras_dyn.lab_spec; see README "Writing a lab")
 
 Every problem raises :class:`keras_dyn.errors.ConfigError` whose message is one line naming
-the file, the dotted key and what is allowed. Nothing here imports TensorFlow, so a bad
+the file, the dotted key and what is allowed. Every value is checked here, before any data is
+loaded or anything written: names that become paths follow :func:`name_problem`, seeds fit
+NumPy/Keras seeding, model sizes and the number of runs are capped (the constants below), and
+every run of the plan is built once (:func:`_check_plan`). Nothing here imports TensorFlow, so a bad
 file is reported in a fraction of a second.
 """
 
@@ -27,6 +30,7 @@ import dataclasses
 import difflib
 import itertools
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,6 +72,60 @@ KERAS_ACTIVATIONS = frozenset({
 })
 
 _MISSING = object()
+
+# ---- names and value caps (README, "Names and limits")
+
+# A name that becomes part of a path (experiment name, run name, lab name): letters, digits,
+# '.', '_' and '-', starting with a letter or digit, no '..', at most NAME_MAX characters. That
+# rules out separators, absolute paths, '.', '..', empty names, spaces, NUL and other controls.
+NAME_MAX = 100
+RUN_NAME_MAX = 200  # run names are built from grid values and may be longer
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+SEED_MAX = 2**32 - 1  # NumPy's legacy seeding and Keras's set_random_seed need 0 <= seed < 2**32
+MAX_WIDTH = 100_000  # units per hidden layer
+MAX_LAYERS = 64  # hidden layers
+MAX_PARAMS = 50_000_000  # parameters of one model (about 200 MB of float32 weights)
+MAX_RUNS = 10_000  # grid points x seeds of one experiment
+MAX_SEVERITY = 5
+INT_MAX = 2**63 - 1  # TOML integers are 64-bit
+# input size and classes per data set, so the parameter cap is checked without loading data
+DATASET_SHAPES = {"mnist": (784, 10), "fashion_mnist": (784, 10), "circle": (2, 2),
+                  "nested_rings": (2, 2)}
+
+
+def name_problem(value, limit: int = NAME_MAX) -> str | None:
+    """Why ``value`` cannot be a name that becomes part of a path, or ``None`` if it can.
+
+    The rule (also in the README): 1 to ``limit`` characters from ``A-Z a-z 0-9 . _ -``, the
+    first a letter or digit, and no ``..`` anywhere.
+    """
+    if not isinstance(value, str):
+        return f"must be a string, not {_show(value)}"
+    rule = (f"allowed: 1 to {limit} characters from A-Z a-z 0-9 . _ -, starting with a letter or "
+            f"digit, no '..'")
+    if not value:
+        return f"must not be empty; {rule}"
+    if len(value) > limit:
+        return f"is {len(value)} characters long; {rule}"
+    if not _NAME_RE.fullmatch(value) or ".." in value:
+        bad = sorted({c for c in value if not (c.isascii() and (c.isalnum() or c in "._-"))})
+        what = (f"holds {', '.join(_char_name(c) for c in bad[:5])}" if bad
+                else "starts with '.', '_' or '-'" if not value[0].isalnum() else "holds '..'")
+        return f"{_show(value)} {what}; {rule}"
+    return None
+
+
+def check_name(source, key: str, value, limit: int = NAME_MAX) -> str:
+    """``value`` if it is a valid name (see :func:`name_problem`), else :class:`ConfigError`."""
+    problem = name_problem(value, limit)
+    if problem:
+        raise ConfigError(source, key, problem)
+    return value
+
+
+def _char_name(c: str) -> str:
+    return {"/": "'/'", "\\": "'\\'", " ": "a space", "\0": "NUL"}.get(
+        c, repr(c) if c.isprintable() else f"control character U+{ord(c):04X}")
 
 
 # --------------------------------------------------------------------------- sections
@@ -245,9 +303,9 @@ class ExperimentConfig:
         raw = {name: values for name, values in sections.items()}
         return from_dict(raw, source=self.source)  # a run's config: no grid, no [lab]
 
-    def run_name(self, point: dict, seed: int) -> str:
+    def run_name(self, point: dict, seed: int, *, _at_point=None) -> str:
         """Readable run name, e.g. ``w256-256_bs64_s0`` (plus any other swept value)."""
-        cfg = self.at_point(point)
+        cfg = _at_point or self.at_point(point)
         parts = ["w" + "-".join(str(u) for u in cfg.model.hidden), f"bs{cfg.training.batch_size}"]
         for key, prefix in RUN_NAME_TAGS.items():
             if key in point:
@@ -306,11 +364,21 @@ def load_config(path) -> ExperimentConfig:
     if not path.is_file():
         raise ConfigError(path, "", "no such file")
     try:
-        raw = toml.loads(path.read_text(encoding="utf-8"))
-    except (toml.TomlDecodeError, UnicodeDecodeError, IndexError, ValueError) as exc:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(path, "", f"not UTF-8 text ({_first_line(exc)})") from None
+    except OSError as exc:
+        raise ConfigError(path, "", f"cannot read it ({exc.strerror or _first_line(exc)})") from None
+    try:
+        raw = toml.loads(text)
+    except Exception as exc:  # the toml package raises more than TomlDecodeError on odd input
         raise ConfigError(path, "", f"not valid TOML ({_first_line(exc)})") from None
     cfg = from_dict(raw, source=str(path))
     if not cfg.experiment.name:
+        problem = name_problem(path.stem)
+        if problem:
+            raise ConfigError(path, "experiment.name", f"not set, and the file name {problem}; "
+                              f"set experiment.name")
         cfg = cfg.replace(experiment={"name": path.stem})
     return cfg
 
@@ -338,14 +406,60 @@ def from_dict(raw: dict, source: str = "<dict>", *, quick: bool = False) -> Expe
     cfg = ExperimentConfig(source=source, grid=grid, lab_raw=copy.deepcopy(raw.get("lab", {})),
                            quick=quick, **sections)
     _check_combinations(cfg)
-    if grid:
-        for point in cfg.points():  # every grid point must build a valid config
-            cfg.at_point(point)
+    _check_plan(cfg)
     if "lab" in raw:
         from keras_dyn.lab_spec import parse_lab
 
         cfg = dataclasses.replace(cfg, lab=parse_lab(source, raw["lab"], cfg, quick=quick))
     return cfg
+
+
+def _check_plan(cfg: ExperimentConfig):
+    """Every run of the plan: a valid config (grid values applied), a model under the size caps,
+    a valid and distinct run name. The plan's size is checked before it is expanded."""
+    n_points = math.prod(len(values) for values in cfg.grid.values())
+    n_runs = n_points * len(cfg.training.seeds)
+    if n_runs > MAX_RUNS:
+        key = "grid" if cfg.grid else "training.seeds"
+        raise ConfigError(cfg.source, key, f"{n_points} grid point(s) x {len(cfg.training.seeds)} "
+                          f"seed(s) = {n_runs} runs; allowed: at most {MAX_RUNS}")
+    names = {}
+    for point in cfg.points():
+        run_cfg = cfg.at_point(point) if cfg.grid else cfg  # every grid point must build a valid config
+        key = _grid_key_of(point, "model.hidden")
+        hidden = run_cfg.model.hidden
+        if len(hidden) > MAX_LAYERS:
+            raise ConfigError(cfg.source, key, f"{len(hidden)} hidden layers; allowed: at most {MAX_LAYERS}")
+        n_in, n_out = DATASET_SHAPES[run_cfg.data.dataset]
+        widths = [n_in, *hidden, n_out]
+        params = sum(a * b + b for a, b in zip(widths, widths[1:]))
+        if params > MAX_PARAMS:
+            raise ConfigError(cfg.source, key, f"the model {'-'.join(map(str, hidden))} on "
+                              f"{run_cfg.data.dataset} has {params:,} parameters; allowed: at most "
+                              f"{MAX_PARAMS:,}")
+        for seed in cfg.training.seeds:
+            name = cfg.run_name(point, seed, _at_point=run_cfg)
+            problem = name_problem(name, RUN_NAME_MAX)
+            if problem:
+                raise ConfigError(cfg.source, "grid", f"run name {problem}")
+            if name in names and names[name] != point:
+                raise ConfigError(cfg.source, "grid", f"grid points {_show_point(names[name])} and "
+                                  f"{_show_point(point)} both give the run name {name!r}; make the "
+                                  f"values distinct when written with 6 significant digits")
+            names[name] = point
+
+
+def _grid_key_of(point: dict, target: str) -> str:
+    """The grid key that sets ``target`` in this point, else ``target`` itself."""
+    section, fld = target.split(".")
+    for key in point:
+        if GRID_KEYS[key] == (section, fld):
+            return f"grid.{key}"
+    return target
+
+
+def _show_point(point: dict) -> str:
+    return "{" + ", ".join(f"{k} = {_short(v)}" for k, v in point.items()) + "}"
 
 
 def _section(source, name, cls, values):
@@ -378,6 +492,8 @@ def _coerce(source, dotted, value, default):
     if isinstance(default, int):
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(source, dotted, f"must be a whole number, not {_show(value)}")
+        if not -INT_MAX - 1 <= value <= INT_MAX:
+            raise ConfigError(source, dotted, f"{value} is out of range; allowed: a 64-bit whole number")
         return value
     if isinstance(default, float):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -388,7 +504,7 @@ def _coerce(source, dotted, value, default):
     if isinstance(default, str):
         if not isinstance(value, str):
             raise ConfigError(source, dotted, f"must be a string, not {_show(value)}")
-        return value
+        return _plain_text(source, dotted, value)
     if isinstance(default, tuple):
         if not isinstance(value, list):
             raise ConfigError(source, dotted, f"must be a list, e.g. [1, 2], not {_show(value)}")
@@ -396,13 +512,24 @@ def _coerce(source, dotted, value, default):
     raise ConfigError(source, dotted, f"unsupported type {expected.__name__}")  # pragma: no cover
 
 
-def _check_list_item(source, dotted, item, low: int) -> int:
-    """One item of a list of whole numbers >= ``low``; the error shows an out-of-range number
-    as itself ("found 0") and anything else with its type ("found a string ('x')")."""
+def _plain_text(source, dotted, value: str) -> str:
+    """No NUL or other control characters (TOML files and paths cannot hold them safely);
+    tabs and newlines are allowed."""
+    bad = [c for c in value if (ord(c) < 32 and c not in "\t\n") or ord(c) == 127]
+    if bad:
+        raise ConfigError(source, dotted, f"holds {_char_name(bad[0])}; allowed: text without "
+                          f"control characters")
+    return value
+
+
+def _check_list_item(source, dotted, item, low: int, high: int | None = None) -> int:
+    """One item of a list of whole numbers in ``low..high``; the error shows an out-of-range
+    number as itself ("found 0") and anything else with its type ("found a string ('x')")."""
     is_int = isinstance(item, int) and not isinstance(item, bool)
-    if not is_int or item < low:
+    if not is_int or item < low or (high is not None and item > high):
         found = repr(item) if is_int else _show(item)
-        raise ConfigError(source, dotted, f"every item must be a whole number >= {low}, found {found}")
+        allowed = f">= {low}" if high is None else f"from {low} to {high}"
+        raise ConfigError(source, dotted, f"every item must be a whole number {allowed}, found {found}")
     return item
 
 
@@ -438,12 +565,16 @@ def _range(low=None, high=None, low_open=False, high_open=False, what="value"):
     return rule
 
 
-def _int_list(low, nonempty=True, what="whole numbers"):
+def _int_list(low, high=None, nonempty=True, what="whole numbers", max_len=None, distinct=False):
     def rule(source, dotted, value):
         if nonempty and not value:
             raise ConfigError(source, dotted, f"must be a non-empty list of {what}")
+        if max_len is not None and len(value) > max_len:
+            raise ConfigError(source, dotted, f"has {len(value)} items; allowed: at most {max_len}")
         for item in value:
-            _check_list_item(source, dotted, item, low)
+            _check_list_item(source, dotted, item, low, high)
+        if distinct and len(set(value)) != len(value):
+            raise ConfigError(source, dotted, f"{what} must be distinct")
         return tuple(value)
     return rule
 
@@ -468,35 +599,47 @@ def _initializer(source, dotted, value):
 def _shift_list(source, dotted, value):
     for item in value:
         if item not in SHIFT_KINDS:
-            raise ConfigError(source, dotted, f"unknown shift {item!r}{_suggest(str(item), SHIFT_KINDS)}; "
+            shown = repr(item) if isinstance(item, str) else _show(item)
+            raise ConfigError(source, dotted, f"unknown shift {shown}{_suggest(str(item), SHIFT_KINDS)}; "
                               f"allowed: {', '.join(SHIFT_KINDS)}")
+    if len(set(value)) != len(value):
+        raise ConfigError(source, dotted, "shifts must be distinct")
     return tuple(value)
 
 
-def _seeds(source, dotted, value):
-    value = _int_list(0, what="seeds")(source, dotted, value)
-    if len(set(value)) != len(value):
-        raise ConfigError(source, dotted, "seeds must be distinct")
-    return value
+_seeds = _int_list(0, SEED_MAX, what="seeds", max_len=MAX_RUNS, distinct=True)
+
+
+QUICK_SUFFIX = "-quick"  # added by --quick (keras_dyn.train.quick_version)
+
+
+def _experiment_name(source, dotted, value):
+    if not value:
+        return value  # "" = the file name (checked by load_config)
+    limit = NAME_MAX + len(QUICK_SUFFIX) if value.endswith(QUICK_SUFFIX) else NAME_MAX
+    return check_name(source, dotted, value, limit)
 
 
 _RULES = {
+    "experiment.name": _experiment_name,
     "data.dataset": _choice(DATASETS),
     "data.validation_split": _range(0.0, 1.0, high_open=True),
     "data.normalize": _choice(NORMALIZATIONS),
     "data.subset": _range(0),
     "data.test_subset": _range(0),
-    "data.n_samples": _range(10),
-    "data.noise": _range(0.0),
+    "data.split_seed": _range(0, SEED_MAX),
+    "data.n_samples": _range(10, 1_000_000),
+    "data.noise": _range(0.0, 100.0),
     "data.label_noise": _range(0.0, 1.0),
     "data.label_noise_kind": _choice(LABEL_NOISE_KINDS),
-    "model.hidden": _int_list(1, what="layer widths"),
+    "data.label_noise_seed": _range(0, SEED_MAX),
+    "model.hidden": _int_list(1, MAX_WIDTH, what="layer widths", max_len=MAX_LAYERS),
     "model.activation": _activation,
     "model.initializer": _initializer,
     "training.optimizer": _choice(OPTIMIZERS),
     "training.learning_rate": _range(0.0, 10.0, low_open=True),
     "training.momentum": _range(0.0, 1.0, high_open=True),
-    "training.weight_decay": _range(0.0),
+    "training.weight_decay": _range(0.0, 1.0),
     "training.scheduler": _choice(SCHEDULERS),
     "training.step_size": _range(1),
     "training.gamma": _range(0.0, 1.0, low_open=True),
@@ -508,8 +651,9 @@ _RULES = {
     "log.probe_size": _range(1),
     "log.every": _range(1),
     "probes.shifts": _shift_list,
-    "probes.shift_severities": _int_list(1, what="severities"),
+    "probes.shift_severities": _int_list(1, MAX_SEVERITY, what="severities", distinct=True),
     "probes.shift_every": _range(1),
+    "probes.shift_seed": _range(0, SEED_MAX),
     "probes.shift_test_size": _range(1),
     "probes.drift_probe_size": _range(2),
     "probes.noisy_eval_size": _range(0),
@@ -532,8 +676,10 @@ def _grid(source, raw_grid, sections) -> dict:
                 if not isinstance(value, list):
                     raise ConfigError(source, dotted, "must be a list of width lists, e.g. [[64, 64], [128]]")
                 checked.append(_RULES["model.hidden"](source, dotted, tuple(value)))
-            elif key in ("units", "layers") or key.startswith("units_"):
-                checked.append(_check_list_item(source, dotted, value, 1))
+            elif key == "layers":
+                checked.append(_check_list_item(source, dotted, value, 1, MAX_LAYERS))
+            elif key == "units" or key.startswith("units_"):
+                checked.append(_check_list_item(source, dotted, value, 1, MAX_WIDTH))
             else:
                 fdef = {f.name: f for f in dataclasses.fields(SECTION_TYPES[section])}[fld]
                 checked.append(_check_value(source, dotted, f"{section}.{fld}", value, fdef))

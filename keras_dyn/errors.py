@@ -33,3 +33,11 @@ class DataError(KerasDynError):
 
     def __init__(self, message):
         super().__init__(f"data error: {message}")
+
+
+class OutputError(KerasDynError):
+    """Output cannot be written where it must go: the log folder (or a lab's folder) is
+    read-only or full, or a path would leave it (``..``, a symbolic link pointing out)."""
+
+    def __init__(self, message):
+        super().__init__(f"output error: {message}")

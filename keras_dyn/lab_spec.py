@@ -138,7 +138,7 @@ def parse_lab(source, raw, cfg, *, quick=False) -> LabSpec:
 
 
 def _text(source, dotted, value, required=False, limit=2000) -> str:
-    from keras_dyn.config import _show
+    from keras_dyn.config import _plain_text, _show
 
     if value is None or value == "":
         if required:
@@ -146,9 +146,9 @@ def _text(source, dotted, value, required=False, limit=2000) -> str:
         return ""
     if not isinstance(value, str):
         raise ConfigError(source, dotted, f"must be a string, not {_show(value)}")
-    if len(value) > limit or "\x00" in value:
-        raise ConfigError(source, dotted, f"must be a text of at most {limit} characters without NUL")
-    return value
+    if len(value) > limit:
+        raise ConfigError(source, dotted, f"must be a text of at most {limit} characters")
+    return _plain_text(source, dotted, value)
 
 
 def _table_list(source, dotted, value) -> list:

@@ -43,3 +43,10 @@ def build_model(cfg: ModelConfig, input_shape, num_classes: int, name: str = "ml
 def hidden_layer_names(model: keras.Model) -> list[str]:
     """Names of the hidden Dense layers, in order."""
     return [layer.name for layer in model.layers if layer.name.startswith("hidden")]
+
+
+def count_parameters(hidden, input_size: int, num_classes: int) -> int:
+    """The trainable parameters of :func:`build_model`'s MLP (weights and biases of every dense
+    layer) for ``input_size`` inputs, without building it."""
+    sizes = [int(input_size), *map(int, hidden), int(num_classes)]
+    return sum(a * b + b for a, b in zip(sizes, sizes[1:]))

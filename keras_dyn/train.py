@@ -22,7 +22,9 @@ from pathlib import Path
 
 from keras_dyn import __version__
 from keras_dyn.config import ExperimentConfig
-from keras_dyn.runfiles import atomic_write_text, atomic_write_toml, make_run_dir
+from keras_dyn.errors import KerasDynError, OutputError
+from keras_dyn.runfiles import (atomic_write_text, atomic_write_toml, candidates, claim_run,
+                                discard_run_dir, find_finished, finished_results, inside)
 
 QUICK_TRAIN_EXAMPLES = 1000
 QUICK_TEST_EXAMPLES = 500
@@ -42,9 +44,11 @@ def quick_version(cfg: ExperimentConfig) -> ExperimentConfig:
     """The same experiment on a small subset (for tests and a first look): at most
     1000 training and 500 test examples, at most two seeds and five epochs, synthetic sets at
     most 1000 points."""
-    data = {"subset": min(cfg.data.subset or QUICK_TRAIN_EXAMPLES, QUICK_TRAIN_EXAMPLES),
-            "test_subset": min(cfg.data.test_subset or QUICK_TEST_EXAMPLES, QUICK_TEST_EXAMPLES),
-            "n_samples": min(cfg.data.n_samples, 1000)}
+    if cfg.data.dataset in ("circle", "nested_rings"):  # small already: fewer points, no subsets
+        data = {"n_samples": min(cfg.data.n_samples, 1000)}
+    else:
+        data = {"subset": min(cfg.data.subset or QUICK_TRAIN_EXAMPLES, QUICK_TRAIN_EXAMPLES),
+                "test_subset": min(cfg.data.test_subset or QUICK_TEST_EXAMPLES, QUICK_TEST_EXAMPLES)}
     training = {"seeds": list(cfg.training.seeds[:QUICK_MAX_SEEDS]),
                 "epochs": min(cfg.training.epochs, QUICK_MAX_EPOCHS)}
     sections = {}
@@ -60,16 +64,27 @@ def quick_version(cfg: ExperimentConfig) -> ExperimentConfig:
 
 
 def run_experiment(cfg: ExperimentConfig, logdir="modellogs", *, quick=False, seeds=None,
-                   data_dir=None, verbose=True) -> list[RunRecord]:
-    """Run every grid point with every seed, one after another.
+                   data_dir=None, verbose=True, restart=False, report_only=False) -> list[RunRecord]:
+    """Run every grid point with every seed, one after another; finished runs are reused.
+
+    Each run's folder is claimed before it trains (:func:`keras_dyn.runfiles.claim_run`), so
+    several processes on the same log folder share the work: a run whose folder already holds
+    its finished results (same resolved ``config.toml``) is reused, never trained again; a run
+    another live process is training is left to it, this process trains the others first and
+    then waits for it and reuses its results; a killed attempt's folder is cleared and trained
+    again.
 
     Args:
         cfg: the validated experiment.
-        logdir: root of the run output (``modellogs``).
+        logdir: root of the run output (``modellogs``); nothing is written outside it.
         quick: run :func:`quick_version` of the experiment instead (experiment name gets ``-quick``).
         seeds: if given, an int N (seeds 0..N-1) replacing the config's seeds.
         data_dir: folder with the data sets (overrides ``KERAS_DYN_DATA``).
         verbose: print progress lines to stderr.
+        restart: train every run again into new folders (``name_2``, ...); nothing is deleted,
+            and runs finished before this call are not reused.
+        report_only: train nothing: return the finished runs of the plan, or raise
+            :class:`KerasDynError` saying how many planned runs have no results.
 
     Returns:
         One :class:`RunRecord` per run, in grid order.
@@ -77,12 +92,13 @@ def run_experiment(cfg: ExperimentConfig, logdir="modellogs", *, quick=False, se
     from keras_dyn import diagnostics
     from keras_dyn.data import load_dataset  # imported here: keeps `--help` and config errors fast
 
-    if seeds is not None:
-        cfg = cfg.replace(training={"seeds": list(range(int(seeds)))})
-    if quick:
-        cfg = quick_version(cfg)
+    cfg = prepared(cfg, quick=quick, seeds=seeds)
     points = cfg.points()
     plan = [(point, seed) for point in points for seed in cfg.training.seeds]
+    experiment_dir = Path(logdir) / cfg.name
+    inside(logdir, experiment_dir)  # a symbolic link pointing out of the log folder is refused
+    if report_only:
+        return collect_finished(cfg, experiment_dir)
     # Load every data set before anything is written: a data error leaves modellogs untouched.
     datasets = {}
     for point in points:
@@ -90,31 +106,130 @@ def run_experiment(cfg: ExperimentConfig, logdir="modellogs", *, quick=False, se
         if data_cfg not in datasets:
             datasets[data_cfg] = load_dataset(data_cfg, data_dir=data_dir)
     diagnostics.check_settings(cfg)
-    epochs_of = [cfg.at_point(point).training.epochs for point, _ in plan]
-    experiment_dir = Path(logdir) / cfg.name
+    runs = [(point, seed, cfg.at_point(point, seed=seed)) for point, seed in plan]
+    texts = [run_cfg.to_toml() for _, _, run_cfg in runs]
+    names = [cfg.run_name(point, seed) for point, seed in plan]
+    epochs_of = [run_cfg.training.epochs for _, _, run_cfg in runs]
+    skip = superseded_runs(experiment_dir, names, texts) if restart else set()
     if verbose:
         print(f"keras_dyn: {cfg.name}: {len(points)} grid point(s) x {len(cfg.training.seeds)} "
-              f"seed(s) = {len(plan)} run(s) -> {experiment_dir}", file=sys.stderr, flush=True)
-    records = []
-    for index, (point, seed) in enumerate(plan, start=1):
-        run_cfg = cfg.at_point(point, seed=seed)
-        run_dir = make_run_dir(experiment_dir, cfg.run_name(point, seed))
-        results = train_run(run_cfg, datasets[run_cfg.data], run_dir, point=point,
-                            run_index=index, run_count=len(plan),
-                            remaining_epochs_after=sum(epochs_of[index:]), verbose=verbose)
-        records.append(RunRecord(run_dir, results))
+              f"seed(s) = {len(plan)} run(s) -> {experiment_dir}"
+              + (f" (--restart: {len(skip)} finished run(s) not reused)" if restart else ""),
+              file=sys.stderr, flush=True)
+    say = (lambda text: print(text, file=sys.stderr, flush=True)) if verbose else (lambda text: None)
+    records: list = [None] * len(plan)
+    deferred = []
+    for wait in (False, True):
+        for index in (range(len(plan)) if not wait else deferred):
+            point, seed, run_cfg = runs[index]
+            tag = f"[run {index + 1}/{len(plan)} {names[index]}]"
+            claim = claim_run(experiment_dir, names[index], texts[index], root=logdir, wait=wait,
+                              skip=skip, on_wait=lambda owner: say(f"{tag} being trained by {owner}: "
+                                                                   f"waiting for it"))
+            if claim.state == "busy":
+                say(f"{tag} being trained by {claim.owner}: training the other runs first")
+                deferred.append(index)
+                continue
+            if claim.state == "finished":
+                say(f"{tag} finished earlier: results reused from {claim.run_dir}")
+                records[index] = RunRecord(claim.run_dir, claim.results)
+                continue
+            if claim.state == "retaken":
+                say(f"{tag} an unfinished attempt (its process is gone) was cleared: training it again")
+            records[index] = RunRecord(claim.run_dir, _train_claimed(
+                claim, run_cfg, datasets[run_cfg.data], point=point, run_index=index + 1,
+                run_count=len(plan), remaining_epochs_after=sum(epochs_of[index + 1:]),
+                verbose=verbose, root=logdir))
     return records
 
 
+def prepared(cfg: ExperimentConfig, *, quick=False, seeds=None) -> ExperimentConfig:
+    """The config an experiment runs: ``--seeds N`` then ``--quick`` applied."""
+    if seeds is not None:
+        cfg = cfg.replace(training={"seeds": list(range(int(seeds)))})
+    return quick_version(cfg) if quick else cfg
+
+
+def superseded_runs(experiment_dir, names, texts) -> set[str]:
+    """Folder names of every finished run of the plan (what ``--restart`` does not reuse)."""
+    out = set()
+    for name, text in zip(names, texts):
+        for candidate in candidates(experiment_dir, name):
+            if finished_results(candidate) is not None and _same_config(candidate, text):
+                out.add(candidate.name)
+    return out
+
+
+def _same_config(run_dir, text) -> bool:
+    try:
+        return (Path(run_dir) / "config.toml").read_text(encoding="utf-8") == text
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def collect_finished(cfg: ExperimentConfig, experiment_dir, skip=(), *, what="report-only",
+                     hint="run the same command without --report-only to train them") -> list[RunRecord]:
+    """The finished runs of the plan (``cfg`` already prepared), newest folder of each run.
+
+    Raises:
+        KerasDynError: some planned runs have no finished folder (one line: how many, which).
+    """
+    plan = [(point, seed) for point in cfg.points() for seed in cfg.training.seeds]
+    records, missing = [], []
+    for point, seed in plan:
+        name = cfg.run_name(point, seed)
+        found = find_finished(experiment_dir, name, cfg.at_point(point, seed=seed).to_toml(), skip)
+        if found is None:
+            missing.append(name)
+        else:
+            records.append(RunRecord(found, finished_results(found)))
+    if missing:
+        shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
+        raise KerasDynError(f"{what}: {len(missing)} of {len(plan)} planned run(s) of {cfg.name} "
+                            f"have no results in {experiment_dir} ({shown}); {hint}")
+    return records
+
+
+def _train_claimed(claim, run_cfg, data, *, root, **kwargs) -> dict:
+    """Train into a claimed folder; on any failure the folder is removed (nothing half-written)
+    and a refusing file system becomes one line."""
+    try:
+        results = train_run(run_cfg, data, claim.run_dir, root=root, **kwargs)
+    except BaseException as exc:
+        discard_run_dir(claim)
+        problem = _write_problem(exc)
+        if problem is not None:
+            raise OutputError(f"cannot write in {claim.run_dir}: {problem}; the unfinished run "
+                              f"was removed") from None
+        raise
+    claim.release()
+    return results
+
+
+def _write_problem(exc) -> str | None:
+    """The reason, if ``exc`` is the file system refusing (OSError, or TensorFlow's version)."""
+    if isinstance(exc, OutputError):
+        return str(exc).removeprefix("output error: ")
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    text = str(exc)
+    for needle in ("No space left", "Read-only file system", "Permission denied", "Disk quota"):
+        if needle in text and type(exc).__module__.startswith("tensorflow"):
+            return needle
+    return None
+
+
 def train_run(cfg: ExperimentConfig, data, run_dir, *, point=None, run_index=1, run_count=1,
-              remaining_epochs_after=0, verbose=True) -> dict:
-    """Train one model (the config's first seed) and write its folder; returns the results."""
+              remaining_epochs_after=0, verbose=True, root=None) -> dict:
+    """Train one model (the config's first seed) and write its folder; returns the results.
+
+    ``root``: the log folder the run folder must lie in (default: the run folder itself)."""
     import keras
 
     from keras_dyn.callbacks.progress import Progress
 
     run_dir = Path(run_dir)
-    atomic_write_text(run_dir / "config.toml", cfg.to_toml())
+    atomic_write_text(run_dir / "config.toml", cfg.to_toml(), root=root if root is not None else run_dir)
     started = _dt.datetime.now().astimezone()
     model = build_compiled_model(cfg, data)
     progress = [Progress(run_index, run_count, run_dir.name, remaining_epochs_after)] if verbose else []

@@ -20,15 +20,25 @@ with :class:`keras_tuner.GridSearch`:
   the same log folder, see :func:`write_hparams_config`), and per trial an ``hparams`` session
   (trial id = ``<run name> (<experiment>)``) with the final scalars ``final/val_accuracy``,
   ``final/best_val_accuracy``, ``final/test_accuracy``, ``final/train_seconds``, ``final/params``
-  in the run folder itself. (keras-tuner's own integration, a ``keras.callbacks.TensorBoard``
+  in the run folder itself. The dashboard's columns are the grid keys, the parameter count and
+  the seed, with whole numbers written as text (see :func:`hparam_display`), and the first four
+  scalars. (keras-tuner's own integration, a ``keras.callbacks.TensorBoard``
   passed to ``search``, would log to ``<log_dir>/<trial id>/execution0`` instead of keras_dyn's
   run folders, so the summaries are written here with ``tensorboard.plugins.hparams.api``.)
 * Resume: the tuner state lives in ``<logdir>/<experiment>/_tuner`` (keras-tuner's
   ``directory``/``project_name``, ``overwrite=False``). Running the same command again reloads it;
   the trial that was running when the process died is handed out again (keras-tuner's retry
-  queue) and its half-written run folder is removed first. A trial whose ``results.toml`` exists
-  (it finished, but the process died before the tuner recorded it) is not trained again: its
-  results are read back. ``restart=True`` removes the tuner state and this grid's run folders.
+  queue). Every trial claims its run folder (:func:`keras_dyn.runfiles.claim_run`): a folder
+  with the trial's finished results (it finished, but the process died before the tuner
+  recorded it, or a ``run`` of the same config trained it) is reused, not trained again; a folder
+  a live process is training is waited for; a killed attempt's folder is cleared and trained
+  again. ``restart=True`` starts a new search state; the finished run folders stay, listed in
+  ``_tuner/superseded.json`` so the new search trains every trial again into new folders.
+* One search per tuner folder: the process that drives the search (a single process, the
+  ``--workers`` launcher, or a chief) holds ``<experiment>/.grid.lock``; a second ``grid`` on
+  the same folder stops at once with one line naming the process that holds it.
+* No validation split, no grid: trials are chosen on validation accuracy, so a config with
+  ``data.validation_split = 0`` is refused before anything is written.
 * Distributed: keras-tuner's own mode (``KERASTUNER_TUNER_ID``, ``KERASTUNER_ORACLE_IP``,
   ``KERASTUNER_ORACLE_PORT``; the chief serves the oracle over gRPC, workers run trials).
   :func:`run_grid` with ``workers=N`` starts a chief and N workers on 127.0.0.1 as subprocesses.
@@ -46,6 +56,7 @@ from __future__ import annotations
 
 import functools
 import json
+import numbers
 import os
 import shutil
 import signal
@@ -60,8 +71,10 @@ from keras_tuner.src.engine.trial import TrialStatus
 from keras_tuner.src.tuners.gridsearch import GridSearchOracle, LinkedList
 
 from keras_dyn.config import ExperimentConfig
-from keras_dyn.errors import KerasDynError
-from keras_dyn.runfiles import atomic_write_text, read_toml
+from keras_dyn.errors import ConfigError, KerasDynError, OutputError
+from keras_dyn.runfiles import (atomic_write_text, candidates, claim_run, discard_run_dir,
+                                ensure_dir, experiment_lock, finished_results, inside,
+                                owner_of, process_lock)
 
 TUNER_DIRNAME = "_tuner"
 OBJECTIVE = "val_accuracy"
@@ -69,6 +82,8 @@ SEED_HP = "seed"
 FINAL_TAGS = ("val_accuracy", "best_val_accuracy", "test_accuracy", "train_seconds", "params")
 _HPARAMS_MARKER = ".hparams_written"
 CHILD_ENV = "KERAS_DYN_GRID_CHILD"  # set by the --workers launcher in its children
+GRID_LOCK = ".grid.lock"
+SUPERSEDED = "superseded.json"
 
 
 # --------------------------------------------------------------------------- search space
@@ -112,14 +127,22 @@ class ExperimentHyperModel(keras_tuner.HyperModel):
         >>> tuner.search(verbose=0)
     """
 
-    def __init__(self, cfg: ExperimentConfig, experiment_dir, data_dir=None, verbose=True):
+    def __init__(self, cfg: ExperimentConfig, experiment_dir, data_dir=None, verbose=True, root=None):
         super().__init__(name=cfg.name or "keras_dyn", tunable=True)
         self.cfg = cfg
         self.experiment_dir = Path(experiment_dir)
+        self.root = Path(root) if root is not None else self.experiment_dir.parent
         self.data_dir = data_dir
         self.verbose = verbose
         self.plan = plan_of(cfg)
         self._datasets = {}
+        self._superseded = None
+
+    def superseded(self) -> set[str]:
+        """Run folders a ``--restart`` said not to reuse (read once, from ``_tuner``)."""
+        if self._superseded is None:
+            self._superseded = read_superseded(self.experiment_dir)
+        return self._superseded
 
     # -- hyperparameters
     def declare(self, hp) -> tuple[dict, int]:
@@ -159,26 +182,43 @@ class ExperimentHyperModel(keras_tuner.HyperModel):
     def fit(self, hp, model, *args, callbacks=None, verbose=None, **kwargs):
         """Train one trial into its run folder; returns the metrics reported to the oracle."""
         from keras_dyn.callbacks.progress import Progress
-        from keras_dyn.train import fit_and_record
+        from keras_dyn.train import _write_problem, fit_and_record
 
         point, seed, run_cfg = self.run_config(hp)
         name = self.cfg.run_name(point, seed)
-        run_dir, finished = claim_run_dir(self.experiment_dir, name, run_cfg.to_toml())
-        if finished:
-            results = read_toml(run_dir / "results.toml")
-            if self.verbose:
-                print(f"[{name}] finished earlier: results read from {run_dir / 'results.toml'}",
-                      file=sys.stderr, flush=True)
+        index = self.plan.index((point, seed))
+        tag = f"[run {index + 1}/{len(self.plan)} {name}]"
+        try:
+            claim = claim_run(self.experiment_dir, name, run_cfg.to_toml(), root=self.root,
+                              wait=True, skip=self.superseded(),
+                              on_wait=lambda owner: self._say(f"{tag} being trained by {owner}: "
+                                                              f"waiting for it"))
+        except KerasDynError as exc:  # keras-tuner would record a failed trial and go on
+            raise keras_tuner.errors.FatalError(str(exc)) from exc
+        run_dir = claim.run_dir
+        if claim.state == "finished":
+            results = claim.results
+            self._say(f"{tag} finished earlier: results reused from {run_dir}")
         else:
-            index = self.plan.index((point, seed))
+            if claim.state == "retaken":
+                self._say(f"{tag} an unfinished attempt (its process is gone) was cleared: "
+                          f"training it again")
             after = sum(self.cfg.at_point(p).training.epochs for p, _ in self.plan[index + 1:])
             extra = [Progress(index + 1, len(self.plan), name, after)] if self.verbose else []
             extra += list(callbacks or [])
             try:
                 results = fit_and_record(run_cfg, self.data_for(run_cfg), run_dir, model,
                                          point=point, extra_callbacks=extra)
-            except Exception as exc:  # stop the grid (resume retries this trial)
-                raise keras_tuner.errors.FatalError(f"training {name}: {exc!r}") from exc
+                write_trial_hparams(run_dir, point, seed, results)
+            except BaseException as exc:  # nothing half-written; stop the grid (resume retries it)
+                discard_run_dir(claim)
+                if not isinstance(exc, Exception):
+                    raise
+                problem = _write_problem(exc)
+                cause = (OutputError(f"cannot write in {run_dir}: {problem}; the unfinished run "
+                                     f"was removed") if problem else exc)
+                raise keras_tuner.errors.FatalError(f"training {name}: {exc!r}") from cause
+            claim.release()
         if self.verbose and results["run"].get("status") == "diverged":
             from keras_dyn.train import diverged_line
 
@@ -187,6 +227,10 @@ class ExperimentHyperModel(keras_tuner.HyperModel):
         if not (run_dir / _HPARAMS_MARKER).exists():
             write_trial_hparams(run_dir, point, seed, results)
         return trial_metrics(results)
+
+    def _say(self, text):
+        if self.verbose:
+            print(text, file=sys.stderr, flush=True)
 
 
 def trial_metrics(results: dict) -> dict:
@@ -215,54 +259,25 @@ def trial_metrics(results: dict) -> dict:
 # --------------------------------------------------------------------------- run folders
 
 
-def claim_run_dir(experiment_dir, name: str, config_toml: str) -> tuple[Path, bool]:
-    """The run folder of one trial, and whether it already holds that trial's results.
-
-    The folder is ``name`` (or ``name_2``, ... when a folder of that name holds a different
-    config). A folder with the same ``config.toml`` and a ``results.toml`` is a finished trial;
-    one with the same config and no results is a killed attempt: it is emptied and reused.
-    """
-    experiment_dir = Path(experiment_dir)
-    experiment_dir.mkdir(parents=True, exist_ok=True)
-    for attempt in range(1, 10_000):
-        candidate = experiment_dir / (name if attempt == 1 else f"{name}_{attempt}")
-        try:
-            candidate.mkdir()
-        except FileExistsError:
-            config = candidate / "config.toml"
-            if config.is_file() and config.read_text(encoding="utf-8") == config_toml:
-                if (candidate / "results.toml").is_file():
-                    return candidate, True
-                shutil.rmtree(candidate)  # a killed attempt at this very trial
-                candidate.mkdir()
-            elif any(candidate.iterdir()):
-                continue
-        atomic_write_text(candidate / "config.toml", config_toml)
-        return candidate, False
-    raise RuntimeError(f"no free run folder for {name} in {experiment_dir}")  # pragma: no cover
+def read_superseded(experiment_dir) -> set[str]:
+    """Run folder names ``--restart`` superseded for the current search state."""
+    try:
+        return set(json.loads((Path(experiment_dir) / TUNER_DIRNAME / SUPERSEDED).read_text(
+            encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        return set()
 
 
-def find_finished(experiment_dir, name: str, config_toml: str):
-    """The folder holding the finished run of this config (``None`` if there is none)."""
-    experiment_dir = Path(experiment_dir)
-    for candidate in [experiment_dir / name] + sorted(experiment_dir.glob(f"{name}_*")):
-        config = candidate / "config.toml"
-        if ((candidate / "results.toml").is_file() and config.is_file()
-                and config.read_text(encoding="utf-8") == config_toml):
-            return candidate
-    return None
-
-
-def grid_run_dirs(cfg: ExperimentConfig, experiment_dir) -> list[Path]:
-    """Run folders (finished or not) that belong to this grid's trials."""
-    experiment_dir = Path(experiment_dir)
+def finished_run_dirs(cfg: ExperimentConfig, experiment_dir) -> list[Path]:
+    """Finished run folders (any of them, not only the newest) of this grid's trials."""
     out = []
     for point, seed in plan_of(cfg):
         name = cfg.run_name(point, seed)
         text = cfg.at_point(point, seed=seed).to_toml()
-        for candidate in [experiment_dir / name] + sorted(experiment_dir.glob(f"{name}_*")):
+        for candidate in candidates(experiment_dir, name):
             config = candidate / "config.toml"
-            if config.is_file() and config.read_text(encoding="utf-8") == text:
+            if (finished_results(candidate) is not None and config.is_file()
+                    and config.read_text(encoding="utf-8") == text):
                 out.append(candidate)
     return out
 
@@ -284,8 +299,52 @@ HPARAMS_METRICS = (
     ("final/best_val_accuracy", "best val accuracy"),
     ("final/test_accuracy", "test accuracy (reported only)"),
     ("final/train_seconds", "training time (s)"),
-    ("final/params", "parameters"),
-)
+)  # the parameter count is an hparams column (PARAMS_HP), shown as a whole number
+
+# --------------------------------------------------------------------------- HParams values shown
+
+PARAMS_HP = "params"  # the parameter count, a column of the HParams table ("parameters")
+WHOLE_NUMBER_HPARAMS = frozenset({"layers", "units", "batch_size", "epochs", SEED_HP, PARAMS_HP,
+                                  *(f"units_{i}" for i in range(1, 9))})
+WHOLE_NUMBER_WIDTH = 13  # right-aligned to this many characters (up to 9,999,999,999)
+
+
+def hparam_display(key: str, value):
+    """``value`` of hyperparameter ``key`` as the HParams dashboard is to show it.
+
+    The dashboard prints every number with five significant digits (``prettyPrint`` in
+    TensorBoard's tf-hparams-utils is ``value.toPrecision(5)``: 2 shows as ``2.0000``, 134,794 as
+    ``1.3479e+5``) and a string as it is. Whole-number hyperparameters and the parameter count
+    are therefore written as strings (the count with thousands separators). Strings sort as text
+    there (the table's sort, the filter list, the parallel-coordinates axis), so they are
+    right-aligned with spaces to a fixed width: text order is then numeric order, and the
+    browser does not show the leading spaces. Other values (rates, names) are left as they are.
+    """
+    if key in WHOLE_NUMBER_HPARAMS and isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        text = f"{int(value):,}" if key == PARAMS_HP else str(int(value))
+        return text.rjust(WHOLE_NUMBER_WIDTH)
+    return value
+
+
+def dashboard_hparams(point: dict, seed: int, params=None) -> dict:
+    """One trial's values for its HParams session: :func:`hparam_values` as they are to be shown,
+    and the parameter count."""
+    values = {k: hparam_display(k, v) for k, v in hparam_values(point, seed).items()}
+    if params is not None:
+        values[PARAMS_HP] = hparam_display(PARAMS_HP, int(params))
+    return values
+
+
+def grid_param_counts(cfg: ExperimentConfig) -> list[int]:
+    """The parameter count of every grid point's model, from the config alone (the MLP of
+    :func:`keras_dyn.models.build_model`: dense layers with biases), without building a model."""
+    from keras_dyn.data.datasets import IMAGE_SHAPE, NUM_CLASSES, SYNTHETIC_DATASETS
+    from keras_dyn.models import count_parameters
+
+    dataset = cfg.data.dataset
+    inputs = 2 if dataset in SYNTHETIC_DATASETS else IMAGE_SHAPE[0] * IMAGE_SHAPE[1]
+    return sorted({count_parameters(cfg.at_point(point).model.hidden, inputs, NUM_CLASSES[dataset])
+                   for point in cfg.points()})
 
 
 def write_hparams_config(cfg: ExperimentConfig, experiment_dir):
@@ -299,29 +358,40 @@ def write_hparams_config(cfg: ExperimentConfig, experiment_dir):
     """
     experiment_dir = Path(experiment_dir)
     description = json.dumps({"grid": {k: [encode(k, v) for v in vs] for k, vs in cfg.grid.items()},
-                              "seeds": list(cfg.training.seeds)}, sort_keys=False)
+                              "seeds": list(cfg.training.seeds),
+                              PARAMS_HP: grid_param_counts(cfg)}, sort_keys=False)
     marker = experiment_dir / TUNER_DIRNAME / "hparams_config.json"
     if not (marker.is_file() and marker.read_text(encoding="utf-8") == description):
-        atomic_write_text(marker, description)
+        atomic_write_text(marker, description, root=experiment_dir)
     refresh_hparams_summaries(experiment_dir.parent)
 
 
 def refresh_hparams_summaries(logdir):
-    """Write the union of all grids' hyperparameters as each grid folder's HParams summary."""
+    """Write the union of all grids' hyperparameters as each grid folder's HParams summary.
+
+    Only real grid folders inside ``logdir`` are written (a symbolic link out is skipped); two
+    grids refreshing at once take turns (a lock on ``<logdir>/.lock``)."""
+    with experiment_lock(logdir):
+        _refresh_hparams_summaries(logdir)
+
+
+def _refresh_hparams_summaries(logdir):
     import tensorflow as tf
     from tensorboard.plugins.hparams import api as hp_api
 
     union: dict[str, list] = {}
-    folders = sorted(p.parent.parent for p in Path(logdir).glob(f"*/{TUNER_DIRNAME}/hparams_config.json"))
+    folders = sorted(p.parent.parent for p in Path(logdir).glob(f"*/{TUNER_DIRNAME}/hparams_config.json")
+                     if _really_inside(logdir, p))
     for folder in folders:
         try:
             spec = json.loads((folder / TUNER_DIRNAME / "hparams_config.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        for key, values in list(spec.get("grid", {}).items()) + [(SEED_HP, spec.get("seeds", []))]:
+        extra = [(SEED_HP, spec.get("seeds", []))] + ([(PARAMS_HP, spec[PARAMS_HP])] if spec.get(PARAMS_HP) else [])
+        for key, values in list(spec.get("grid", {}).items()) + extra:
             known = union.setdefault(key, [])
             known += [v for v in values if v not in known]
-    keys = sorted(union, key=lambda k: (k == SEED_HP, k))
+    keys = sorted(union, key=lambda k: (k == SEED_HP, k == PARAMS_HP, k))
     signature = json.dumps({k: union[k] for k in keys})
     for folder in folders:
         stamp = folder / TUNER_DIRNAME / "hparams_summary.json"
@@ -332,10 +402,20 @@ def refresh_hparams_summaries(logdir):
         writer = tf.summary.create_file_writer(str(folder))
         with writer.as_default():
             hp_api.hparams_config(
-                hparams=[hp_api.HParam(k, hp_api.Discrete(union[k])) for k in keys],
+                hparams=[hp_api.HParam(k, hp_api.Discrete([hparam_display(k, v) for v in union[k]]),
+                                       display_name="parameters" if k == PARAMS_HP else None)
+                         for k in keys],
                 metrics=[hp_api.Metric(tag, display_name=name) for tag, name in HPARAMS_METRICS])
         writer.close()
-        atomic_write_text(stamp, signature)
+        atomic_write_text(stamp, signature, root=folder)
+
+
+def _really_inside(root, path) -> bool:
+    try:
+        inside(root, path)
+    except OutputError:
+        return False
+    return not any(p.is_symlink() for p in [path, *list(path.parents)[:2]])
 
 
 def trial_id(run_dir) -> str:
@@ -354,11 +434,12 @@ def write_trial_hparams(run_dir, point: dict, seed: int, results: dict):
     metrics = trial_metrics(results)
     writer = tf.summary.create_file_writer(str(run_dir))
     with writer.as_default():
-        hp_api.hparams(hparam_values(point, seed), trial_id=trial_id(run_dir))
+        hp_api.hparams(dashboard_hparams(point, seed, results["run"].get("params")),
+                       trial_id=trial_id(run_dir))
         for tag in FINAL_TAGS:
             tf.summary.scalar(f"final/{tag}", metrics[tag], step=0)
     writer.close()
-    atomic_write_text(run_dir / _HPARAMS_MARKER, "")
+    atomic_write_text(run_dir / _HPARAMS_MARKER, "", root=run_dir)
 
 
 # --------------------------------------------------------------------------- tuner
@@ -431,7 +512,7 @@ class KerasDynGridSearch(keras_tuner.GridSearch):
 
 
 def _atomic_json(path, state):
-    atomic_write_text(path, json.dumps(state))
+    atomic_write_text(path, json.dumps(state))  # inside _tuner, checked by run_grid
 
 
 # --------------------------------------------------------------------------- running a grid
@@ -450,11 +531,17 @@ def role() -> str:
 
 def prepare(cfg: ExperimentConfig, *, quick=False, seeds=None) -> ExperimentConfig:
     """The config the grid runs: ``--seeds`` then ``--quick`` applied (as ``run_experiment``)."""
-    from keras_dyn.train import quick_version
+    from keras_dyn.train import prepared
 
-    if seeds is not None:
-        cfg = cfg.replace(training={"seeds": list(range(int(seeds)))})
-    return quick_version(cfg) if quick else cfg
+    return prepared(cfg, quick=quick, seeds=seeds)
+
+
+def check_validation(cfg: ExperimentConfig):
+    """A grid chooses on validation accuracy: no validation split, no grid (one line)."""
+    if cfg.data.validation_split == 0:
+        raise ConfigError(cfg.source, "data.validation_split",
+                          "is 0, but a keras-tuner grid chooses on validation accuracy; allowed for "
+                          "grid: > 0 (e.g. 0.1), or use `python -m keras_dyn run`, which chooses nothing")
 
 
 def check_same_grid(cfg: ExperimentConfig, experiment_dir):
@@ -467,89 +554,115 @@ def check_same_grid(cfg: ExperimentConfig, experiment_dir):
                                 f"{stamp.parent} was made for; use --restart to start over, or "
                                 f"another --logdir (or experiment name) to keep both")
     else:
-        atomic_write_text(stamp, text)
+        atomic_write_text(stamp, text, root=experiment_dir)
 
 
 def start_over(cfg: ExperimentConfig, experiment_dir):
-    """Remove the tuner state, this grid's run folders and the HParams summary."""
+    """A new search state: the tuner state and the HParams summary are removed; every finished
+    run folder of this grid stays, listed in ``_tuner/superseded.json`` (not reused). Called
+    with the grid lock held."""
     experiment_dir = Path(experiment_dir)
-    for run_dir in grid_run_dirs(cfg, experiment_dir):
-        shutil.rmtree(run_dir, ignore_errors=True)
+    old = {p.name for p in finished_run_dirs(cfg, experiment_dir)}
     shutil.rmtree(experiment_dir / TUNER_DIRNAME, ignore_errors=True)
-    for old in experiment_dir.glob("events.out.tfevents.*"):
-        old.unlink()
+    for stale in experiment_dir.glob("events.out.tfevents.*"):
+        stale.unlink()
+    atomic_write_text(experiment_dir / TUNER_DIRNAME / SUPERSEDED, json.dumps(sorted(old)),
+                      root=experiment_dir)
+    return old
+
+
+def grid_lock(experiment_dir, name: str):
+    """Take ``<experiment>/.grid.lock`` (one search per tuner folder) or stop with one line."""
+    path = Path(experiment_dir) / GRID_LOCK
+    fd = process_lock(path, f"grid {name}")
+    if fd is None:
+        raise KerasDynError(f"grid {name}: another grid process ({owner_of(path)}) is running the "
+                            f"search in {experiment_dir}; wait for it to finish (then run this "
+                            f"command again to get its findings), or use --workers N to spread one "
+                            f"grid over several processes")
+    return fd
 
 
 def run_grid(cfg: ExperimentConfig, logdir="modellogs", *, quick=False, seeds=None, data_dir=None,
-             workers=0, restart=False, verbose=True, config_path=None):
+             workers=0, restart=False, verbose=True, config_path=None, report_only=False):
     """Run the config's grid through keras-tuner; returns the finished runs in grid order.
 
     Args:
         cfg: the validated experiment.
-        logdir: root of the run output.
+        logdir: root of the run output; nothing is written outside it.
         quick, seeds, data_dir: as for :func:`keras_dyn.train.run_experiment`.
         workers: 0 = this process runs every trial; N = start a chief and N worker processes on
             127.0.0.1 (needs ``config_path``, the TOML file the children read).
-        restart: start over (tuner state and this grid's run folders are removed first).
+        restart: a new search state; every trial is trained again into a new run folder (the
+            old ones stay, not reused).
         verbose: progress lines on stderr.
+        report_only: train nothing: the finished runs of the grid, or one line saying how many
+            trials have none.
 
     Returns:
         A list of :class:`keras_dyn.train.RunRecord`, or ``None`` in a worker process (the chief
         or the launcher collects the results).
     """
     from keras_dyn import diagnostics
-    from keras_dyn.train import RunRecord
+    from keras_dyn.train import collect_finished
 
     cfg = prepare(cfg, quick=quick, seeds=seeds)
     experiment_dir = Path(logdir) / cfg.name
-    hypermodel = ExperimentHyperModel(cfg, experiment_dir, data_dir=data_dir, verbose=verbose)
+    inside(logdir, experiment_dir)
+    inside(logdir, experiment_dir / TUNER_DIRNAME)
+    if report_only:
+        return collect_finished(cfg, experiment_dir, skip=read_superseded(experiment_dir))
+    check_validation(cfg)
+    hypermodel = ExperimentHyperModel(cfg, experiment_dir, data_dir=data_dir, verbose=verbose,
+                                      root=logdir)
     hypermodel.preload()  # a data error stops the grid before anything is written
     diagnostics.check_settings(cfg)
     me = role()
-    if restart and me != "worker":
-        start_over(cfg, experiment_dir)
-    plan = hypermodel.plan
-    if verbose and me != "worker":
-        print(f"keras_dyn grid: {cfg.name}: {len(cfg.points())} grid point(s) x "
-              f"{len(cfg.training.seeds)} seed(s) = {len(plan)} trial(s) -> {experiment_dir} "
-              f"(keras-tuner state in {experiment_dir / TUNER_DIRNAME})", file=sys.stderr, flush=True)
     if workers:
         if me != "single":
             raise KerasDynError("--workers starts its own chief and workers; unset KERASTUNER_*")
         if config_path is None:
             raise KerasDynError("--workers needs the config file")
-        launch_local(config_path, logdir, workers, quick=quick, seeds=seeds, data_dir=data_dir)
-    else:
-        if me != "worker":
-            experiment_dir.mkdir(parents=True, exist_ok=True)
-            for stale in (experiment_dir / TUNER_DIRNAME).glob("**/.*.tmp"):
-                stale.unlink()  # temporary files of a process killed while writing its state
-            check_same_grid(cfg, experiment_dir)
-        tuner = KerasDynGridSearch(hypermodel, experiment_dir)
-        if me != "worker":
-            write_hparams_config(cfg, experiment_dir)
-        try:
-            tuner.search(verbose=0)
-        except keras_tuner.errors.FatalError as exc:
-            if isinstance(exc.__cause__, KerasDynError):
-                raise exc.__cause__ from None
-            raise
-        if me == "worker":
-            return None
-    records, missing = [], []
-    for point, seed in plan:
-        name = cfg.run_name(point, seed)
-        run_dir = find_finished(experiment_dir, name, cfg.at_point(point, seed=seed).to_toml())
-        if run_dir is None:
-            missing.append(name)
+    lock = None
+    if me != "worker" and not os.environ.get(CHILD_ENV):  # the launcher holds it for its children
+        ensure_dir(experiment_dir, logdir)
+        lock = grid_lock(experiment_dir, cfg.name)
+    try:
+        superseded = start_over(cfg, experiment_dir) if restart and me != "worker" else None
+        plan = hypermodel.plan
+        if verbose and me != "worker":
+            note = (f"; --restart: {len(superseded)} finished run folder(s) kept, not reused"
+                    if superseded is not None else "")
+            print(f"keras_dyn grid: {cfg.name}: {len(cfg.points())} grid point(s) x "
+                  f"{len(cfg.training.seeds)} seed(s) = {len(plan)} trial(s) -> {experiment_dir} "
+                  f"(keras-tuner state in {experiment_dir / TUNER_DIRNAME}{note})",
+                  file=sys.stderr, flush=True)
+        if workers:
+            launch_local(config_path, logdir, workers, quick=quick, seeds=seeds, data_dir=data_dir)
         else:
-            records.append(RunRecord(run_dir, read_toml(run_dir / "results.toml")))
-    if missing:
-        raise KerasDynError(f"grid {cfg.name}: {len(missing)} trial(s) have no results "
-                            f"({', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''}); "
-                            f"see {experiment_dir / TUNER_DIRNAME}/trial_*/trial.json, or start "
-                            f"over with --restart")
-    return records
+            if me != "worker":
+                ensure_dir(experiment_dir / TUNER_DIRNAME, logdir)
+                for stale in (experiment_dir / TUNER_DIRNAME).glob("**/.*.tmp"):
+                    stale.unlink()  # temporary files of a process killed while writing its state
+                check_same_grid(cfg, experiment_dir)
+            tuner = KerasDynGridSearch(hypermodel, experiment_dir)
+            if me != "worker":
+                write_hparams_config(cfg, experiment_dir)
+            try:
+                tuner.search(verbose=0)
+            except keras_tuner.errors.FatalError as exc:
+                if isinstance(exc.__cause__, KerasDynError):
+                    raise exc.__cause__ from None
+                raise
+            if me == "worker":
+                return None
+    finally:
+        if lock is not None:
+            os.close(lock)
+    return collect_finished(cfg, experiment_dir, skip=read_superseded(experiment_dir),
+                            what=f"grid {cfg.name}",
+                            hint=f"see {experiment_dir / TUNER_DIRNAME}/trial_*/trial.json, or start "
+                                 f"over with --restart")
 
 
 def free_port(host="127.0.0.1") -> int:

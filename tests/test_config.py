@@ -71,7 +71,7 @@ BAD = [
     (with_("data", datset="mnist"), "data.datset", "did you mean 'dataset'"),
     (with_("model", activation="relux"), "model.activation", "did you mean 'relu'"),
     (with_("model", initializer="hee"), "model.initializer", "unknown initializer"),
-    (with_("model", hidden=[16, 0]), "model.hidden", ">= 1"),
+    (with_("model", hidden=[16, 0]), "model.hidden", "from 1 to 100000"),
     (with_("model", hidden="16"), "model.hidden", "must be a list"),
     (with_("training", optimizer="adamax"), "training.optimizer", "allowed: sgd, sgd_momentum, adam"),
     (with_("training", learning_rate=-1.0), "training.learning_rate", "out of range"),

@@ -56,11 +56,17 @@ def test_hparams_dashboard_lists_every_trial(tmp_path):
         with Chromium(tmp_path / "profile", width=1500, height=700) as browser:
             browser.goto(base + "/#hparams")
             needles = names + ["5-7", "9-3", "0.0123", "0.0456", "learning_rate", "hidden",
-                               "test accuracy (reported only)"]
+                               "test accuracy (reported only)", "parameters"]
             text = browser.wait_for_text(needles, timeout=180)
             browser.screenshot(shot)
     missing = [n for n in needles if n not in text]
     assert not missing, f"not on the HParams page: {missing}; page text: {text[:1500]}"
+    # whole numbers as whole numbers: the parameter counts (5-7: 73, 9-3: 65) and the seed
+    assert sorted({r.results["run"]["params"] for r in records}) == [65, 73]
+    tokens = text.split()
+    assert "65" in tokens and "73" in tokens and "0" in tokens
+    for shown_as_float in ("65.000", "73.000", "0.0000", "e+"):
+        assert shown_as_float not in text, shown_as_float
     assert shot.stat().st_size > 10_000
     if os.environ.get("KERAS_DYN_SCREENSHOT"):
         shutil.copy(shot, os.environ["KERAS_DYN_SCREENSHOT"])

@@ -1,16 +1,18 @@
 """Every lab, end to end with --quick on the real data: exit 0, findings in the log folder, LOG.md untouched."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from keras_dyn.catalogue import list_labs
 from keras_dyn.report.results import load_results
 
 REPO = Path(__file__).resolve().parents[1]
-LABS = sorted(p.name for p in (REPO / "labs").iterdir() if (p / "__main__.py").is_file())
+LABS = [lab.name for lab in list_labs()]
 
 
 @pytest.mark.slow
@@ -29,6 +31,9 @@ def test_lab_quick_run(lab, tmp_path, real_data):
     assert findings, "no findings file in the log folder"
     text = findings[0].read_text()
     assert "Mean ± sd" in text or "mean ± sd" in text
+    verdicts = re.findall(r"^- \*\*(\w+)\*\* — ", text, flags=re.M)
+    assert verdicts and len(verdicts) == len(set(verdicts)) == text.count("**Verdict: ")
+    assert "findings error" not in proc.stderr
     results = [r for d in logdir.iterdir() if d.is_dir() for r in load_results(d)]
     assert results and all(r["run"]["experiment"].endswith("-quick") for r in results)
     for png in findings[0].parent.glob("figures-*/*.png"):

@@ -6,7 +6,7 @@ import urllib.parse
 import pytest
 
 from keras_dyn.config import load_config
-from keras_dyn.tuning import run_grid
+from keras_dyn.tuning import hparam_display, run_grid
 from tests._tensorboard import (SESSION_GROUPS_REQUEST, get_json, post_json, tensorboard_server,
                                 wait_for)
 from tests.test_tuning import grid_config
@@ -52,11 +52,19 @@ def test_tensorboard_serves_scalars_histograms_and_hparams(grid):
 
         experiment = post_json(base, "/data/plugin/hparams/experiment", {"experimentName": ""})
         # one summary for the whole log folder: the union of both grids' hyperparameters
-        assert {h["name"] for h in experiment["hparamInfos"]} == {"units", "layers", "seed"}
-        units = next(h for h in experiment["hparamInfos"] if h["name"] == "units")
-        assert sorted(units["domainDiscrete"]) == [4, 8]
+        # whole numbers as text (the dashboard prints numbers as 2.0000, 1.3479e+5), the
+        # parameter count as a column
+        infos = experiment["hparamInfos"]
+        assert {h["name"] for h in infos} == {"layers", "units", "params", "seed"}
+        units = next(h for h in infos if h["name"] == "units")
+        assert units["domainDiscrete"] == [hparam_display("units", 4), hparam_display("units", 8)]
+        params = next(h for h in infos if h["name"] == "params")
+        assert params["displayName"] == "parameters" and params["type"] == "DATA_TYPE_STRING"
+        expected_params = {r.results["run"]["params"] for r in records + others}
+        assert {int(v.replace(",", "")) for v in params["domainDiscrete"]} == expected_params
         metrics = {m["name"]["tag"] for m in experiment["metricInfos"]}
-        assert {"final/val_accuracy", "final/test_accuracy", "final/train_seconds", "final/params"} <= metrics
+        assert {"final/val_accuracy", "final/test_accuracy", "final/train_seconds"} <= metrics
+        assert "final/params" not in metrics  # a metric would show as 1.3479e+5
 
         groups = post_json(base, "/data/plugin/hparams/session_groups", SESSION_GROUPS_REQUEST)
         rows = {g["name"]: g for g in groups["sessionGroups"]}
@@ -64,9 +72,10 @@ def test_tensorboard_serves_scalars_histograms_and_hparams(grid):
                              | {f"{r.run_dir.name} (tbdepth)" for r in others})  # every trial, once
         for record in records:
             row = rows[f"{record.run_dir.name} (tbgrid)"]
-            assert row["hparams"]["units"] == record.results["run"]["point"]["units"]
-            assert row["hparams"]["seed"] == record.results["run"]["seed"]
+            assert row["hparams"]["units"].strip() == str(record.results["run"]["point"]["units"])
+            assert row["hparams"]["seed"].strip() == str(record.results["run"]["seed"])
+            assert row["hparams"]["params"].strip() == f"{record.results['run']['params']:,}"
+            assert row["hparams"]["params"] in params["domainDiscrete"]
             values = {m["name"]["tag"]: m["value"] for m in row["metricValues"]}
             assert values["final/test_accuracy"] == pytest.approx(record.results["final"]["test_accuracy"])
-            assert values["final/params"] == record.results["run"]["params"]
-        assert rows["w4_bs32_s0 (tbdepth)"]["hparams"]["layers"] == 1
+        assert rows["w4_bs32_s0 (tbdepth)"]["hparams"]["layers"].strip() == "1"

@@ -86,8 +86,8 @@ def test_event_files_hold_one_value_per_epoch(finished):
 
 def test_same_seed_same_numbers_and_no_overwrite(finished):
     cfg, records, logdir = finished
-    again = run_experiment(cfg.replace(training={"seeds": [0]}), logdir, verbose=False)
-    assert again[0].run_dir.name == "w8-8_bs32_s0_2"
+    again = run_experiment(cfg.replace(training={"seeds": [0]}), logdir, verbose=False, restart=True)
+    assert again[0].run_dir.name == "w8-8_bs32_s0_2"  # --restart: a new folder, the old one kept
     assert (records[0].run_dir / "results.toml").is_file()
     assert again[0].results["epochs"]["loss"] == pytest.approx(records[0].results["epochs"]["loss"], rel=1e-5)
 

@@ -13,8 +13,7 @@ import pytest
 
 from keras_dyn.config import from_dict, load_config
 from keras_dyn.runfiles import read_toml
-from keras_dyn.tuning import (ExperimentHyperModel, ResumableGridSearchOracle, claim_run_dir,
-                              decode, encode, plan_of)
+from keras_dyn.tuning import ExperimentHyperModel, ResumableGridSearchOracle, decode, encode, plan_of
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -134,18 +133,6 @@ def test_two_workers_get_different_trials_without_waiting(tmp_path):
     assert len({tuple(sorted(t.hyperparameters.values.items())) for t in trials}) == 3
 
 
-def test_claim_run_dir_reuses_finished_and_clears_killed(tmp_path):
-    run_dir, finished = claim_run_dir(tmp_path, "w4_s0", "a = 1\n")
-    assert run_dir.name == "w4_s0" and not finished
-    (run_dir / "partial.events").write_text("x")
-    again, finished = claim_run_dir(tmp_path, "w4_s0", "a = 1\n")  # killed attempt: emptied
-    assert again == run_dir and not finished and not (run_dir / "partial.events").exists()
-    (run_dir / "results.toml").write_text("[final]\n")
-    assert claim_run_dir(tmp_path, "w4_s0", "a = 1\n") == (run_dir, True)
-    other, finished = claim_run_dir(tmp_path, "w4_s0", "a = 2\n")  # another config: new folder
-    assert other.name == "w4_s0_2" and not finished
-
-
 # --------------------------------------------------------------------------- end to end
 
 
@@ -191,7 +178,7 @@ def test_killed_grid_resumes_without_repeats(tmp_path):
     assert not list((experiment / "_tuner").rglob("*.tmp"))  # a killed writer's leftovers removed
     assert "findings:" in done.stderr
     findings = sorted(experiment.glob("FINDINGS-*.md"))[-1].read_text()
-    assert "What the grid search chose" in findings
+    assert "What the grid search chooses" in findings
 
     # The same command once more: nothing left to run, nothing rerun.
     before = {p: p.stat().st_mtime_ns for p in results}
@@ -200,13 +187,14 @@ def test_killed_grid_resumes_without_repeats(tmp_path):
     assert {p: p.stat().st_mtime_ns for p in experiment.glob("*/results.toml")} == before
     assert "[run " not in again.stderr
 
-    # --restart starts over: the grid's run folders are trained again, no _2 folders.
+    # --restart starts a new search: every trial trained again into a new folder, nothing deleted.
     fresh = subprocess.run(cmd + ["--restart"], cwd=REPO, env=env(), capture_output=True, text=True,
                            timeout=300)
     assert fresh.returncode == 0, fresh.stderr[-3000:]
+    assert {p: p.stat().st_mtime_ns for p in results} == before  # the old runs are untouched
     results = sorted(experiment.glob("*/results.toml"))
-    assert [p.parent.name for p in results] == ["w4-4_bs32_s0", "w6-6_bs32_s0", "w8-8_bs32_s0"]
-    assert all(p.stat().st_mtime_ns != before[p] for p in results)
+    assert [p.parent.name for p in results] == ["w4-4_bs32_s0", "w4-4_bs32_s0_2", "w6-6_bs32_s0",
+                                                "w6-6_bs32_s0_2", "w8-8_bs32_s0", "w8-8_bs32_s0_2"]
     assert len(_trial_records(experiment)) == 3
 
 
@@ -247,3 +235,41 @@ def test_resume_with_another_config_is_refused(tmp_path):
     records = run_grid(cfg.replace(training={"epochs": 2}), tmp_path / "logs", verbose=False,
                        restart=True)
     assert [len(r.results["epochs"]["loss"]) for r in records] == [2]
+
+
+def test_hparams_dashboard_shows_whole_numbers_as_whole_numbers():
+    """The dashboard prints numbers with toPrecision(5) (2 -> "2.0000", 134794 -> "1.3479e+5"),
+    so whole numbers go to it as text, right-aligned so that text order is numeric order."""
+    from keras_dyn.tuning import WHOLE_NUMBER_HPARAMS, dashboard_hparams, hparam_display
+
+    assert {"layers", "units", "units_3", "seed", "batch_size", "epochs", "params"} <= WHOLE_NUMBER_HPARAMS
+    assert hparam_display("units", 64).strip() == "64" and hparam_display("layers", 2).strip() == "2"
+    assert hparam_display("params", 134794).strip() == "134,794"
+    widths = [64, 128, 1024, 8]
+    assert [int(v) for v in sorted(hparam_display("units", w) for w in widths)] == sorted(widths)
+    counts = [55050, 118282, 1_863_690, 999]
+    assert [int(v.replace(",", "")) for v in sorted(hparam_display("params", c) for c in counts)] == sorted(counts)
+    # rates, names and lists are left alone
+    assert hparam_display("learning_rate", 0.01) == 0.01 and hparam_display("activation", "relu") == "relu"
+    assert hparam_display("units", True) is True
+    values = dashboard_hparams({"hidden": (5, 7), "batch_size": 32, "learning_rate": 0.1}, 3, params=120)
+    assert {k: v.strip() if isinstance(v, str) else v for k, v in values.items()} == {
+        "hidden": "5-7", "batch_size": "32", "learning_rate": 0.1, "seed": "3", "params": "120"}
+
+
+def test_grid_parameter_counts_match_the_built_models(tmp_path):
+    import tensorflow as tf  # noqa: F401  (keras below)
+
+    from keras_dyn.data.datasets import IMAGE_SHAPE
+    from keras_dyn.models import build_model
+    from keras_dyn.tuning import grid_param_counts
+
+    cfg = load_config(grid_config(tmp_path, units=(4, 6, 8)))
+    built = sorted(build_model(cfg.at_point(p).model, (2,), 2).count_params() for p in cfg.points())
+    assert grid_param_counts(cfg) == built
+    exp2 = load_config(REPO / "configs" / "exp2_epochs_vs_width.toml")
+    assert grid_param_counts(exp2) == [55050, 118282, 269322]  # as in the lab's findings
+    depth = load_config(grid_config(tmp_path, name="d", units=(4,))).replace(
+        grid={"layers": [1, 3]}, model={"hidden": [32, 32]}, data={"dataset": "mnist"})
+    assert grid_param_counts(depth) == sorted(
+        build_model(depth.at_point(p).model, IMAGE_SHAPE, 10).count_params() for p in depth.points())

@@ -121,6 +121,7 @@ class GradientStatistics(DiagnosticCallback):
         table = {
             "mode": self.mode,
             "variables": list(self.names),
+            "sizes": {n: int(np.prod(w.shape)) for n, w in zip(self.names, model.trainable_weights)},  # entries
             "first_kernel": self.names[self.first_kernel] if self.names else "",
             "last_kernel": self.names[self.last_kernel] if self.names else "",
             "steps": [],

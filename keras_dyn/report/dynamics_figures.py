@@ -19,11 +19,11 @@ Functions:
   each epoch shows, with the epoch means on top;
 - :func:`dead_units`: dead-unit fraction per hidden layer over epochs;
 - :func:`gradient_histograms`: per layer, the epoch-end histogram of ``log10|g|`` as one column
-  per epoch (fastai's "colourful dimension": colour = share of the layer's entries in the bin);
-- :func:`depth_profile`: mean kernel-gradient norm against layer position, one line per group
-  (for depth comparisons).
+  per epoch (fastai's "colourful dimension": colour = share of the layer's entries in the bin).
 
-:func:`dynamics_figures` draws the first four for one run into a folder.
+The findings section ``run_figures`` (:mod:`keras_dyn.report.sections.dynamics`) draws them for one
+run; depth profiles and per-layer curves over seeds are the sections ``layer_profile`` and
+``layer_curves``.
 """
 
 from __future__ import annotations
@@ -152,52 +152,3 @@ def gradient_histograms(grads: dict, path, title: str = "Gradient histograms ove
     fig.savefig(path)
     plt.close(fig)
     return path
-
-
-def depth_profile(groups: dict, path, title: str = "Kernel-gradient norm by layer",
-                  stat: str = "norm_mean", epoch: int = 0) -> Path:
-    """Mean (over seeds) of a kernel statistic at one epoch against relative layer position.
-
-    Args:
-        groups: label -> list of ``gradients`` dicts (one per seed).
-        epoch: position in the per-epoch lists (0 = the first recorded epoch, epoch 1 for
-            gradients; -1 = the last), not an epoch number.
-    """
-    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
-    for label, runs in groups.items():
-        rows = []
-        for g in runs:
-            kernels = _layers(g, "kernel")
-            rows.append([g["stats"][v][stat][epoch] for v in kernels])
-        data = np.asarray(rows, float)
-        depth = data.shape[1]
-        x = np.arange(1, depth + 1)
-        m = data.mean(axis=0)
-        line, = ax.plot(x, m, marker="o", ms=4, label=f"{label} (n={len(runs)})")
-        if len(runs) > 1:
-            s = data.std(axis=0, ddof=1)
-            ax.fill_between(x, m - s, m + s, color=line.get_color(), alpha=0.2)
-    ax.set_yscale("log")
-    ax.set_xlabel("layer (1 = first hidden, last = output)")
-    ax.set_ylabel(stat.replace("_", " "))
-    ax.set_title(title)
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
-    return _save(fig, path)
-
-
-def dynamics_figures(results: dict, folder, prefix: str = "") -> list[Path]:
-    """The four single-run figures for a results dict that holds ``gradients``/``activations``."""
-    folder = Path(folder)
-    out = []
-    grads = results.get("gradients")
-    if grads and grads.get("epoch"):
-        out.append(gradient_flow(grads, folder / f"{prefix}gradient_flow.png"))
-        if "step_norms" in grads:
-            out.append(step_norms(grads, folder / f"{prefix}step_norms.png"))
-        if any(grads.get("loghist", {}).values()):
-            out.append(gradient_histograms(grads, folder / f"{prefix}gradient_histograms.png"))
-    acts = results.get("activations")
-    if acts and acts.get("epoch"):
-        out.append(dead_units(acts, folder / f"{prefix}dead_units.png"))
-    return out

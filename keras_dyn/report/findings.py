@@ -69,7 +69,7 @@ class FindingsContext:
         point = self.point(result)
         parts = []
         if not keys or STRUCTURAL & set(keys):
-            parts.append("-".join(str(u) for u in result["run"]["hidden"]))
+            parts.append(arch_label(result["run"]["hidden"]))
         parts += [f"{k}={_short(point[k])}" for k in keys if k not in STRUCTURAL and k in point]
         return ", ".join(parts) or "all runs"
 
@@ -165,6 +165,14 @@ def per_seed(values, seeds) -> tuple[list[float], list[int]]:
         finite = [v for v in by_seed[s] if math.isfinite(v)]
         out.append(sum(finite) / len(finite) if len(finite) == len(by_seed[s]) else math.nan)
     return out, out_seeds
+
+
+def arch_label(hidden) -> str:
+    """``256-256`` for up to four hidden layers; ``8×256`` for more of one width."""
+    hidden = [int(u) for u in hidden]
+    if len(hidden) > 4 and len(set(hidden)) == 1:
+        return f"{len(hidden)}×{hidden[0]}"
+    return "-".join(map(str, hidden))
 
 
 def _short(value) -> str:
@@ -278,12 +286,16 @@ def build_findings(cfg, results, figure_dir, figure_ref="", *, header="") -> Fin
 
 
 def default_sections(cfg):
-    """Findings of an experiment without ``[lab]``: a seed table, the curves, every run."""
+    """Findings of an experiment without ``[lab]``: a seed table, the grid ranked on validation
+    accuracy (a grid with a validation split), the curves, every run."""
     from keras_dyn.lab_spec import SectionSpec
 
     metric = "val_accuracy" if cfg.data.validation_split > 0 else "test_accuracy"
+    ranking = ((SectionSpec("ranking", {"columns": [], "by": None}),)
+               if cfg.grid and cfg.data.validation_split > 0 else ())
     return (SectionSpec("seed_table", {"metrics": ["test_accuracy"], "at": None, "by": None, "params": {},
                                        "time": True, "parameters": True, "title": ""}),
+            *ranking,
             SectionSpec("curves", {"metric": metric, "by": None, "params": {}, "title": "", "log_y": False}),
             SectionSpec("runs", {"metrics": ["test_accuracy"], "at": None, "params": {}}))
 

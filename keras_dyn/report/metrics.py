@@ -12,6 +12,8 @@ Readings (``at`` in a lab's TOML)::
     at = "last:3"    # the mean over the last 3 epochs
     at = "best_val"  # the epoch with the highest validation accuracy (chosen on validation data,
                      # never on test data; the first such epoch on ties)
+    at = ["1", "last"]  # in a list mixing the two, epochs are written as strings (TOML arrays
+                        # read by the toml package must hold one type)
 
 Metric parameters (``layer``, ``kind``, ``severity``) are given in the hypothesis or section,
 or per side. ``layer`` names a layer as in the tags and results files: ``hidden1`` ...
@@ -339,6 +341,8 @@ def parse_reading(value) -> Reading:
     """``10`` / ``"last"`` / ``"last:3"`` / ``"best_val"``; raises ValueError with what is allowed."""
     if isinstance(value, bool):
         raise ValueError("must be an epoch number, \"last\", \"last:K\" or \"best_val\"")
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)  # "5": a list mixing epochs and names must be all strings in TOML files
     if isinstance(value, int):
         if value < 1:
             raise ValueError(f"epoch {value} is out of range; epochs are numbered from 1")

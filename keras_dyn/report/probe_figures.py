@@ -7,10 +7,8 @@ path, writes one PNG and returns the path. Nothing here touches a live model.
 - :func:`noisy_label_curves`: training accuracy on the noisy labels, clean-subset accuracy and
   test accuracy over epochs, one colour per noise level (plus the corrupted subset against
   noisy and true labels).
-- :func:`drift_curves`: cosine-to-init, cosine-to-previous and CKA-to-init per hidden layer
-  over epochs, one panel per measure, one line per layer (optionally two conditions).
-- :func:`shift_accuracy_bars`: test accuracy under each shift and severity for several
-  conditions (e.g. clean-trained against noise-trained).
+- :func:`shift_bars`: accuracy under each shift and severity for several conditions (e.g.
+  clean-trained against noise-trained), from values already read (any reading).
 
 Runs are given as ``{label: [results_dict, ...]}`` (one results dict per seed); curves show
 the mean over seeds with a band of ± one standard deviation when there are several seeds.
@@ -154,69 +152,35 @@ def noisy_label_curves(runs, path, results_key="noisy_labels", title="Training o
     return _save(fig, path)
 
 
-def drift_curves(runs, path, results_key="drift", title="Representation drift"):
-    """One panel per measure (cosine to init, cosine to previous epoch, CKA to init), one colour
-    per hidden layer, one line style per condition in ``runs`` (``{label: [results, ...]}``)."""
-    plt = _plt()
-    measures = ("cosine_to_init", "cosine_to_prev", "cka_to_init")
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
-    styles = ("-", "--", ":", "-.")
-    cmap = plt.get_cmap("viridis")
-    for j, (label, results_list) in enumerate(runs.items()):
-        layers = _drift_layers(results_list, results_key)
-        for li, layer in enumerate(layers):
-            color = cmap(li / max(1, len(layers) - 1))
-            for ax, measure in zip(axes, measures):
-                series = _series(results_list, results_key, (layer, measure))
-                _line(ax, series, f"{label}: {layer}", color, styles[j % len(styles)])
-    for ax, measure in zip(axes, measures):
-        ax.set(xlabel="epoch", ylabel=measure.replace("_", " "), title=measure.replace("_", " "))
-        ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=6, ncol=2)
-    fig.suptitle(title, fontsize=11)
-    return _save(fig, path)
-
-
-def _drift_layers(results_list, results_key):
-    for res in results_list:
-        layers = res.get(results_key, {}).get("layers")
-        if layers:
-            return list(layers)
-    return []
-
-
-def shift_accuracy_bars(runs, path, results_key="shifts", title="Accuracy under input shift"):
+def shift_bars(values, kinds, severities, path, reference=None, title="Accuracy under input shift",
+               ylabel="test accuracy"):
     """Grouped bars: one group per shift kind, one bar per (condition, severity), the mean over
-    seeds with ± sd error bars; a dashed line per condition marks its unshifted test accuracy.
+    seeds with ± sd error bars; a dashed line per condition marks its unshifted accuracy.
 
     Args:
-        runs: ``{label: [results, ...]}``; each results dict holds ``[shifts]`` with ``kinds``,
-            ``severities``, ``clean_accuracy`` and ``final`` (``{kind: [acc per severity]}``).
+        values: ``{label: {(kind, severity): (mean, sd)}}`` (fractions; sd NaN or 0 for one seed).
+        kinds, severities: the order of the groups and of the bars within a group.
+        reference: optional ``{label: unshifted accuracy}``.
     """
     plt = _plt()
-    first = next(r for rl in runs.values() for r in rl if r.get(results_key))
-    kinds = list(first[results_key]["kinds"])
-    severities = list(first[results_key]["severities"])
-    n_bars = len(runs) * len(severities)
-    width = 0.8 / n_bars
+    n_bars = len(values) * len(severities)
+    width = 0.8 / max(n_bars, 1)
     fig, ax = plt.subplots(figsize=(max(8, 1.6 * len(kinds)), 4.2))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for ci, (label, results_list) in enumerate(runs.items()):
-        tables = [r[results_key] for r in results_list if r.get(results_key)]
+    for ci, (label, cells) in enumerate(values.items()):
         for si, sev in enumerate(severities):
-            vals = np.array([[t["final"][k][si] for k in kinds] for t in tables], dtype=float)
-            mean = vals.mean(axis=0)
-            sd = vals.std(axis=0, ddof=1) if len(vals) > 1 else None
+            mean = np.array([cells[(k, sev)][0] for k in kinds], dtype=float)
+            sd = np.array([cells[(k, sev)][1] for k in kinds], dtype=float)
+            sd = np.where(np.isfinite(sd), sd, 0.0)
             offset = (ci * len(severities) + si) * width - 0.4 + width / 2
             alpha = 1.0 - 0.55 * si / max(1, len(severities) - 1)
             ax.bar(np.arange(len(kinds)) + offset, mean, width, yerr=sd, capsize=2,
                    color=colors[ci % len(colors)], alpha=alpha, label=f"{label}, s{sev}")
-        clean = [t.get("clean_accuracy") for t in tables if t.get("clean_accuracy") is not None]
-        if clean:
-            ax.axhline(float(np.mean(clean)), color=colors[ci % len(colors)], ls="--", lw=1)
+        if reference and np.isfinite(reference.get(label, np.nan)):
+            ax.axhline(float(reference[label]), color=colors[ci % len(colors)], ls="--", lw=1)
     ax.set_xticks(np.arange(len(kinds)))
     ax.set_xticklabels(kinds, fontsize=8)
-    ax.set(ylabel="test accuracy", ylim=(0, 1.02), title=title)
-    ax.legend(fontsize=6, ncol=len(runs), loc="lower left")
+    ax.set(ylabel=ylabel, ylim=(0, 1.02), title=title)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     ax.grid(alpha=0.3, axis="y")
     return _save(fig, path)

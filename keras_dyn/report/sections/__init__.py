@@ -40,6 +40,116 @@ class Section:
         return getattr(import_module(f"keras_dyn.report.sections.{module}"), function)
 
 
+_RUN_FIGURES = ("gradient_flow", "step_norms", "gradient_histograms", "dead_units")
+_PARTS = ("kernel", "bias", "all")
+
+
+def _check_expect(params):
+    if params.get("expect", "") not in ("", "greater", "less"):
+        raise ValueError(f"expect must be \"greater\", \"less\" or \"\", not {params['expect']!r}")
+
+
+def _check_part(params):
+    if params.get("part", "kernel") not in _PARTS:
+        raise ValueError(f"part must be one of {', '.join(_PARTS)}, not {params['part']!r}")
+
+
+def _check_per_layer(metric):
+    from keras_dyn.report.metrics import METRICS
+
+    m = METRICS[metric]
+    if "layer" not in m.params or m.table not in ("gradients", "weights", "activations", "drift"):
+        raise ValueError(f"metric {metric!r} is not per layer; use a gradient, weight, activation or drift metric")
+
+
+def _check_readings_recorded(ctx, params, metrics):
+    """Readings of a metric recorded only every k epochs must fall on recorded epochs."""
+    from keras_dyn.lab_spec import _every
+    from keras_dyn.report.metrics import METRICS
+
+    for metric in metrics:
+        every = _every(ctx.cfg, METRICS[metric].table)
+        if every <= 1:
+            continue
+        for r in params.get("at") or []:
+            if r.kind in ("best_val", "last_k"):
+                raise ValueError(f"reading {r.short.lstrip('@')!r} needs {METRICS[metric].table} recorded "
+                                 f"every epoch; it is recorded every {every}")
+            if r.kind == "epoch" and r.epoch % every and r.epoch != ctx.cfg.training.epochs and not ctx.quick:
+                raise ValueError(f"{metric} is recorded every {every} epochs (and at the last); epoch "
+                                 f"{r.epoch} is not one of them")
+
+
+def _check_layer_table(ctx, params):
+    _check_expect(params)
+    _check_part(params)
+    for metric in params["metrics"]:
+        _check_per_layer(metric)
+    if (params.get("a") is None) != (params.get("b") is None):
+        raise ValueError("give both a and b (a verdict per layer, A against B), or neither")
+    if params.get("bias_vs_kernel"):
+        from keras_dyn.report.metrics import METRICS
+
+        if METRICS[params["metrics"][0]].table not in ("gradients", "weights"):
+            raise ValueError("bias_vs_kernel needs a gradient or weight metric first in metrics")
+        if params.get("a") is not None:
+            raise ValueError("give a/b or bias_vs_kernel, not both")
+    _check_readings_recorded(ctx, params, params["metrics"])
+
+
+def _check_layer_metric(ctx, params):
+    _check_part(params)
+    _check_per_layer(params["metric"])
+    _check_readings_recorded(ctx, params, [params["metric"]])
+
+
+def _check_run_figures(ctx, params):
+    for name in params["figures"]:
+        if name not in _RUN_FIGURES:
+            raise ValueError(f"unknown figure {name!r}; allowed: {', '.join(_RUN_FIGURES)}")
+    if not (ctx.cfg.log.gradients or ctx.cfg.log.activations):
+        raise ValueError("run_figures needs log.gradients or log.activations = true")
+
+
+def _check_variance(ctx, params):
+    if not ctx.cfg.log.gradients:
+        raise ValueError("variance_decomposition needs log.gradients = true")
+    if params["layer"] == "mean":
+        raise ValueError("layer must be one layer or variable, not \"mean\"")
+
+
+def _check_noisy_labels(ctx, params):
+    from keras_dyn.report.metrics import METRICS, check_param
+
+    cfg = ctx.cfg
+    if not cfg.probes.noisy_labels:
+        raise ValueError("noisy_labels needs probes.noisy_labels = true")
+    if not any(cfg.at_point(p).data.label_noise > 0 for p in ctx.points):
+        raise ValueError("noisy_labels needs data.label_noise > 0 for at least one run")
+    memorise = params.get("memorise") or {}
+    for key, value in memorise.items():
+        if key not in ("threshold", "fraction"):
+            raise ValueError(f"memorise takes threshold or fraction, not {key!r}")
+        check_param(METRICS["first_epoch"], key, value)
+    if len(memorise) > 1:
+        raise ValueError("memorise: give threshold or fraction, not both")
+    for r in params.get("at") or []:
+        if r.kind == "best_val" and cfg.data.validation_split <= 0:
+            raise ValueError("\"best_val\" needs a validation split (data.validation_split > 0)")
+
+
+def _check_shift_table(ctx, params):
+    from keras_dyn.report.metrics import METRICS
+
+    _check_expect(params)
+    if METRICS[params["metric"]].table != "shifts" or "kind" not in METRICS[params["metric"]].params:
+        raise ValueError(f"metric must be a per-cell shift metric (shift_accuracy, shift_drop, shift_kept, "
+                         f"shift_kept_above_chance), not {params['metric']!r}")
+    if not ctx.cfg.probes.shifts:
+        raise ValueError("shift_table needs probes.shifts (a non-empty list)")
+    _check_readings_recorded(ctx, params, ["shift_accuracy"])
+
+
 _BY = Param("grid_keys", None, what="grid keys to group by (default: every grid key)")
 _PARAMS = Param("params", {}, what="metric parameters, e.g. { layer = \"hidden1\" }")
 
@@ -93,6 +203,71 @@ _LIST = [
                 "keys": Param("grid_keys", None, required=True),
                 "metric": Param("metric", "val_accuracy"), "at": Param("reading", None),
             }),
+    # ---- diagnostics (keras_dyn/report/sections/dynamics.py)
+    Section("layer_table", "a per-layer (per-variable) table of metrics at readings, per group; a verdict per "
+            "layer between two sides (a, b) or between each layer's bias and kernel, with the chance count",
+            "dynamics:layer_table", {
+                "metrics": Param("metrics", None, required=True, what="per-layer metrics (they take `layer`)"),
+                "at": Param("readings", None, what="readings (default: the last epoch)"),
+                "by": _BY, "select": Param("selector", None, what="only these runs"),
+                "part": Param("text", "kernel", what="kernel | bias | all (gradient and weight metrics)"),
+                "a": Param("selector", None, what="side A: a verdict per layer, A against B"),
+                "b": Param("selector", None, what="side B"),
+                "expect": Param("text", "", what="greater / less: the direction tested (A vs B, or bias vs kernel)"),
+                "bias_vs_kernel": Param("bool", False, what="compare each layer's bias with its kernel"),
+                "title": Param("text", ""),
+            }, check=_check_layer_table),
+    Section("layer_curves", "a per-layer metric over epochs: one panel per group, one line per layer, mean "
+            "over seeds with a ±1 sd band (gradient flow, dead units, drift, update ratios)",
+            "dynamics:layer_curves", {
+                "metric": Param("metric", None, required=True), "by": _BY,
+                "select": Param("selector", None, what="only these runs"),
+                "part": Param("text", "kernel", what="kernel | bias | all (gradient and weight metrics)"),
+                "log_y": Param("bool", False), "title": Param("text", ""),
+            }, check=_check_layer_metric),
+    Section("layer_profile", "a per-layer metric against layer position at readings, one line per group "
+            "(the depth profile), mean over seeds with a ±1 sd band",
+            "dynamics:layer_profile", {
+                "metric": Param("metric", None, required=True),
+                "at": Param("readings", None, what="one panel per reading (default: the last epoch)"),
+                "by": _BY, "select": Param("selector", None, what="only these runs"),
+                "part": Param("text", "kernel", what="kernel | bias | all (gradient and weight metrics)"),
+                "log_y": Param("bool", True), "title": Param("text", ""),
+            }, check=_check_layer_metric),
+    Section("run_figures", "single-run diagnostic figures of the lowest seed among the selected runs: "
+            "gradient flow, every step's norm, gradient histograms over time, dead units",
+            "dynamics:run_figures", {
+                "select": Param("selector", None, what="which runs (default: all); the lowest seed is drawn"),
+                "figures": Param("strings", list(_RUN_FIGURES), what=", ".join(_RUN_FIGURES)),
+                "title": Param("text", ""),
+            }, check=_check_run_figures),
+    Section("variance_decomposition", "a layer's gradient-norm mean, sd, variance and cv for two sides, "
+            "each compared, and var = cv² × mean² splitting the variance ratio into size and relative spread",
+            "dynamics:variance_decomposition", {
+                "a": Param("selector", None, required=True), "b": Param("selector", None, required=True),
+                "layer": Param("layer", "first", what="a layer or variable (default: the first kernel)"),
+                "at": Param("readings", None, what="readings (default: the last epoch)"),
+                "by": _BY, "title": Param("text", ""),
+            }, check=_check_variance),
+    # ---- probes (keras_dyn/report/sections/probes.py)
+    Section("noisy_labels", "per group: accuracy on the labels trained on and on test; on the corrupted "
+            "examples, memorised and true-label accuracy, epochs to memorise; the memorisation signature "
+            "and the curves", "probes:noisy_labels", {
+                "by": _BY,
+                "at": Param("readings", None, what="readings (default: best_val and last)"),
+                "memorise": Param("params", {}, what="first_epoch parameters for 'epochs to memorise', "
+                                  "e.g. { threshold = 0.5 } (default) or { fraction = 0.9 }"),
+                "title": Param("text", ""),
+            }, check=_check_noisy_labels),
+    Section("shift_table", "accuracy per shift and severity for two sides, with the fraction of unshifted "
+            "and of above-chance accuracy kept, a comparison per cell, the chance count, the mean over "
+            "all shifts, and bars", "probes:shift_table", {
+                "a": Param("selector", None, required=True), "b": Param("selector", None, required=True),
+                "at": Param("readings", None, what="one table per reading (default: the last epoch)"),
+                "metric": Param("metric", "shift_kept", what="compared per cell (a shift metric)"),
+                "expect": Param("text", "less", what="greater / less / \"\" (no direction)"),
+                "by": _BY, "figure": Param("bool", True), "title": Param("text", ""),
+            }, check=_check_shift_table),
 ]
 SECTIONS: dict[str, Section] = {s.name: s for s in _LIST}
 
