@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from keras_dyn import stats
+from keras_dyn.config import _short
 from keras_dyn.report import metrics as M
 
 STRUCTURAL = {"units", "layers", "hidden"} | {f"units_{i}" for i in range(1, 9)}
@@ -173,14 +174,6 @@ def arch_label(hidden) -> str:
     if len(hidden) > 4 and len(set(hidden)) == 1:
         return f"{len(hidden)}×{hidden[0]}"
     return "-".join(map(str, hidden))
-
-
-def _short(value) -> str:
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, (list, tuple)):
-        return "-".join(str(v) for v in value)
-    return str(value)
 
 
 def _g(x, digits=3) -> str:
