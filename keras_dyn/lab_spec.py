@@ -115,7 +115,7 @@ def parse_lab(source, raw, cfg, *, quick=False) -> LabSpec:
     src = _text(source, "lab.source", raw.get("source", ""))
     runner = raw.get("runner", "sequential")
     if runner not in RUNNERS:
-        raise ConfigError(source, "lab.runner", f"unknown value {_show(runner)}"
+        raise ConfigError(source, "lab.runner", f"unknown value {runner!r}"
                           f"{_suggest(runner, RUNNERS)}; allowed: {', '.join(RUNNERS)}")
     if runner == "grid":
         if not cfg.grid:
@@ -307,7 +307,7 @@ def _hypothesis(ctx, dotted, raw) -> Hypothesis:
         raise ctx.error(f"{dotted}.metric", "missing; name what the hypothesis is about")
     expect = raw.get("expect")
     if expect not in EXPECTS:
-        raise ctx.error(f"{dotted}.expect", f"{'missing' if expect is None else f'unknown value {_show(expect)}'}"
+        raise ctx.error(f"{dotted}.expect", f"{'missing' if expect is None else f'unknown value {expect!r}'}"
                         f"{_suggest(str(expect), EXPECTS)}; allowed: greater (A > B), less (A < B)")
     base_params = {k: raw[k] for k in PARAMS if k in raw}
     sides = []
