@@ -1,4 +1,4 @@
-"""End-to-end: the three probe labs, as data, on a tiny MNIST subset for 5 epochs (``pytest -m slow``)."""
+"""End-to-end: the probe labs, as data, on a tiny MNIST subset for 5 epochs (``pytest -m slow``)."""
 
 import os
 from pathlib import Path
@@ -11,6 +11,8 @@ LABS = {
     "exp11_label_noise": "Memorisation signature",
     "exp12_representation_drift": "Reconciliation",
     "exp14_dataset_shift": "above-chance kept",
+    "exp13_width_memorisation": "epochs to memorise 90% of the corrupted examples",
+    "exp16_random_labels": "test − chance",
 }
 
 pytestmark = pytest.mark.slow
