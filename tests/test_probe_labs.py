@@ -28,7 +28,10 @@ def test_lab_runs_and_writes_findings(lab, tmp_path):
     raw["data"]["subset"] = 300
     raw["data"]["test_subset"] = 200
     raw["model"]["hidden"] = [16, 16, 16]
-    raw["training"]["epochs"] = 5  # exp12 reads the last 5 epochs
+    # exp12 reads the last 5 epochs; a hypothesis read at epoch k needs k epochs (exp13: 10)
+    read = [h.get("at") for h in raw["lab"]["hypotheses"]] + \
+           [h[side].get("at") for h in raw["lab"]["hypotheses"] for side in ("a", "b")]
+    raw["training"]["epochs"] = max([5] + [int(e) for e in read if isinstance(e, int) or str(e).isdigit()])
     raw["training"]["seeds"] = [0, 1]
     raw.setdefault("probes", {})["shift_test_size"] = 100
     config = tmp_path / f"{lab}.toml"
