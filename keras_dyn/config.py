@@ -5,7 +5,8 @@ An experiment file has these sections (all optional except ``[data]``, ``[model]
 
     [experiment]  name, description
     [data]        dataset, validation_split, normalize, subset, test_subset, split_seed,
-                  n_samples, noise, label_noise, label_noise_kind, label_noise_seed
+                  n_samples, noise, label_noise, label_noise_kind, label_noise_seed,
+                  input_corruption, input_corruption_seed
     [model]       hidden, activation, initializer
     [training]    optimizer, learning_rate, momentum, weight_decay, scheduler, step_size,
                   gamma, batch_size, epochs, seeds
@@ -44,7 +45,15 @@ DATASETS = ("mnist", "fashion_mnist", "circle", "nested_rings")
 NORMALIZATIONS = ("zero_one", "minus_one_one")
 OPTIMIZERS = ("sgd", "sgd_momentum", "adam", "adamw", "rmsprop")
 SCHEDULERS = ("none", "step", "cosine", "exponential")
-LABEL_NOISE_KINDS = ("symmetric", "pair")
+LABEL_NOISE_KINDS = ("symmetric", "pair", "random")
+INPUT_CORRUPTIONS = ("none", "shuffled_pixels", "random_pixels")
+# grid key ``corruption``: one name per Zhang et al. (2017) condition, each the data fields it sets
+CORRUPTIONS = {
+    "clean": {"label_noise": 0.0, "input_corruption": "none"},
+    "random_labels": {"label_noise": 1.0, "label_noise_kind": "random", "input_corruption": "none"},
+    "shuffled_pixels": {"label_noise": 0.0, "input_corruption": "shuffled_pixels"},
+    "random_pixels": {"label_noise": 0.0, "input_corruption": "random_pixels"},
+}
 GRADIENT_MODES = ("applied", "probe")
 SHIFT_KINDS = ("rotation", "translation", "gaussian_noise", "blur", "contrast", "occlusion")
 
@@ -151,6 +160,8 @@ class DataConfig:
     label_noise: float = 0.0
     label_noise_kind: str = "symmetric"
     label_noise_seed: int = 0
+    input_corruption: str = "none"  # images only: none | shuffled_pixels | random_pixels
+    input_corruption_seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -232,6 +243,8 @@ GRID_KEYS = {
     "epochs": ("training", "epochs"),
     "scheduler": ("training", "scheduler"),
     "label_noise": ("data", "label_noise"),
+    "input_corruption": ("data", "input_corruption"),
+    "corruption": ("data", "corruption"),  # a preset: sets the data fields of CORRUPTIONS[value]
 }
 # short names used in run names, e.g. w256-256_bs64_lr0.001_s0
 RUN_NAME_TAGS = {
@@ -242,6 +255,8 @@ RUN_NAME_TAGS = {
     "epochs": "ep",
     "scheduler": "sched-",
     "label_noise": "noise",
+    "input_corruption": "",
+    "corruption": "",
 }
 
 
@@ -320,7 +335,9 @@ class ExperimentConfig:
         sections["model"]["hidden"] = hidden
         for key, value in point.items():
             section, fld = GRID_KEYS[key]
-            if fld != "hidden":
+            if key == "corruption":
+                sections["data"].update(CORRUPTIONS[value])
+            elif fld != "hidden":
                 sections[section][fld] = value
         if seed is not None:
             sections["training"]["seeds"] = [seed]
@@ -683,6 +700,8 @@ _RULES = {
     "data.label_noise": _range(0.0, 1.0),
     "data.label_noise_kind": _choice(LABEL_NOISE_KINDS),
     "data.label_noise_seed": _range(0, SEED_MAX),
+    "data.input_corruption": _choice(INPUT_CORRUPTIONS),
+    "data.input_corruption_seed": _range(0, SEED_MAX),
     "model.hidden": _int_list(1, MAX_WIDTH, what="layer widths", max_len=MAX_LAYERS),
     "model.activation": _activation,
     "model.initializer": _initializer,
@@ -724,6 +743,8 @@ def _grid_value(source, dotted, key, value):
         return _check_list_item(source, dotted, value, 1, MAX_LAYERS)
     if key == "units" or key.startswith("units_"):
         return _check_list_item(source, dotted, value, 1, MAX_WIDTH)
+    if key == "corruption":
+        return _choice(tuple(CORRUPTIONS))(source, dotted, value)
     fdef = {f.name: f for f in dataclasses.fields(SECTION_TYPES[section])}[fld]
     return _check_value(source, dotted, f"{section}.{fld}", value, fdef)
 
@@ -743,6 +764,11 @@ def _grid(source, raw_grid, sections) -> dict:
         grid[key] = tuple(checked)
     if "hidden" in grid and any(k in grid for k in ("units", "layers")):
         raise ConfigError(source, "grid.hidden", "use either hidden or units/layers, not both")
+    if "corruption" in grid:
+        for other in ("label_noise", "input_corruption"):
+            if other in grid:
+                raise ConfigError(source, f"grid.{other}", "use either corruption (it sets "
+                                  "label_noise and input_corruption) or this key, not both")
     return grid
 
 
@@ -794,6 +820,10 @@ def _cases(source, raw_cases, grid) -> tuple:
 def _check_combinations(cfg: ExperimentConfig):
     if cfg.data.dataset in ("circle", "nested_rings") and cfg.data.normalize != "zero_one":
         pass  # synthetic data are already centred; normalisation is a no-op for them
+    if cfg.data.input_corruption != "none" and cfg.data.dataset not in ("mnist", "fashion_mnist"):
+        raise ConfigError(cfg.source, "data.input_corruption", f"{cfg.data.input_corruption!r} "
+                          f"permutes pixels; allowed: an image data set (mnist, fashion_mnist), or "
+                          f"\"none\" for {cfg.data.dataset}")
     if cfg.log.gradient_mode == "probe" and not cfg.log.gradients:
         raise ConfigError(cfg.source, "log.gradient_mode", "needs log.gradients = true")
 

@@ -44,7 +44,8 @@ from keras_dyn.errors import ConfigError
 RUNNERS = ("sequential", "grid")
 EXPECTS = ("greater", "less")
 LAB_KEYS = ("title", "question", "source", "runner", "hypotheses", "claims", "findings")
-HYPOTHESIS_KEYS = ("id", "statement", "metric", "at", "expect", "a", "b", "layer", "kind", "severity")
+HYPOTHESIS_KEYS = ("id", "statement", "metric", "at", "expect", "a", "b", "layer", "kind", "severity",
+                   "of", "threshold", "fraction")
 CLAIM_KEYS = ("claim", "hypotheses", "source_value")
 SIDE_EXTRA = ("at", "label")
 ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,19}$")
@@ -248,7 +249,7 @@ def check_metric(ctx, dotted, name, params, points):
             check_param(metric, key, value)
         except ValueError as exc:
             raise ctx.error(dotted.rsplit(".", 1)[0] + f".{key}", str(exc)) from None
-    if name == "first_epoch":  # the metric it reads must exist in these runs too
+    if name in ("first_epoch", "cpu_seconds_to"):  # the metric it reads must exist in these runs too
         if "threshold" in params and "fraction" in params:
             raise ctx.error(dotted.rsplit(".", 1)[0], "give threshold or fraction, not both")
         inner = {k: v for k, v in params.items() if k in ("layer", "kind", "severity")}
@@ -467,4 +468,15 @@ def check_param_value(ctx, dotted, kind, value):
             if k not in PARAMS:
                 raise ctx.error(f"{dotted}.{k}", f"unknown metric parameter; allowed: {', '.join(PARAMS)}")
         return value
+    if kind == "fraction":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+            fail("a number in (0, 1]")
+        return float(value)
+    if kind == "params_list":  # one metric parameters table, or a list of them
+        tables = value if isinstance(value, list) else [value]
+        if not tables or not all(isinstance(t, dict) for t in tables):
+            fail("a table of metric parameters or a list of them, e.g. [{ threshold = 0.5 }, "
+                 "{ threshold = 0.9 }]")
+        return [check_param_value(ctx, f"{dotted}[{i}]" if isinstance(value, list) else dotted, "params", t)
+                for i, t in enumerate(tables)]
     raise AssertionError(f"unknown parameter kind {kind}")  # pragma: no cover

@@ -1,4 +1,4 @@
-"""End-to-end: the three probe labs, as data, on a tiny MNIST subset for 5 epochs (``pytest -m slow``)."""
+"""End-to-end: the probe labs, as data, on a tiny MNIST subset for 5 epochs (``pytest -m slow``)."""
 
 import os
 from pathlib import Path
@@ -11,6 +11,8 @@ LABS = {
     "exp11_label_noise": "Memorisation signature",
     "exp12_representation_drift": "Reconciliation",
     "exp14_dataset_shift": "above-chance kept",
+    "exp13_width_memorisation": "epochs to memorise 90% of the corrupted examples",
+    "exp16_random_labels": "test − chance",
 }
 
 pytestmark = pytest.mark.slow
@@ -26,7 +28,10 @@ def test_lab_runs_and_writes_findings(lab, tmp_path):
     raw["data"]["subset"] = 300
     raw["data"]["test_subset"] = 200
     raw["model"]["hidden"] = [16, 16, 16]
-    raw["training"]["epochs"] = 5  # exp12 reads the last 5 epochs
+    # exp12 reads the last 5 epochs; a hypothesis read at epoch k needs k epochs (exp13: 10)
+    read = [h.get("at") for h in raw["lab"]["hypotheses"]] + \
+           [h[side].get("at") for h in raw["lab"]["hypotheses"] for side in ("a", "b")]
+    raw["training"]["epochs"] = max([5] + [int(e) for e in read if isinstance(e, int) or str(e).isdigit()])
     raw["training"]["seeds"] = [0, 1]
     raw.setdefault("probes", {})["shift_test_size"] = 100
     config = tmp_path / f"{lab}.toml"

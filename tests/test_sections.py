@@ -474,6 +474,98 @@ def test_ranking_heatmap_and_balanced_on_a_width_grid(tmp_path):
     md = _render("heatmap", ctx, x="units_1", y="units_2")
     png = tmp_path / "fig" / "heatmap_units_1_units_2.png"
     assert png.stat().st_size > 5000 and "fig/heatmap_units_1_units_2.png" in md
+    md = _render("heatmap", ctx, x="units_1", y="units_2", at=M.Reading("best_val"))  # its own file
+    assert "fig/heatmap_units_1_units_2_best_val.png" in md and png.is_file()
     md = _render("balanced", ctx, keys=["units_1", "units_2"], metric="val_accuracy")
     assert "over the 2 balanced and the 2 unbalanced configurations" in md
     assert "balanced − unbalanced = +3.50 points" in md
+
+
+# --------------------------------------------------------------------------- memorise thresholds, fit_table
+
+
+def test_noisy_labels_memorise_list_one_column_per_threshold(noise_runs, tmp_path):
+    """`memorise` as a list: one 'epochs to memorise' column per threshold (0.5 at epoch 3, 0.9 at
+    epoch 4 in the synthetic curve [0.05, 0.10, 0.55, 0.90], read with its noise as 3 of 3 or
+    never: 0.99 is never reached)."""
+    cfg = _cfg({"label_noise": [0.0, 0.4]}, probes={"noisy_labels": True},
+               data={"dataset": "mnist", "validation_split": 0.1, "label_noise": 0.4})
+    md = _render("noisy_labels", _ctx(cfg, noise_runs, tmp_path), at=[M.Reading("last")],
+                 memorise=[{"threshold": 0.5}, {"threshold": 0.99}])
+    corrupted = md.split("On the corrupted training examples")[1].split("Memorisation signature")[0]
+    assert "epochs to memorise 50% of the corrupted examples" in corrupted
+    assert "epochs to memorise 99% of the corrupted examples" in corrupted
+    row = [line for line in corrupted.splitlines() if line.startswith("| label_noise=0.4")][0]
+    assert row.rstrip().endswith("| 3.0 ± 0.0 | never (3 of 3 runs) |"), row
+
+
+def test_memorise_list_validated_in_a_lab():
+    raw = {"experiment": {"name": "m"}, "data": {"dataset": "mnist", "label_noise": 0.4},
+           "model": {"hidden": [8]}, "training": {"epochs": 3, "seeds": [0]},
+           "grid": {"units": [8, 16]}, "probes": {"noisy_labels": True},
+           "lab": {"title": "t", "question": "q", "findings": [
+               {"section": "noisy_labels", "memorise": [{"threshold": 0.5}, {"fraction": 0.9}]}]}}
+    assert from_dict(raw).lab is not None
+    raw["lab"]["findings"][0]["memorise"] = [{"threshold": 0.5}, {"threshold": 1.5}]
+    with pytest.raises(ConfigError, match=r"threshold must be a number in \(0, 1\]"):
+        from_dict(raw)
+    raw["lab"]["findings"][0]["memorise"] = [{"threshold": 0.5}, 3]
+    with pytest.raises(ConfigError, match=r"memorise.*a table of metric parameters or a list of them"):
+        from_dict(raw)
+    raw["lab"]["findings"][0]["memorise"] = [{"epochs": 3}]
+    with pytest.raises(ConfigError, match=r"memorise\[0\]\.epochs.*unknown metric parameter"):
+        from_dict(raw)
+
+
+def _fit_run(tmp_path, seed, corruption, train, test, cpu=0.5):
+    return {"run_dir": str(tmp_path / f"{corruption}_s{seed}"),
+            "run": {"experiment": "fit", "name": f"{corruption}_s{seed}", "seed": seed,
+                    "point": {"corruption": corruption}, "dataset": "mnist", "hidden": [8], "params": 1000,
+                    "num_classes": 10, "epochs": len(train), "status": "complete"},
+            "final": {"train_cpu_seconds": cpu * len(train)},
+            "epochs": {"epoch": list(range(1, len(train) + 1)), "accuracy": train,
+                       "val_accuracy": test, "test_accuracy": test,
+                       "cpu_seconds": [cpu] * len(train)}}
+
+
+def test_cpu_seconds_to_sums_the_epochs_up_to_the_first_epoch(tmp_path):
+    r = _fit_run(tmp_path, 0, "clean", [0.5, 0.8, 0.96, 0.99], [0.9] * 4, cpu=0.25)
+    r["epochs"]["cpu_seconds"] = [1.0, 0.5, 0.25, 2.0]
+    params = {"of": "train_accuracy", "threshold": 0.95}
+    assert M.value(r, "first_epoch", params) == 3.0
+    assert M.value(r, "cpu_seconds_to", params) == pytest.approx(1.75)
+    assert M.value(r, "cpu_seconds_to", {"of": "train_accuracy", "threshold": 1.0}) == math.inf
+
+
+def test_fit_table_zhang_shape(tmp_path):
+    """Clean fits by epoch 2 and generalises; random labels fit by epoch 4 (one seed never) and
+    sit at chance on test."""
+    cfg = from_dict({"experiment": {"name": "fit"}, "data": {"dataset": "mnist", "label_noise_kind": "random"},
+                     "model": {"hidden": [8]}, "training": {"epochs": 4, "seeds": [0, 1, 2]},
+                     "grid": {"corruption": ["clean", "random_labels"]}})
+    results = []
+    for s in (0, 1, 2):
+        results.append(_fit_run(tmp_path, s, "clean", [0.9, 0.96, 0.98, 0.99], [0.95] * 4))
+        last = 0.97 if s < 2 else 0.90  # seed 2 never reaches 95 %
+        results.append(_fit_run(tmp_path, s, "random_labels", [0.2, 0.5, 0.8, last],
+                                [0.10, 0.11, 0.09, 0.10 + 0.01 * s]))
+    md = _render("fit_table", _ctx(cfg, results, tmp_path), threshold=0.95, of="train_accuracy",
+                 at=None, by=None, title="Fit")
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in md.splitlines() if line.startswith("| corruption=")}
+    clean, rand = rows["corruption=clean"], rows["corruption=random_labels"]
+    assert "| 99.00 ± 0.00% | 95.00 ± 0.00% | 85.00 ± 0.00 points | 3 of 3 | 2.0 ± 0.0 | 1.0 ± 0.0 |" in clean
+    assert "| 94.67 ± 4.04% | 11.00 ± 1.00% | 1.00 ± 1.00 points | 2 of 3 | 4.0 ± 0.0 (never in 1 of 3 runs) |" in rand
+    assert "| 2.0 ± 0.0 (never in 1 of 3 runs) |" in rand  # CPU seconds to 95 %: 4 epochs x 0.5 s
+
+
+def test_fit_table_validated():
+    raw = {"experiment": {"name": "f"}, "data": {"dataset": "mnist"}, "model": {"hidden": [8]},
+           "training": {"epochs": 3, "seeds": [0]}, "grid": {"corruption": ["clean", "random_pixels"]},
+           "lab": {"title": "t", "question": "q", "findings": [{"section": "fit_table", "threshold": 0.95}]}}
+    assert from_dict(raw).lab is not None
+    raw["lab"]["findings"][0]["threshold"] = 95
+    with pytest.raises(ConfigError, match=r"lab\.findings\[0\]\.threshold.*a number in \(0, 1\]"):
+        from_dict(raw)
+    raw["lab"]["findings"][0] = {"section": "fit_table", "of": "train_loss"}
+    with pytest.raises(ConfigError, match="of must be a per-epoch accuracy"):
+        from_dict(raw)

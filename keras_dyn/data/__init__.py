@@ -19,6 +19,10 @@ The steps, in order, each seeded so a config always gives the same arrays:
 5. **Label noise** (training part only, after subsets): when ``label_noise > 0``,
    :func:`keras_dyn.data.noise.corrupt_labels` with ``label_noise_seed``. ``y_train_clean``
    keeps the labels from before, ``corrupted`` marks the changed examples.
+6. **Input corruption** (images only): ``input_corruption`` other than ``"none"`` permutes
+   the pixels with :func:`keras_dyn.data.corruption.corrupt_inputs` and
+   ``input_corruption_seed``: ``"shuffled_pixels"`` one permutation shared by every split,
+   ``"random_pixels"`` one per image (training, validation and test drawn as separate streams).
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ VALUE_RANGES = {"zero_one": (0.0, 1.0), "minus_one_one": (-1.0, 1.0)}
 
 # Offsets mixed into split_seed so the split and the two subset draws are independent streams.
 _SPLIT_STREAM, _SUBSET_STREAM, _VAL_SUBSET_STREAM, _TEST_SUBSET_STREAM = 0, 1, 2, 3
+# streams of the per-image pixel permutations (input_corruption = "random_pixels")
+_TRAIN_PIXELS, _VAL_PIXELS, _TEST_PIXELS = 0, 1, 2
 
 
 @dataclass
@@ -108,13 +114,23 @@ def load_dataset(cfg: DataConfig, data_dir=None) -> Dataset:
     num_classes = NUM_CLASSES[cfg.dataset]
     x_train, y_train = scale(x_pool[train_idx]), y_pool[train_idx].astype(np.int32)
     y_train_noisy, corrupted = _label_noise(y_train, cfg, num_classes)
+    x_val, x_test = scale(x_pool[val_idx]), scale(x_test)
+    if cfg.input_corruption != "none":
+        if cfg.dataset not in IMAGE_DATASETS:
+            raise DataError(f"data.input_corruption = {cfg.input_corruption!r} needs an image data set, "
+                            f"not {cfg.dataset}")
+        from keras_dyn.data.corruption import corrupt_inputs
+
+        x_train, x_val, x_test = (corrupt_inputs(x, cfg.input_corruption, cfg.input_corruption_seed, stream)
+                                  for x, stream in ((x_train, _TRAIN_PIXELS), (x_val, _VAL_PIXELS),
+                                                    (x_test, _TEST_PIXELS)))
     return Dataset(
         name=cfg.dataset,
         x_train=x_train,
         y_train=y_train_noisy,
-        x_val=scale(x_pool[val_idx]),
+        x_val=x_val,
         y_val=y_pool[val_idx].astype(np.int32),
-        x_test=scale(x_test),
+        x_test=x_test,
         y_test=y_test.astype(np.int32),
         num_classes=num_classes,
         input_shape=tuple(x_train.shape[1:]),

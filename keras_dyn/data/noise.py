@@ -1,14 +1,23 @@
 """Label noise for memorisation experiments.
 
-:func:`corrupt_labels` replaces the labels of an exact, seeded fraction of examples by a
-*different* class. ``keras_dyn.data.load_dataset`` calls it on the training labels only;
-validation and test labels are never corrupted.
+:func:`corrupt_labels` gives an exact, seeded fraction of examples a new label.
+``keras_dyn.data.load_dataset`` calls it on the training labels only; validation and test
+labels are never corrupted.
 
-Two kinds of noise:
+Three kinds of noise:
 
-- ``"symmetric"``: the new class is drawn uniformly from the ``K - 1`` other classes
-  (Zhang et al. 2017; Arpit et al. 2017 use this kind).
+- ``"symmetric"``: the new class is drawn uniformly from the ``K - 1`` other classes, so every
+  chosen example ends up with a wrong label (Arpit et al. 2017 use this kind).
 - ``"pair"``: class ``c`` always becomes ``(c + 1) mod K`` (a systematic, "asymmetric" confusion).
+- ``"random"``: the new class is drawn uniformly from *all* ``K`` classes, as in Zhang et al.
+  2017's random-label experiments; about ``1/K`` of the chosen examples draw their own class
+  again by chance. With ``fraction = 1`` every label is an independent uniform draw, which
+  carries no information about the input.
+
+The returned mask ``corrupted`` marks the examples whose label now *differs* from the true one
+(for ``"random"``: the chosen examples minus those that drew their own class back), so the
+noisy-label probe's "corrupted" subset is always the set of wrong labels, and its "clean" subset
+holds every example trained on its true label (for ``"random"`` this includes the lucky draws).
 
 Example::
 
@@ -29,14 +38,18 @@ def corrupt_labels(y, fraction, num_classes, kind="symmetric", seed=0):
 
     Args:
         y: integer labels, shape ``(N,)``, values in ``[0, num_classes)``.
-        fraction: share of examples to corrupt, from 0 (labels unchanged) to 1 (all changed).
+        fraction: share of examples given a new label, from 0 (labels unchanged) to 1 (all).
         num_classes: number of classes ``K`` (at least 2 when ``fraction > 0``).
-        kind: ``"symmetric"`` (uniform over the other classes) or ``"pair"`` (``c -> c+1 mod K``).
-        seed: seed of the choice of examples and of the new classes.
+        kind: ``"symmetric"`` (uniform over the other classes), ``"pair"`` (``c -> c+1 mod K``)
+            or ``"random"`` (uniform over all ``K`` classes, the true one included).
+        seed: seed of the choice of examples and of the new classes. The examples chosen
+            depend only on ``seed``, ``fraction`` and ``N``, not on ``kind``.
 
     Returns:
         ``(y_noisy, corrupted)``: int32 labels and a boolean mask over the examples; every
-        ``y_noisy[corrupted]`` differs from ``y[corrupted]`` and the rest are unchanged.
+        ``y_noisy[corrupted]`` differs from ``y[corrupted]`` and the rest are unchanged. For
+        ``"symmetric"`` and ``"pair"`` exactly ``round(fraction * N)`` examples are corrupted;
+        for ``"random"`` exactly that many are re-drawn and about ``(K - 1) / K`` of them differ.
 
     Raises:
         DataError: bad fraction, kind, class count or labels.
@@ -66,6 +79,9 @@ def corrupt_labels(y, fraction, num_classes, kind="symmetric", seed=0):
     corrupted[idx] = True
     if kind == "pair":
         y_noisy[idx] = (y[idx] + 1) % num_classes
+    elif kind == "random":
+        y_noisy[idx] = rng.integers(0, num_classes, size=n_corrupt)
+        corrupted = y_noisy != y  # a draw of the true class is not a corrupted label
     else:
         # an offset in 1..K-1 added modulo K is uniform over the K-1 other classes
         offsets = rng.integers(1, num_classes, size=n_corrupt)

@@ -217,6 +217,18 @@ def _first_epoch(result, params):
     return math.inf
 
 
+def _cpu_seconds_to(result, params):
+    """Process CPU seconds of training and validation (the epochs' ``cpu_seconds``) summed up to
+    and including the epoch :func:`_first_epoch` finds; +inf when the target is never reached."""
+    first = _first_epoch(result, params)
+    if not math.isfinite(first):
+        return first
+    epochs, cpu = _epochs_table(result, "cpu_seconds")
+    if not cpu:
+        return math.nan
+    return float(sum(c for e, c in zip(epochs, cpu) if e <= first))
+
+
 def _epoch_metric(key):
     return lambda result, params: _epochs_table(result, key)
 
@@ -298,6 +310,9 @@ _LIST = [
     Metric("first_epoch", "first epoch at which the metric `of` reaches `threshold` (absolute, a fraction "
            "for accuracies) or `fraction` of the run's own last value; inf if never", "run",
            ("of", "threshold", "fraction", "layer", "kind", "severity"), per_epoch=False, scalar=_first_epoch),
+    Metric("cpu_seconds_to", "process CPU seconds of training (and validation) up to and including the epoch "
+           "`first_epoch` finds for the same `of` and `threshold` / `fraction`; inf if never", "run",
+           ("of", "threshold", "fraction", "layer", "kind", "severity"), per_epoch=False, scalar=_cpu_seconds_to),
     Metric("params", "trainable parameters", "run", per_epoch=False, scalar=_run_value("run", "params")),
     Metric("train_seconds", "wall-clock training time (s)", "run", per_epoch=False,
            scalar=_run_value("final", "train_seconds")),

@@ -126,13 +126,14 @@ def _check_noisy_labels(ctx, params):
         raise ValueError("noisy_labels needs probes.noisy_labels = true")
     if not any(cfg.at_point(p).data.label_noise > 0 for p in ctx.points):
         raise ValueError("noisy_labels needs data.label_noise > 0 for at least one run")
-    memorise = params.get("memorise") or {}
-    for key, value in memorise.items():
-        if key not in ("threshold", "fraction"):
-            raise ValueError(f"memorise takes threshold or fraction, not {key!r}")
-        check_param(METRICS["first_epoch"], key, value)
-    if len(memorise) > 1:
-        raise ValueError("memorise: give threshold or fraction, not both")
+    memorise = params.get("memorise") or [{}]
+    for target in memorise if isinstance(memorise, list) else [memorise]:
+        for key, value in target.items():
+            if key not in ("threshold", "fraction"):
+                raise ValueError(f"memorise takes threshold or fraction, not {key!r}")
+            check_param(METRICS["first_epoch"], key, value)
+        if len(target) > 1:
+            raise ValueError("memorise: give threshold or fraction, not both")
     for r in params.get("at") or []:
         if r.kind == "best_val" and cfg.data.validation_split <= 0:
             raise ValueError("\"best_val\" needs a validation split (data.validation_split > 0)")
@@ -148,6 +149,13 @@ def _check_shift_table(ctx, params):
     if not ctx.cfg.probes.shifts:
         raise ValueError("shift_table needs probes.shifts (a non-empty list)")
     _check_readings_recorded(ctx, params, ["shift_accuracy"])
+
+
+def _check_fit_table(ctx, params):
+    from keras_dyn.report.metrics import METRICS
+
+    if not METRICS[params["of"]].per_epoch or not METRICS[params["of"]].percent:
+        raise ValueError(f"of must be a per-epoch accuracy (e.g. train_accuracy), not {params['of']!r}")
 
 
 _BY = Param("grid_keys", None, what="grid keys to group by (default: every grid key)")
@@ -255,8 +263,9 @@ _LIST = [
             "and the curves", "probes:noisy_labels", {
                 "by": _BY,
                 "at": Param("readings", None, what="readings (default: best_val and last)"),
-                "memorise": Param("params", {}, what="first_epoch parameters for 'epochs to memorise', "
-                                  "e.g. { threshold = 0.5 } (default) or { fraction = 0.9 }"),
+                "memorise": Param("params_list", [{}], what="first_epoch parameters for 'epochs to memorise', "
+                                  "e.g. { threshold = 0.5 } (default) or { fraction = 0.9 }, or a list "
+                                  "of them, one column each: [{ threshold = 0.5 }, { threshold = 0.9 }]"),
                 "title": Param("text", ""),
             }, check=_check_noisy_labels),
     Section("shift_table", "accuracy per shift and severity for two sides, with the fraction of unshifted "
@@ -268,6 +277,14 @@ _LIST = [
                 "expect": Param("text", "less", what="greater / less / \"\" (no direction)"),
                 "by": _BY, "figure": Param("bool", True), "title": Param("text", ""),
             }, check=_check_shift_table),
+    Section("fit_table", "per group: accuracy on the labels trained on and on test, test minus chance, and "
+            "the epochs and CPU seconds to fit the training labels to a threshold (Zhang et al.'s table 1 shape)",
+            "tables:fit_table", {
+                "threshold": Param("fraction", 0.95, what="training accuracy counted as fitted, in (0, 1]"),
+                "of": Param("metric", "train_accuracy", what="the per-epoch accuracy that must reach it"),
+                "at": Param("reading", None, what="reading of the accuracies (default: the last epoch)"),
+                "by": _BY, "title": Param("text", ""),
+            }, check=_check_fit_table),
 ]
 SECTIONS: dict[str, Section] = {s.name: s for s in _LIST}
 

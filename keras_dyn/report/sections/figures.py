@@ -104,7 +104,9 @@ def heatmap(ctx, x, y, metrics=("val_accuracy", "test_accuracy"), at=None, title
         fig.colorbar(image, ax=ax, shrink=0.8)
     fig.suptitle(title or f"{ctx.cfg.name}: mean over seeds")
     fig.tight_layout()
-    path, ref = ctx.figure(f"heatmap_{_slug(x)}_{_slug(y)}.png")
+    # one file per reading, so two heatmaps of the same keys at different readings both survive
+    when = "" if reading.kind == "last" else "_" + _slug(reading.short)
+    path, ref = ctx.figure(f"heatmap_{_slug(x)}_{_slug(y)}{when}.png")
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -72,22 +72,26 @@ def noisy_labels(ctx, by=None, at=None, memorise=None, title=""):
     if not noisy:
         lines.append("No group has corrupted training labels, so there is nothing memorised to measure.")
     else:
-        mem = {"of": "memorised_frac", "threshold": 0.5, **(memorise or {})}
-        if "fraction" in mem:
-            mem.pop("threshold", None)
-        target = (f"{mem['threshold']:.0%} of the corrupted examples" if "threshold" in mem
-                  else f"{mem['fraction']:.0%} of its own final memorised fraction")
+        targets = []
+        for extra in (memorise if isinstance(memorise, list) else [memorise or {}]) or [{}]:
+            mem = {"of": "memorised_frac", "threshold": 0.5, **extra}
+            if "fraction" in mem:
+                mem.pop("threshold", None)
+            targets.append(mem)
         header = ["group"]
         for r in readings:
             header += [f"memorised {r.short}", f"true-label acc {r.short}", f"clean-subset acc {r.short}"]
-        header.append(f"epochs to memorise {target}")
+        for mem in targets:
+            target = (f"{mem['threshold']:.0%} of the corrupted examples" if "threshold" in mem
+                      else f"{mem['fraction']:.0%} of its own final memorised fraction")
+            header.append(f"epochs to memorise {target}")
         rows = []
         for label, runs in noisy.items():
             row = [label]
             for r in readings:
                 for metric in ("memorised_frac", "corrupted_true_acc", "clean_train_acc"):
                     row.append(ctx.fmt(ctx.summary(runs, metric, None, r), metric))
-            row.append(_epochs_to(ctx, runs, mem))
+            row += [_epochs_to(ctx, runs, mem) for mem in targets]
             rows.append(row)
         lines += ["On the corrupted training examples (*memorised* = predicted as the wrong label they are "
                   "trained on; *true-label acc* = predicted as their real class):", "",

@@ -158,3 +158,44 @@ def balanced(ctx, keys, metric="val_accuracy", at=None):
 
 def _seeds(ctx) -> str:
     return ", ".join(map(str, sorted({int(r["run"]["seed"]) for r in ctx.results})))
+
+
+def fit_table(ctx, threshold=0.95, of="train_accuracy", at=None, by=None, title=""):
+    """How well and how fast each group fits its training labels, and what that is worth on test
+    (the shape of Zhang et al. 2017, table 1): accuracy on the labels trained on and on test at
+    a reading, test minus chance, how many runs reached ``threshold`` on ``of``, and the epochs
+    and CPU seconds they needed (metrics ``first_epoch`` and ``cpu_seconds_to``)."""
+    reading = ctx.reading(at)
+    reach = {"of": of, "threshold": threshold}
+    header = ["condition", f"train acc {reading.short}", f"test acc {reading.short}",
+              f"test − chance {reading.short}", f"runs reaching {threshold:.0%} ({of})",
+              f"epochs to {threshold:.0%}", f"CPU s to {threshold:.0%}", "CPU s (whole run)"]
+    rows = []
+    for label, runs in ctx.groups(by).items():
+        test, seeds = ctx.values(runs, "test_accuracy", None, reading)
+        chance = [1.0 / float(r["run"].get(M.CHANCE_KEY, 10) or 10) for r in runs]
+        above = stats.summarise([t - c for t, c in zip(test, chance)], seeds=seeds)
+        epochs = [ctx.value(r, "first_epoch", reach) for r in runs]
+        n_reached = sum(1 for e in epochs if e != float("inf") and e == e)
+        rows.append([label, ctx.fmt(ctx.summary(runs, of, None, reading), of),
+                     ctx.fmt(ctx.summary(runs, "test_accuracy", None, reading), "test_accuracy"),
+                     above.fmt(scale=100.0, digits=2, unit=" points"),
+                     f"{n_reached} of {len(runs)}",
+                     _finite_summary(epochs, digits=1), _finite_summary(
+                         [ctx.value(r, "cpu_seconds_to", reach) for r in runs], digits=1),
+                     stats.summarise(float(r["final"].get("train_cpu_seconds", float("nan")))
+                                     for r in runs).fmt(scale=1, digits=1, unit="")])
+    text = (f"Mean ± sd over seeds ({_seeds(ctx)}). Training accuracy ({M.describe(of)}) is on the labels "
+            f"the model was trained on (the random ones where the labels are random); test accuracy is "
+            f"always on the true test labels; chance is 1 / the number of classes. Epochs and CPU seconds to "
+            f"{threshold:.0%} are the first epoch at which {of} reaches it and the process CPU time of the "
+            f"epochs up to it (training and validation; CPU time is steadier than wall time on a shared "
+            f"machine); means are over the runs that reached it.")
+    return "\n\n".join(([f"### {title}"] if title else []) + [text, markdown_table(header, rows)])
+
+
+def _finite_summary(values, digits=1) -> str:
+    finite = [v for v in values if v == v and v != float("inf")]
+    never = sum(1 for v in values if v == float("inf"))
+    text = stats.summarise(finite).fmt(scale=1, digits=digits, unit="") if finite else "never"
+    return text + (f" (never in {never} of {len(values)} runs)" if never and finite else "")
