@@ -202,7 +202,7 @@ def _rms_attenuation(result, params):
 def _first_epoch(result, params):
     """First epoch at which metric ``of`` reaches ``threshold`` (absolute) or ``fraction`` of the
     run's own last value; +inf when it never does (left out of means, and counted)."""
-    of = METRICS[params.get("of", "train_accuracy")]
+    of = METRICS[params.get("of", OF_DEFAULT["first_epoch"])]
     inner = {k: v for k, v in params.items() if k in of.params}
     epochs, values = of.series(result, inner)
     if not values:
@@ -215,6 +215,63 @@ def _first_epoch(result, params):
         if math.isfinite(v) and v >= target:
             return float(e)
     return math.inf
+
+
+def _first_epoch_of_best(result, params):
+    """First epoch at which metric ``of`` reaches ``fraction`` of the run's own best (highest
+    finite) value: how soon a run gets close to what it ever reaches. Meant for accuracies (higher
+    is better); always reached (at worst at the best epoch itself), NaN without finite values."""
+    of = METRICS[params.get("of", OF_DEFAULT["first_epoch_of_best"])]
+    inner = {k: v for k, v in params.items() if k in of.params}
+    epochs, values = of.series(result, inner)
+    finite = [v for v in values if math.isfinite(v)]
+    if not finite:
+        return math.nan
+    target = float(params.get("fraction", 0.99)) * max(finite)
+    for e, v in zip(epochs, values):
+        if math.isfinite(v) and v >= target:
+            return float(e)
+    return math.nan  # unreachable: the best value itself reaches the target
+
+
+def _volatility(result, params):
+    """How much a (loss) curve jitters around its own trend, in log units.
+
+    The trend is a least-squares quadratic in log(epoch) fitted to log(value): a power-law fall
+    (a straight line in log-log) with room to bend upwards, which is how a validation loss turns
+    when the network starts to overfit. The volatility is the standard deviation of the
+    residuals (ddof = 3, the fitted coefficients), i.e. the typical relative epoch-to-epoch
+    departure from the trend: 0.05 means about ±5 % around it. Unlike the source's
+    ``1 / (1 + var(loss))``, it does not depend on how far the loss fell (a smooth curve that
+    falls from 2.3 to 0.1 has volatility ≈ 0, and its variance is large), and it is scale-free
+    (the same jitter on a loss twice as large reads the same). Needs at least 5 finite positive
+    values (NaN otherwise); a diverged run reads NaN.
+    """
+    import numpy as np
+
+    if result.get("run", {}).get("status") == "diverged":
+        return math.nan
+    of = METRICS[params.get("of", OF_DEFAULT["volatility"])]
+    inner = {k: v for k, v in params.items() if k in of.params}
+    epochs, values = of.series(result, inner)
+    pairs = [(e, v) for e, v in zip(epochs, values) if e >= 1 and math.isfinite(v) and v > 0]
+    if len(pairs) < 5:
+        return math.nan
+    x = np.log(np.array([e for e, _ in pairs], float))
+    y = np.log(np.array([v for _, v in pairs], float))
+    residuals = y - np.polyval(np.polyfit(x, y, 2), x)
+    return float(np.sqrt(np.sum(residuals ** 2) / (len(y) - 3)))
+
+
+def _source_stability(result, params):
+    """The source's "training stability score" 1 / (1 + variance of the per-epoch training loss),
+    kept to show what it measures: mostly how far the loss fell, not how it jittered."""
+    _, values = _epochs_table(result, "loss")
+    finite = [v for v in values if math.isfinite(v)]
+    if len(finite) != len(values) or not finite:
+        return math.nan
+    mean = sum(finite) / len(finite)
+    return 1.0 / (1.0 + sum((v - mean) ** 2 for v in finite) / len(finite))
 
 
 def _epoch_metric(key):
@@ -305,9 +362,21 @@ _LIST = [
            scalar=_run_value("final", "train_cpu_seconds")),
     Metric("steps_per_second", "optimizer steps per wall-clock second", "run", per_epoch=False,
            scalar=_run_value("final", "steps_per_second")),
+    Metric("first_epoch_of_best", "first epoch at which the metric `of` (default val_accuracy) reaches "
+           "`fraction` (default 0.99) of the run's own best value", "run",
+           ("of", "fraction", "layer", "kind", "severity"), per_epoch=False, scalar=_first_epoch_of_best),
+    Metric("volatility", "sd of log(`of`) (default train_loss) around a quadratic trend in log(epoch): "
+           "relative jitter of the curve, independent of how far it fell", "run",
+           ("of", "layer", "kind", "severity"), per_epoch=False, scalar=_volatility),
+    Metric("best_val_epoch", "the epoch of the highest validation accuracy (the first on ties)", "run",
+           per_epoch=False, needs="validation", scalar=lambda result, params: float(best_val_epoch(result))),
+    Metric("source_stability", "the source's stability score 1 / (1 + variance of the per-epoch training loss)",
+           "run", per_epoch=False, scalar=_source_stability),
 ]
 METRICS: dict[str, Metric] = {m.name: m for m in _LIST}
 PARAMS = ("layer", "kind", "severity", "of", "threshold", "fraction")
+#: the per-epoch metric read by a metric that takes ``of``, when ``of`` is left out
+OF_DEFAULT = {"first_epoch": "train_accuracy", "first_epoch_of_best": "val_accuracy", "volatility": "train_loss"}
 
 _LAYER_RE = re.compile(r"^(hidden[1-9][0-9]{0,2}|output|first|last|mean)(/(kernel|bias))?$")
 _AT_RE = re.compile(r"^last:([1-9][0-9]{0,4})$")

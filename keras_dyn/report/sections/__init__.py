@@ -268,6 +268,13 @@ _LIST = [
                 "expect": Param("text", "less", what="greater / less / \"\" (no direction)"),
                 "by": _BY, "figure": Param("bool", True), "title": Param("text", ""),
             }, check=_check_shift_table),
+    # ---- schedules (keras_dyn/report/sections/figures.py)
+    Section("schedule", "the learning-rate schedule per group (the rate in force at each epoch's end, log "
+            "scale) beside a metric's curve over the same epochs", "figures:schedule", {
+                "metric": Param("metric", "val_accuracy"), "by": _BY,
+                "select": Param("selector", None, what="only these runs"), "params": _PARAMS,
+                "title": Param("text", ""),
+            }),
 ]
 SECTIONS: dict[str, Section] = {s.name: s for s in _LIST}
 
