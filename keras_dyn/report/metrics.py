@@ -234,18 +234,26 @@ def _first_epoch_of_best(result, params):
     return math.nan  # unreachable: the best value itself reaches the target
 
 
+VOLATILITY_WINDOW = 7  # epochs in each local trend fit
+
+
 def _volatility(result, params):
     """How much a (loss) curve jitters around its own trend, in log units.
 
-    The trend is a least-squares quadratic in log(epoch) fitted to log(value): a power-law fall
-    (a straight line in log-log) with room to bend upwards, which is how a validation loss turns
-    when the network starts to overfit. The volatility is the standard deviation of the
-    residuals (ddof = 3, the fitted coefficients), i.e. the typical relative epoch-to-epoch
-    departure from the trend: 0.05 means about ±5 % around it. Unlike the source's
-    ``1 / (1 + var(loss))``, it does not depend on how far the loss fell (a smooth curve that
-    falls from 2.3 to 0.1 has volatility ≈ 0, and its variance is large), and it is scale-free
-    (the same jitter on a loss twice as large reads the same). Needs at least 5 finite positive
-    values (NaN otherwise); a diverged run reads NaN.
+    The trend is local: at each epoch with a full window of ``VOLATILITY_WINDOW`` (7) epochs
+    centred on it, a least-squares quadratic in log(epoch) is fitted to log(value) over the
+    window, and the centre's residual is divided by sqrt(1 − h), h being the centre's leverage
+    in that fit, so that for independent noise each standardised residual has the noise's own
+    variance. The volatility is the root mean square of these residuals: the typical relative
+    departure of one epoch from the trend of its neighbours (0.05 means about ±5 %). Unlike the
+    source's ``1 / (1 + var(loss))``, it does not depend on how far the loss fell (a smooth fall
+    from 2.3 to 0.1 has volatility ≈ 0 and a large variance), it follows a validation loss that
+    turns upwards (overfitting) without counting the turn, and it is scale-free (the same jitter
+    on a loss twice as large reads the same). It uses the per-epoch values (the results file
+    keeps no per-step loss; the training loss is Keras's running mean over the epoch, the
+    validation loss is measured on the same fixed examples after every epoch, so it shows the
+    weights' epoch-to-epoch jitter most directly). A run with fewer than 7 finite positive values
+    uses the largest odd window it has, at least 5 (NaN below that); a diverged run reads NaN.
     """
     import numpy as np
 
@@ -255,12 +263,20 @@ def _volatility(result, params):
     inner = {k: v for k, v in params.items() if k in of.params}
     epochs, values = of.series(result, inner)
     pairs = [(e, v) for e, v in zip(epochs, values) if e >= 1 and math.isfinite(v) and v > 0]
-    if len(pairs) < 5:
+    window = min(VOLATILITY_WINDOW, len(pairs) - (1 - len(pairs) % 2))
+    if window < 5:
         return math.nan
     x = np.log(np.array([e for e, _ in pairs], float))
     y = np.log(np.array([v for _, v in pairs], float))
-    residuals = y - np.polyval(np.polyfit(x, y, 2), x)
-    return float(np.sqrt(np.sum(residuals ** 2) / (len(y) - 3)))
+    half = window // 2
+    standardised = []
+    for c in range(half, len(y) - half):
+        xs = x[c - half:c + half + 1] - x[c]  # centred: the fit's value at the centre is its constant
+        design = np.vander(xs, 3)
+        coef, *_ = np.linalg.lstsq(design, y[c - half:c + half + 1], rcond=None)
+        leverage = np.linalg.pinv(design.T @ design)[2, 2]  # h = e0ᵀ (XᵀX)⁻¹ e0 at xs = 0
+        standardised.append((y[c] - coef[2]) / math.sqrt(max(1.0 - leverage, 1e-12)))
+    return float(np.sqrt(np.mean(np.square(standardised))))
 
 
 def _source_stability(result, params):
@@ -365,8 +381,8 @@ _LIST = [
     Metric("first_epoch_of_best", "first epoch at which the metric `of` (default val_accuracy) reaches "
            "`fraction` (default 0.99) of the run's own best value", "run",
            ("of", "fraction", "layer", "kind", "severity"), per_epoch=False, scalar=_first_epoch_of_best),
-    Metric("volatility", "sd of log(`of`) (default train_loss) around a quadratic trend in log(epoch): "
-           "relative jitter of the curve, independent of how far it fell", "run",
+    Metric("volatility", "sd of log(`of`) (default train_loss) around its local trend (a quadratic in "
+           "log(epoch) over 7 epochs): relative jitter of the curve, independent of how far it fell", "run",
            ("of", "layer", "kind", "severity"), per_epoch=False, scalar=_volatility),
     Metric("best_val_epoch", "the epoch of the highest validation accuracy (the first on ties)", "run",
            per_epoch=False, needs="validation", scalar=lambda result, params: float(best_val_epoch(result))),
