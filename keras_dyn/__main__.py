@@ -47,7 +47,7 @@ def main(argv=None, prog: str = "python -m keras_dyn") -> int:
                     print(cfg.run_name(point, seed))
             print(f"{args.config}: ok, {len(cfg.points()) * len(cfg.training.seeds)} run(s)",
                   file=sys.stderr)
-            if cfg.grid and cfg.data.validation_split == 0:
+            if cfg.swept and cfg.data.validation_split == 0:
                 print(f"note: data.validation_split = 0: fine for `run`; `grid` refuses it (a "
                       f"keras-tuner grid chooses on validation accuracy)", file=sys.stderr)
             return 0

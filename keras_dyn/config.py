@@ -10,6 +10,7 @@ An experiment file has these sections (all optional except ``[data]``, ``[model]
     [training]    optimizer, learning_rate, momentum, weight_decay, scheduler, step_size,
                   gamma, batch_size, epochs, seeds
     [grid]        lists of values to sweep (see GRID_KEYS)
+    [[cases]]     listed combinations of GRID_KEYS values, each run with every grid point
     [log]         which diagnostics run and how often
     [probes]      memorisation and robustness probes
     [lab]         what a lab asks and claims, its hypotheses and findings sections
@@ -213,8 +214,9 @@ SECTION_TYPES = {
     "log": LogConfig,
     "probes": ProbesConfig,
 }
-FREEFORM_SECTIONS = ("grid", "lab")
+FREEFORM_SECTIONS = ("grid", "cases", "lab")
 ALL_SECTIONS = tuple(SECTION_TYPES) + FREEFORM_SECTIONS
+MAX_CASES = 1000  # [[cases]] blocks of one experiment
 
 # grid key -> (section, field) it overrides; units/layers/units_N/hidden act on model.hidden
 GRID_KEYS = {
@@ -250,7 +252,9 @@ RUN_NAME_TAGS = {
 class ExperimentConfig:
     """A validated experiment: one TOML file.
 
-    ``grid`` maps grid keys to tuples of values; ``points()`` expands it into the runs.
+    ``grid`` maps grid keys to tuples of values; ``cases`` is a tuple of dicts (each a listed
+    combination of grid-key values, ``[[cases]]``); ``points()`` expands them into the runs:
+    every case with every grid point.
     """
 
     source: str
@@ -261,6 +265,7 @@ class ExperimentConfig:
     log: LogConfig = field(default_factory=LogConfig)
     probes: ProbesConfig = field(default_factory=ProbesConfig)
     grid: dict = field(default_factory=dict)
+    cases: tuple = ()  # dicts: grid key -> value, all with the same keys (none also in grid)
     lab_raw: dict = field(default_factory=dict)  # the [lab] table as written (saved with the config)
     lab: object = None  # keras_dyn.lab_spec.LabSpec, or None without [lab]
     quick: bool = False  # a --quick version: readings past its last epoch are read at the last
@@ -270,11 +275,30 @@ class ExperimentConfig:
         return self.experiment.name
 
     def points(self) -> list[dict]:
-        """Grid points in a stable order (the cartesian product of the grid's lists)."""
-        if not self.grid:
-            return [{}]
+        """The plan's points in a stable order: each case (in file order) with every point of the
+        cartesian product of the grid's lists; a point is a plain dict, the case's keys first."""
         keys = list(self.grid)
-        return [dict(zip(keys, values)) for values in itertools.product(*(self.grid[k] for k in keys))]
+        grid_points = [dict(zip(keys, values))
+                       for values in itertools.product(*(self.grid[k] for k in keys))]
+        return [{**case, **gp} for case in (self.cases or ({},)) for gp in grid_points]
+
+    @property
+    def swept(self) -> dict:
+        """Every key the plan's points set -> the values it takes, in plan order (case keys
+        first, each with its distinct values in case order, then the grid's keys and lists)."""
+        out: dict = {}
+        for case in self.cases:
+            for key, value in case.items():
+                values = out.setdefault(key, [])
+                if value not in values:
+                    values.append(value)
+        out = {k: tuple(v) for k, v in out.items()}
+        out.update(self.grid)
+        return out
+
+    @property
+    def n_points(self) -> int:
+        return max(len(self.cases), 1) * math.prod(len(v) for v in self.grid.values())
 
     def at_point(self, point: dict, seed: int | None = None) -> "ExperimentConfig":
         """The config of one run: grid values applied, grid emptied, optionally one seed."""
@@ -290,7 +314,7 @@ class ExperimentConfig:
             key = f"units_{i}"
             if key in point:
                 if i > len(hidden):
-                    raise ConfigError(self.source, f"grid.{key}",
+                    raise ConfigError(self.source, self.origin(point, key),
                                       f"the model has only {len(hidden)} hidden layers")
                 hidden[i - 1] = point[key]
         sections["model"]["hidden"] = hidden
@@ -302,6 +326,15 @@ class ExperimentConfig:
             sections["training"]["seeds"] = [seed]
         raw = {name: values for name, values in sections.items()}
         return from_dict(raw, source=self.source)  # a run's config: no grid, no [lab]
+
+    def origin(self, point: dict, key: str) -> str:
+        """Where ``point[key]`` comes from, for an error: ``grid.KEY`` or ``cases[i].KEY``."""
+        if key in self.grid:
+            return f"grid.{key}"
+        for i, case in enumerate(self.cases):
+            if key in case and all(_same_value(point.get(k), v) for k, v in case.items()):
+                return f"cases[{i}].{key}"
+        return f"grid.{key}"
 
     def run_name(self, point: dict, seed: int, *, _at_point=None) -> str:
         """Readable run name, e.g. ``w256-256_bs64_s0`` (plus any other swept value)."""
@@ -327,12 +360,21 @@ class ExperimentConfig:
         out = {name: _plain(dataclasses.asdict(getattr(self, name))) for name in SECTION_TYPES}
         if self.grid:
             out["grid"] = {k: _plain(v) for k, v in self.grid.items()}
+        if self.cases:
+            out["cases"] = [{k: _plain(v) for k, v in case.items()} for case in self.cases]
         if self.lab_raw:
             out["lab"] = copy.deepcopy(self.lab_raw)
         return out
 
     def to_toml(self) -> str:
         return toml.dumps(self.to_dict())
+
+
+def _same_value(a, b) -> bool:
+    """Two point values equal (width lists as tuples or lists)."""
+    if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
+        return isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and list(a) == list(b)
+    return a == b
 
 
 def _short(value) -> str:
@@ -395,6 +437,8 @@ def from_dict(raw: dict, source: str = "<dict>", *, quick: bool = False) -> Expe
         if name not in ALL_SECTIONS:
             raise ConfigError(source, name, f"unknown section{_suggest(name, ALL_SECTIONS)}; "
                               f"allowed: {', '.join(ALL_SECTIONS)}")
+        if name == "cases":
+            continue  # a list of tables, checked by _cases
         if not isinstance(raw[name], dict):
             raise ConfigError(source, name, "must be a table, e.g. [" + name + "]")
     for required in ("data", "model", "training"):
@@ -403,7 +447,8 @@ def from_dict(raw: dict, source: str = "<dict>", *, quick: bool = False) -> Expe
     sections = {name: _section(source, name, cls, raw.get(name, {}))
                 for name, cls in SECTION_TYPES.items()}
     grid = _grid(source, raw.get("grid", {}), sections)
-    cfg = ExperimentConfig(source=source, grid=grid, lab_raw=copy.deepcopy(raw.get("lab", {})),
+    cases = _cases(source, raw["cases"], grid) if "cases" in raw else ()
+    cfg = ExperimentConfig(source=source, grid=grid, cases=cases, lab_raw=copy.deepcopy(raw.get("lab", {})),
                            quick=quick, **sections)
     _check_combinations(cfg)
     _check_plan(cfg)
@@ -417,16 +462,18 @@ def from_dict(raw: dict, source: str = "<dict>", *, quick: bool = False) -> Expe
 def _check_plan(cfg: ExperimentConfig):
     """Every run of the plan: a valid config (grid values applied), a model under the size caps,
     a valid and distinct run name. The plan's size is checked before it is expanded."""
-    n_points = math.prod(len(values) for values in cfg.grid.values())
+    n_points = cfg.n_points
     n_runs = n_points * len(cfg.training.seeds)
     if n_runs > MAX_RUNS:
-        key = "grid" if cfg.grid else "training.seeds"
-        raise ConfigError(cfg.source, key, f"{n_points} grid point(s) x {len(cfg.training.seeds)} "
+        key = "grid" if cfg.grid else "cases" if cfg.cases else "training.seeds"
+        what = (f"{len(cfg.cases)} case(s) x {n_points // len(cfg.cases)} grid point(s)" if cfg.cases
+                else f"{n_points} grid point(s)")
+        raise ConfigError(cfg.source, key, f"{what} x {len(cfg.training.seeds)} "
                           f"seed(s) = {n_runs} runs; allowed: at most {MAX_RUNS}")
     names = {}
     for point in cfg.points():
-        run_cfg = cfg.at_point(point) if cfg.grid else cfg  # every grid point must build a valid config
-        key = _grid_key_of(point, "model.hidden")
+        run_cfg = cfg.at_point(point) if point else cfg  # every point must build a valid config
+        key = _grid_key_of(cfg, point, "model.hidden")
         hidden = run_cfg.model.hidden
         if len(hidden) > MAX_LAYERS:
             raise ConfigError(cfg.source, key, f"{len(hidden)} hidden layers; allowed: at most {MAX_LAYERS}")
@@ -440,21 +487,24 @@ def _check_plan(cfg: ExperimentConfig):
         for seed in cfg.training.seeds:
             name = cfg.run_name(point, seed, _at_point=run_cfg)
             problem = name_problem(name, RUN_NAME_MAX)
+            where = "cases" if cfg.cases else "grid"
             if problem:
-                raise ConfigError(cfg.source, "grid", f"run name {problem}")
+                raise ConfigError(cfg.source, where, f"run name {problem}")
             if name in names and names[name] != point:
-                raise ConfigError(cfg.source, "grid", f"grid points {_show_point(names[name])} and "
+                raise ConfigError(cfg.source, where, f"points {_show_point(names[name])} and "
                                   f"{_show_point(point)} both give the run name {name!r}; make the "
-                                  f"values distinct when written with 6 significant digits")
+                                  f"values distinct when written with 6 significant digits (a run "
+                                  f"name shows {', '.join(RUN_NAME_TAGS)}, the widths and the "
+                                  f"batch size)")
             names[name] = point
 
 
-def _grid_key_of(point: dict, target: str) -> str:
-    """The grid key that sets ``target`` in this point, else ``target`` itself."""
+def _grid_key_of(cfg, point: dict, target: str) -> str:
+    """The grid or case key that sets ``target`` in this point, else ``target`` itself."""
     section, fld = target.split(".")
     for key in point:
         if GRID_KEYS[key] == (section, fld):
-            return f"grid.{key}"
+            return cfg.origin(point, key)
     return target
 
 
@@ -660,6 +710,24 @@ _RULES = {
 }
 
 
+def _grid_value(source, dotted, key, value):
+    """One value of grid key ``key`` (a grid list item or a case's value), checked and normalised
+    (width lists become tuples)."""
+    section, fld = GRID_KEYS[key]
+    if key == "hidden":
+        if not isinstance(value, list):
+            raise ConfigError(source, dotted, "must be a list of width lists, e.g. [[64, 64], [128]]"
+                              if dotted.startswith("grid.") else
+                              f"must be a list of widths, e.g. [64, 64], not {_show(value)}")
+        return _RULES["model.hidden"](source, dotted, tuple(value))
+    if key == "layers":
+        return _check_list_item(source, dotted, value, 1, MAX_LAYERS)
+    if key == "units" or key.startswith("units_"):
+        return _check_list_item(source, dotted, value, 1, MAX_WIDTH)
+    fdef = {f.name: f for f in dataclasses.fields(SECTION_TYPES[section])}[fld]
+    return _check_value(source, dotted, f"{section}.{fld}", value, fdef)
+
+
 def _grid(source, raw_grid, sections) -> dict:
     grid = {}
     for key, values in raw_grid.items():
@@ -669,26 +737,58 @@ def _grid(source, raw_grid, sections) -> dict:
                               f"allowed: {', '.join(GRID_KEYS)}")
         if not isinstance(values, list) or not values:
             raise ConfigError(source, dotted, f"must be a non-empty list of values, not {_show(values)}")
-        section, fld = GRID_KEYS[key]
-        checked = []
-        for value in values:
-            if key == "hidden":
-                if not isinstance(value, list):
-                    raise ConfigError(source, dotted, "must be a list of width lists, e.g. [[64, 64], [128]]")
-                checked.append(_RULES["model.hidden"](source, dotted, tuple(value)))
-            elif key == "layers":
-                checked.append(_check_list_item(source, dotted, value, 1, MAX_LAYERS))
-            elif key == "units" or key.startswith("units_"):
-                checked.append(_check_list_item(source, dotted, value, 1, MAX_WIDTH))
-            else:
-                fdef = {f.name: f for f in dataclasses.fields(SECTION_TYPES[section])}[fld]
-                checked.append(_check_value(source, dotted, f"{section}.{fld}", value, fdef))
+        checked = [_grid_value(source, dotted, key, value) for value in values]
         if len(set(map(repr, checked))) != len(checked):
             raise ConfigError(source, dotted, "values must be distinct")
         grid[key] = tuple(checked)
     if "hidden" in grid and any(k in grid for k in ("units", "layers")):
         raise ConfigError(source, "grid.hidden", "use either hidden or units/layers, not both")
     return grid
+
+
+def _cases(source, raw_cases, grid) -> tuple:
+    """``[[cases]]``: listed combinations of grid-key values. Every case sets the same keys, none
+    of them a ``[grid]`` key, and no two cases are equal."""
+    if (not isinstance(raw_cases, list) or not raw_cases
+            or not all(isinstance(c, dict) for c in raw_cases)):
+        raise ConfigError(source, "cases", f"must be a non-empty list of tables ([[cases]] blocks, "
+                          f"each setting grid keys, e.g. optimizer = \"sgd\" and learning_rate = "
+                          f"0.1), not {_show(raw_cases)}")
+    if len(raw_cases) > MAX_CASES:
+        raise ConfigError(source, "cases", f"has {len(raw_cases)} cases; allowed: at most {MAX_CASES}")
+    cases = []
+    for i, raw in enumerate(raw_cases):
+        if not raw:
+            raise ConfigError(source, f"cases[{i}]", f"is empty; a case sets grid keys ("
+                              f"{', '.join(GRID_KEYS)})")
+        case = {}
+        for key, value in raw.items():
+            dotted = f"cases[{i}].{key}"
+            if key not in GRID_KEYS:
+                raise ConfigError(source, dotted, f"unknown key{_suggest(key, GRID_KEYS)}; "
+                                  f"allowed: {', '.join(GRID_KEYS)}")
+            if key in grid:
+                raise ConfigError(source, dotted, f"is also a [grid] key; a key is swept either by "
+                                  f"the grid or by the cases, not both")
+            case[key] = _grid_value(source, dotted, key, value)
+        if "hidden" in case and any(k in case or k in grid for k in ("units", "layers")):
+            raise ConfigError(source, f"cases[{i}].hidden", "use either hidden or units/layers, not both")
+        if "hidden" in grid and any(k in case for k in ("units", "layers")):
+            raise ConfigError(source, f"cases[{i}]", "sets units/layers while grid.hidden is swept; "
+                              "use either hidden or units/layers, not both")
+        if i and set(case) != set(cases[0]):
+            missing = [k for k in cases[0] if k not in case]
+            extra = [k for k in case if k not in cases[0]]
+            what = "; ".join(p for p in (f"lacks {', '.join(missing)}" if missing else "",
+                                         f"adds {', '.join(extra)}" if extra else "") if p)
+            raise ConfigError(source, f"cases[{i}]", f"{what}; every case must set the same keys "
+                              f"(cases[0] sets {', '.join(cases[0])})")
+        for j, other in enumerate(cases):
+            if all(repr(other[k]) == repr(case[k]) for k in case):
+                raise ConfigError(source, f"cases[{i}]", f"is the same as cases[{j}]; cases must "
+                                  f"be distinct")
+        cases.append({k: case[k] for k in cases[0]} if cases else case)  # cases[0]'s key order
+    return tuple(cases)
 
 
 def _check_combinations(cfg: ExperimentConfig):

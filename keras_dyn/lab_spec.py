@@ -28,7 +28,7 @@ as the rest of the config (file, dotted key, what is allowed), before anything i
     metrics = ["test_accuracy"]
     at = [3, 5, 10]
 
-A side (``a``/``b``) holds grid keys with one of the grid's values (the runs it selects; a key
+A side (``a``/``b``) holds grid keys (of ``[grid]`` or ``[[cases]]``) with one of the plan's values (the runs it selects; a key
 left out selects every value), metric parameters (``layer``, ``kind``, ``severity``) that
 override the hypothesis's, ``at`` (a reading for that side only) and ``label`` (its name in the
 findings). Both sides must select at least one run.
@@ -119,8 +119,8 @@ def parse_lab(source, raw, cfg, *, quick=False) -> LabSpec:
         raise ConfigError(source, "lab.runner", f"unknown value {runner!r}"
                           f"{_suggest(runner, RUNNERS)}; allowed: {', '.join(RUNNERS)}")
     if runner == "grid":
-        if not cfg.grid:
-            raise ConfigError(source, "lab.runner", "\"grid\" needs a [grid] section")
+        if not cfg.grid and not cfg.cases:
+            raise ConfigError(source, "lab.runner", "\"grid\" needs a [grid] section or [[cases]]")
         if cfg.data.validation_split <= 0:
             raise ConfigError(source, "lab.runner", "\"grid\" chooses on validation accuracy and needs "
                               "data.validation_split > 0; use runner = \"sequential\"")
@@ -174,17 +174,20 @@ class _Context:
         return min(self.cfg.at_point(p).training.epochs for p in points)
 
     def select(self, dotted, selector: dict) -> list[dict]:
-        """The grid points a selector picks; every key a grid key, every value one of its values."""
+        """The points a selector picks; every key one the plan sweeps ([grid] or [[cases]]), every
+        value one the plan's points hold."""
         from keras_dyn.config import _suggest
 
-        grid = self.cfg.grid
+        swept = self.cfg.swept
         for key, value in selector.items():
-            if key not in grid:
-                allowed = ", ".join(grid) if grid else "none (this experiment has no [grid])"
-                raise self.error(f"{dotted}.{key}", f"not a grid key{_suggest(key, grid)}; grid keys: {allowed}")
-            if not any(_same(v, value) for v in grid[key]):
-                shown = ", ".join(repr(list(v)) if isinstance(v, tuple) else repr(v) for v in grid[key])
-                raise self.error(f"{dotted}.{key}", f"{value!r} is not in the grid; grid.{key} holds {shown}")
+            if key not in swept:
+                allowed = ", ".join(swept) if swept else "none (this experiment has no [grid] or [[cases]])"
+                raise self.error(f"{dotted}.{key}", f"not a grid key{_suggest(key, swept)}; grid keys: {allowed}")
+            if not any(_same(v, value) for v in swept[key]):
+                shown = ", ".join(repr(list(v)) if isinstance(v, tuple) else repr(v) for v in swept[key])
+                where = (f"is not in the grid; grid.{key} holds" if key in self.cfg.grid
+                         else f"is in no case; the cases' {key} values are")
+                raise self.error(f"{dotted}.{key}", f"{value!r} {where} {shown}")
         points = [p for p in self.points
                   if all(_same(p.get(k), v) for k, v in selector.items())]
         return points
@@ -432,9 +435,9 @@ def check_param_value(ctx, dotted, kind, value):
         if not isinstance(values, list) or (kind == "grid_keys" and not values):
             fail("a list of grid keys")
         for v in values:
-            if v not in ctx.cfg.grid:
-                raise ctx.error(dotted, f"{_show(v)} is not a grid key{_suggest(str(v), ctx.cfg.grid)}; grid keys: "
-                                f"{', '.join(ctx.cfg.grid) or 'none'}")
+            if v not in ctx.cfg.swept:
+                raise ctx.error(dotted, f"{_show(v)} is not a grid key{_suggest(str(v), ctx.cfg.swept)}; grid keys: "
+                                f"{', '.join(ctx.cfg.swept) or 'none'}")
         return value
     if kind == "layer":
         from keras_dyn.report.metrics import _LAYER_RE

@@ -56,6 +56,13 @@ def quick_version(cfg: ExperimentConfig) -> ExperimentConfig:
         grid = cfg.to_dict()["grid"]
         grid["epochs"] = sorted({min(e, QUICK_MAX_EPOCHS) for e in grid["epochs"]})
         sections["grid"] = grid
+    if cfg.cases and "epochs" in cfg.cases[0]:
+        cases = []  # cases that become equal once capped are run once
+        for case in cfg.to_dict()["cases"]:
+            case["epochs"] = min(case["epochs"], QUICK_MAX_EPOCHS)
+            if case not in cases:
+                cases.append(case)
+        sections["cases"] = cases
     probes = {"shift_test_size": min(cfg.probes.shift_test_size, 300),
               "drift_probe_size": min(cfg.probes.drift_probe_size, 128)}
     log = {"probe_size": min(cfg.log.probe_size, 128)}
@@ -112,7 +119,9 @@ def run_experiment(cfg: ExperimentConfig, logdir="modellogs", *, quick=False, se
     epochs_of = [run_cfg.training.epochs for _, _, run_cfg in runs]
     skip = superseded_runs(experiment_dir, names, texts) if restart else set()
     if verbose:
-        print(f"keras_dyn: {cfg.name}: {len(points)} grid point(s) x {len(cfg.training.seeds)} "
+        print(f"keras_dyn: {cfg.name}: {len(points)} "
+              + (f"point(s) ({len(cfg.cases)} case(s) x grid)" if cfg.cases else "grid point(s)")
+              + f" x {len(cfg.training.seeds)} "
               f"seed(s) = {len(plan)} run(s) -> {experiment_dir}"
               + (f" (--restart: {len(skip)} finished run(s) not reused)" if restart else ""),
               file=sys.stderr, flush=True)

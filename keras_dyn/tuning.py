@@ -3,7 +3,9 @@
 ``python -m keras_dyn grid CONFIG.toml`` runs the config's ``[grid]`` (every point, every seed)
 with :class:`keras_tuner.GridSearch`:
 
-* :class:`ExperimentHyperModel` turns the config into a search space: one ``hp.Choice`` per grid
+* :class:`ExperimentHyperModel` turns the config into a search space: with ``[[cases]]``, first
+  an ``hp.Choice`` named ``case`` over the case indices (0, 1, ...; the case's own values are
+  what the HParams dashboard shows), then one ``hp.Choice`` per grid
   key (``hidden`` lists are encoded as strings such as ``"128-128"``) and a last ``hp.Choice``
   named ``seed`` over the config's seeds, so one trial is one grid point with one seed and the
   grid search visits each exactly once, in the same order as ``python -m keras_dyn run``.
@@ -79,6 +81,7 @@ from keras_dyn.runfiles import (atomic_write_text, candidates, claim_run, discar
 TUNER_DIRNAME = "_tuner"
 OBJECTIVE = "val_accuracy"
 SEED_HP = "seed"
+CASE_HP = "case"  # the index of a [[cases]] block (not a grid key: GRID_KEYS has no "case")
 FINAL_TAGS = ("val_accuracy", "best_val_accuracy", "test_accuracy", "train_seconds", "params")
 _HPARAMS_MARKER = ".hparams_written"
 CHILD_ENV = "KERAS_DYN_GRID_CHILD"  # set by the --workers launcher in its children
@@ -146,8 +149,13 @@ class ExperimentHyperModel(keras_tuner.HyperModel):
 
     # -- hyperparameters
     def declare(self, hp) -> tuple[dict, int]:
-        """Declare one Choice per grid key, then ``seed``; return the trial's (point, seed)."""
+        """Declare ``case`` (with [[cases]]), one Choice per grid key, then ``seed``; return the
+        trial's (point, seed). keras-tuner's GridSearch varies the last-declared choice fastest,
+        so the trials come in the order of ``cfg.points()`` x seeds."""
         point = {}
+        if self.cfg.cases:
+            case = hp.Choice(CASE_HP, list(range(len(self.cfg.cases))))
+            point.update(self.cfg.cases[int(case)])
         for key, values in self.cfg.grid.items():
             point[key] = decode(key, hp.Choice(key, [encode(key, v) for v in values]))
         seed = hp.Choice(SEED_HP, list(self.cfg.training.seeds))
@@ -289,7 +297,7 @@ def hparams_domains(cfg: ExperimentConfig) -> list:
     from tensorboard.plugins.hparams import api as hp_api
 
     out = [hp_api.HParam(key, hp_api.Discrete([encode(key, v) for v in values]))
-           for key, values in cfg.grid.items()]
+           for key, values in cfg.swept.items()]
     out.append(hp_api.HParam(SEED_HP, hp_api.Discrete(list(cfg.training.seeds))))
     return out
 
@@ -357,7 +365,7 @@ def write_hparams_config(cfg: ExperimentConfig, experiment_dir):
     ``--logdir modellogs/<experiment>`` shows one grid (with blank columns for the others' keys).
     """
     experiment_dir = Path(experiment_dir)
-    description = json.dumps({"grid": {k: [encode(k, v) for v in vs] for k, vs in cfg.grid.items()},
+    description = json.dumps({"grid": {k: [encode(k, v) for v in vs] for k, vs in cfg.swept.items()},
                               "seeds": list(cfg.training.seeds),
                               PARAMS_HP: grid_param_counts(cfg)}, sort_keys=False)
     marker = experiment_dir / TUNER_DIRNAME / "hparams_config.json"
@@ -633,7 +641,9 @@ def run_grid(cfg: ExperimentConfig, logdir="modellogs", *, quick=False, seeds=No
         if verbose and me != "worker":
             note = (f"; --restart: {len(superseded)} finished run folder(s) kept, not reused"
                     if superseded is not None else "")
-            print(f"keras_dyn grid: {cfg.name}: {len(cfg.points())} grid point(s) x "
+            print(f"keras_dyn grid: {cfg.name}: {len(cfg.points())} "
+                  + (f"point(s) ({len(cfg.cases)} case(s) x grid)" if cfg.cases else "grid point(s)")
+                  + " x "
                   f"{len(cfg.training.seeds)} seed(s) = {len(plan)} trial(s) -> {experiment_dir} "
                   f"(keras-tuner state in {experiment_dir / TUNER_DIRNAME}{note})",
                   file=sys.stderr, flush=True)

@@ -27,7 +27,7 @@ SHIPPED = sorted(REPO.glob("configs/*.toml")) + sorted(REPO.glob("labs/*/*.toml"
 MARK = "__keras_dyn_fuzz__"
 # Sections whose every key and value are validated by config.py; mutations elsewhere (the
 # free-form [report] / [lab] tables) must still give exit 0 or a one-line error, never a traceback.
-STRICT = ("experiment", "data", "model", "training", "log", "probes", "grid")
+STRICT = ("experiment", "data", "model", "training", "log", "probes", "grid", "cases")
 
 PATHS = ['"../../x"', '"/abs"', '"a/b"', '".."', '""', '"' + "n" * 300 + '"', '"a\\u0000b"',
          '"a\\\\b"', '"C:\\\\x"', '"sp ace"', '"tab\\tx"']
@@ -45,12 +45,12 @@ ALWAYS_BAD_LISTS = {'"text"', "true", "1", '["x"]', "[-1]", "[922337203685477580
 def mutations(keys, value, strict):
     """TOML literals to put in place of ``value``, each with whether config.py must reject it
     (only ever required in the strict sections; elsewhere exit 0 or a one-line error is fine)."""
-    key = ".".join(keys)
+    key = ".".join(map(str, keys))
     out = []
     if isinstance(value, bool):
         out = [(lit, True) for lit in ['"yes"', "1", "[]", "nan"]]
     elif isinstance(value, (int, float)):
-        seed = keys[-1].endswith("seed")
+        seed = str(keys[-1]).endswith("seed")
         out = [(lit, lit in ALWAYS_BAD_NUMBERS or (seed and lit == "4294967296")) for lit in NUMBERS]
     elif isinstance(value, str):
         if key == "experiment.name":  # becomes a folder: every path-like string is refused
@@ -67,17 +67,22 @@ def mutations(keys, value, strict):
 
 
 def leaves(table, prefix=()):
-    """(path, value) of every leaf: scalars and lists (a list is one leaf)."""
+    """(path, value) of every leaf: scalars and lists (a list is one leaf), except that a list of
+    tables in a strict section (``[[cases]]``) is entered: its leaves are ``("cases", i, key)``."""
     for key, value in table.items():
         if isinstance(value, dict):
             yield from leaves(value, prefix + (key,))
+        elif (isinstance(value, list) and value and all(isinstance(v, dict) for v in value)
+              and (prefix or (key,))[0] in STRICT):
+            for i, item in enumerate(value):
+                yield from leaves(item, prefix + (key, i))
         else:
             yield prefix + (key,), value
 
 
-def corpus():
+def corpus(paths=SHIPPED):
     cases = []
-    for path in SHIPPED:
+    for path in paths:
         raw = toml.loads(path.read_text(encoding="utf-8"))
         for keys, value in leaves(raw):
             strict = keys[0] in STRICT
@@ -93,8 +98,8 @@ def mutated_text(path, keys, literal) -> str:
     raw = toml.loads(path.read_text(encoding="utf-8"))
     table = raw
     for key in keys[:-1]:
-        table = table.setdefault(key, {})
-        if not isinstance(table, dict):
+        table = table[key] if isinstance(key, int) else table.setdefault(key, {})
+        if not isinstance(table, dict) and not (isinstance(table, list) and table):
             return None
     table[keys[-1]] = MARK
     return toml.dumps(raw).replace(f'"{MARK}"', literal)
@@ -112,6 +117,41 @@ def test_corpus_covers_every_key_of_every_shipped_config():
         keys = {k for k, _ in leaves(raw)}
         assert keys <= {c[1] for c in cases if c[0] == path}
     assert len(cases) > 1000
+
+
+def test_corpus_enters_cases(tmp_path):
+    """A ``[[cases]]`` config: every key of every case is mutated (and a typo added beside it),
+    and a mutated case value is rejected as ``cases[i].key``."""
+    path = tmp_path / "c.toml"
+    path.write_text('[data]\ndataset = "circle"\n[model]\nhidden = [4]\n[training]\nseeds = [0]\n'
+                    '[grid]\nactivation = ["relu", "tanh"]\n'
+                    '[[cases]]\noptimizer = "sgd"\nlearning_rate = 0.1\n'
+                    '[[cases]]\noptimizer = "adam"\nlearning_rate = 0.001\n', encoding="utf-8")
+    keys = {c[1] for c in corpus([path])}
+    for i in (0, 1):
+        for key in ("optimizer", "learning_rate", "optimizer_typo", "learning_rate_typo"):
+            assert ("cases", i, key) in keys
+    text = mutated_text(path, ("cases", 1, "learning_rate"), "-1.5")
+    assert "learning_rate = -1.5" in text and 'optimizer = "sgd"' in text
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text, encoding="utf-8")
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        assert main(["check", str(bad)]) == 2
+    assert f"config error: {bad}: cases[1].learning_rate: -1.5 is out of range" in err.getvalue()
+    problems = []
+    for i, (_, keys, literal, must_reject) in enumerate(corpus([path])):
+        if keys[0] != "cases":
+            continue
+        bad.write_text(mutated_text(path, keys, literal), encoding="utf-8")
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            code = main(["check", str(bad)])
+        lines = err.getvalue().strip().splitlines()
+        if code not in (0, 2) or (code == 0 and must_reject) or (code == 2 and (
+                len(lines) != 1 or f": cases[{keys[1]}]" not in lines[0])):
+            problems.append(f"{keys} = {literal}: {code} {lines}")
+    assert not problems, problems
 
 
 def test_mutated_configs_in_process(tmp_path, monkeypatch):
@@ -142,7 +182,7 @@ def test_mutated_configs_in_process(tmp_path, monkeypatch):
                 code = f"SystemExit({exc.code})"
             except Exception as exc:  # the thing this test exists to catch
                 code = f"traceback: {type(exc).__name__}: {exc}"
-        where = f"{path.name} {'.'.join(keys)} = {literal[:40]}"
+        where = f"{path.name} {'.'.join(map(str, keys))} = {literal[:40]}"
         lines = [line for line in err.getvalue().splitlines() if line.strip()]
         if code == 2:
             rejected += 1

@@ -59,7 +59,7 @@ class FindingsContext:
 
     # -- grouping
     def grid_keys(self, by=None) -> list[str]:
-        return list(by) if by else list(self.cfg.grid)
+        return list(by) if by else list(self.cfg.swept)
 
     def point(self, result) -> dict:
         return result["run"].get("point", {}) or {}
@@ -75,7 +75,7 @@ class FindingsContext:
         return ", ".join(parts) or "all runs"
 
     def groups(self, by=None, runs=None) -> dict[str, list[dict]]:
-        """Runs grouped by the values of ``by`` (default: every grid key), in grid order."""
+        """Runs grouped by the values of ``by`` (default: every grid and case key), in plan order."""
         out: dict[str, list[dict]] = {}
         for r in (self.results if runs is None else runs):
             out.setdefault(self.label(r, by), []).append(r)
@@ -206,7 +206,7 @@ def side_label(ctx, hyp, side, other) -> str:
     parts = []
     runs = side_runs(ctx, side)
     if side.select or (not other.params != side.params and side.at == other.at):
-        keys = list(side.select) or list(ctx.cfg.grid)
+        keys = list(side.select) or list(ctx.cfg.swept)
         parts.append(ctx.label(runs[0], keys) if runs else "?")
     if side.params != other.params:
         parts.append(M.describe(hyp.metric, side.params).split(" (", 1)[-1].rstrip(")"))
@@ -285,7 +285,7 @@ def default_sections(cfg):
 
     metric = "val_accuracy" if cfg.data.validation_split > 0 else "test_accuracy"
     ranking = ((SectionSpec("ranking", {"columns": [], "by": None}),)
-               if cfg.grid and cfg.data.validation_split > 0 else ())
+               if cfg.swept and cfg.data.validation_split > 0 else ())
     return (SectionSpec("seed_table", {"metrics": ["test_accuracy"], "at": None, "by": None, "params": {},
                                        "time": True, "parameters": True, "title": ""}),
             *ranking,
@@ -366,7 +366,7 @@ def setup_markdown(cfg, results) -> str:
     data = f"- Data: {d.dataset}, {sizes}; inputs scaled to {norm}"
     if d.dataset in ("circle", "nested_rings"):
         data += f"; {d.n_samples:,} points, input noise {d.noise:g}"
-    noise_values = cfg.grid.get("label_noise", (d.label_noise,))
+    noise_values = cfg.swept.get("label_noise", (d.label_noise,))
     if any(v > 0 for v in noise_values):
         data += (f"; label noise {', '.join(f'{v:.0%}' for v in noise_values)} ({d.label_noise_kind}, "
                  f"training labels only, seed {d.label_noise_seed})")
@@ -387,10 +387,17 @@ def setup_markdown(cfg, results) -> str:
     lines.append(f"- Training: {opt}, learning rate {t.learning_rate:g} ({sched}), batch {t.batch_size}, "
                  f"{t.epochs} epochs, seeds {', '.join(map(str, t.seeds))}"
                  + (f" (steps per epoch: {r0.get('steps_per_epoch')})" if r0 else "") + ".")
-    if cfg.grid:
-        lines.append("- Grid: " + "; ".join(f"{k} ∈ {{{', '.join(_short(v) for v in vs)}}}"
-                                            for k, vs in cfg.grid.items())
-                     + f" — {len(cfg.points())} configuration(s) × {len(t.seeds)} seed(s)"
+    if cfg.cases:
+        lines.append(f"- Cases ({len(cfg.cases)}, each overriding the values above"
+                     + (", run with every grid point" if cfg.grid else "") + "): "
+                     + "; ".join("{" + ", ".join(f"{k} = {_short(v)}" for k, v in case.items()) + "}"
+                                 for case in cfg.cases) + ".")
+    if cfg.grid or cfg.cases:
+        grid = ("- Grid: " + "; ".join(f"{k} ∈ {{{', '.join(_short(v) for v in vs)}}}"
+                                       for k, vs in cfg.grid.items()) + " — ") if cfg.grid else "- Plan: "
+        lines.append(grid + (f"{len(cfg.cases)} case(s) × " if cfg.cases else "")
+                     + (f"{cfg.n_points // max(len(cfg.cases), 1)} grid point(s) = " if cfg.cases and cfg.grid else "")
+                     + f"{len(cfg.points())} configuration(s) × {len(t.seeds)} seed(s)"
                      + (", through keras-tuner's GridSearch (chosen on validation accuracy)"
                         if cfg.lab and cfg.lab.runner == "grid" else "") + ".")
     measured = ["loss and accuracy per epoch (train, validation, test; test only reported)"]

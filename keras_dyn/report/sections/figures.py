@@ -112,7 +112,7 @@ def heatmap(ctx, x, y, metrics=("val_accuracy", "test_accuracy"), at=None, title
 
     plt = _plt()
     reading = ctx.reading(at)
-    xs, ys = list(ctx.cfg.grid[x]), list(ctx.cfg.grid[y])
+    xs, ys = list(ctx.cfg.swept[x]), list(ctx.cfg.swept[y])
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics) + 0.8, 4.2), squeeze=False)
     for ax, metric in zip(axes[0], metrics):
         scale = 100.0 if M.METRICS[metric].percent else 1.0
