@@ -232,6 +232,7 @@ GRID_KEYS = {
     "epochs": ("training", "epochs"),
     "scheduler": ("training", "scheduler"),
     "label_noise": ("data", "label_noise"),
+    "gamma": ("training", "gamma"),
 }
 # short names used in run names, e.g. w256-256_bs64_lr0.001_s0
 RUN_NAME_TAGS = {
@@ -242,6 +243,7 @@ RUN_NAME_TAGS = {
     "epochs": "ep",
     "scheduler": "sched-",
     "label_noise": "noise",
+    "gamma": "gamma",
 }
 
 

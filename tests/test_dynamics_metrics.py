@@ -155,3 +155,21 @@ def test_best_val_epoch_is_first_epoch_of_the_whole_best():
     r = _result([0.5, 0.9, 0.7, 0.9])
     assert M.value(r, "best_val_epoch", {}) == 2
     assert M.value(r, "first_epoch_of_best", {"fraction": 1.0}) == 2
+
+
+# --------------------------------------------------------------------------- gamma as a case key
+
+
+def test_cases_can_give_each_schedule_its_own_gamma():
+    raw = {"experiment": {"name": "syn"}, "data": {"dataset": "mnist", "validation_split": 0.1},
+           "model": {"hidden": [8, 8]}, "training": {"epochs": 4, "seeds": [0], "step_size": 2},
+           "cases": [{"scheduler": "step", "gamma": 0.1}, {"scheduler": "exponential", "gamma": 0.9}]}
+    cfg = from_dict(raw)
+    points = cfg.points()
+    assert [cfg.at_point(p).training.gamma for p in points] == [0.1, 0.9]
+    names = [cfg.run_name(p, 0) for p in points]
+    assert names[0].endswith("sched-step_gamma0.1_s0") and names[1].endswith("sched-exponential_gamma0.9_s0")
+    raw["cases"][1]["gamma"] = 1.5
+    with pytest.raises(ConfigError) as info:
+        from_dict(raw, source="lab.toml")
+    assert "cases[1].gamma" in str(info.value) and "\n" not in str(info.value)

@@ -523,7 +523,8 @@ def value(result, metric: str | Metric, params: dict | None = None,
 
 def describe(metric: str, params: dict | None = None) -> str:
     """``grad_norm (hidden1/kernel)`` — a metric with its parameters, for tables and verdicts."""
-    params = {k: v for k, v in (params or {}).items() if k in PARAMS}
+    taken = METRICS[metric].params if metric in METRICS else PARAMS
+    params = {k: v for k, v in (params or {}).items() if k in PARAMS and k in taken}
     if not params:
         return metric
     def show(k, v):
