@@ -145,10 +145,12 @@ def test_schedule_section_draws_rate_and_metric(tmp_path):
     spec = SECTIONS["schedule"]
     params = {k: p.default for k, p in spec.params.items()}
     text = spec.render()(ctx, **params)
-    assert "fig/learning_rate_schedule.png" in text
-    assert (tmp_path / "fig" / "learning_rate_schedule.png").stat().st_size > 1000
-    text = spec.render()(ctx, **{**params, "select": {"scheduler": "step"}})
-    assert (tmp_path / "fig").glob("learning_rate_schedule_*.png")
+    assert "fig/learning_rate_schedule_val_accuracy.png" in text
+    assert (tmp_path / "fig" / "learning_rate_schedule_val_accuracy.png").stat().st_size > 1000
+    # a second schedule section on another metric, or on a selection, gets its own figure
+    spec.render()(ctx, **{**params, "metric": "train_accuracy"})
+    spec.render()(ctx, **{**params, "select": {"scheduler": "step"}})
+    assert len(list((tmp_path / "fig").glob("learning_rate_schedule_*.png"))) == 3
 
 
 def test_best_val_epoch_is_first_epoch_of_the_whole_best():

@@ -179,7 +179,7 @@ _LIST = [
                 "metric": Param("metric", "test_accuracy"),
                 "at": Param("readings", None, required=True),
                 "values": Param("values", None, required=True, what="cell label = [one number per reading]"),
-                "by": _BY,
+                "by": _BY, "params": _PARAMS,
             }),
     Section("heatmap", "a metric over two grid keys as a heatmap (mean over seeds, sd under it)",
             "figures:heatmap", {

@@ -93,13 +93,15 @@ def schedule(ctx, metric="val_accuracy", by=None, select=None, params=None, titl
     bx.legend(fontsize=7)
     fig.suptitle(title or f"{ctx.cfg.name}: learning-rate schedules", fontsize=11)
     fig.tight_layout()
-    path, ref = ctx.figure("learning_rate_schedule" + (f"_{_slug(str(select))}" if select else "") + ".png")
+    path, ref = ctx.figure(f"learning_rate_schedule_{_slug(name)}" + (f"_{_slug(str(select))}" if select else "")
+                           + ".png")
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     plt.close(fig)
     lines = [f"### {title or 'Learning-rate schedules'}", "",
              "Left: the learning rate in force at the end of each epoch (the rate the next epoch starts "
-             "with; a step schedule that decays after epoch k shows its drop at epoch k). Right: "
+             "with; a step schedule that decays after epoch k shows its drop at epoch k; a rate of 0, as "
+             "at the end of a cosine schedule, is off the log scale). Right: "
              f"`{name}` over the same epochs.", "",
              f"![learning rate and {name} against epochs]({ref})"
              + (f" ({left_out} diverged run(s) left out)" if left_out else "")]
