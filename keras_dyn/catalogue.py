@@ -144,7 +144,7 @@ def format_catalogue(labs: list[Lab], run: str = "python -m labs.{name}") -> str
 def check_name(name: str) -> str:
     if not NAME_RE.match(name or ""):
         raise KerasDynError(f"lab name {name!r} is not allowed; use lowercase letters, digits and _ "
-                            f"(starting with a letter, at most 60), e.g. exp16_my_question")
+                            f"(starting with a letter, at most 60), e.g. exp17_my_question")
     return name
 
 

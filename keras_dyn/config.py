@@ -245,6 +245,7 @@ GRID_KEYS = {
     "label_noise": ("data", "label_noise"),
     "input_corruption": ("data", "input_corruption"),
     "corruption": ("data", "corruption"),  # a preset: sets the data fields of CORRUPTIONS[value]
+    "gamma": ("training", "gamma"),
 }
 # short names used in run names, e.g. w256-256_bs64_lr0.001_s0
 RUN_NAME_TAGS = {
@@ -257,6 +258,7 @@ RUN_NAME_TAGS = {
     "label_noise": "noise",
     "input_corruption": "",
     "corruption": "",
+    "gamma": "gamma",
 }
 
 

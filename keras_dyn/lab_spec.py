@@ -44,8 +44,8 @@ from keras_dyn.errors import ConfigError
 RUNNERS = ("sequential", "grid")
 EXPECTS = ("greater", "less")
 LAB_KEYS = ("title", "question", "source", "runner", "hypotheses", "claims", "findings")
-HYPOTHESIS_KEYS = ("id", "statement", "metric", "at", "expect", "a", "b", "layer", "kind", "severity",
-                   "of", "threshold", "fraction")
+HYPOTHESIS_KEYS = ("id", "statement", "metric", "at", "expect", "a", "b", "layer", "kind", "severity", "of",
+                   "threshold", "fraction")
 CLAIM_KEYS = ("claim", "hypotheses", "source_value")
 SIDE_EXTRA = ("at", "label")
 ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,19}$")
@@ -249,11 +249,13 @@ def check_metric(ctx, dotted, name, params, points):
             check_param(metric, key, value)
         except ValueError as exc:
             raise ctx.error(dotted.rsplit(".", 1)[0] + f".{key}", str(exc)) from None
-    if name in ("first_epoch", "cpu_seconds_to"):  # the metric it reads must exist in these runs too
+    if "of" in metric.params:  # the metric it reads must exist in these runs too
+        from keras_dyn.report.metrics import OF_DEFAULT
+
         if "threshold" in params and "fraction" in params:
             raise ctx.error(dotted.rsplit(".", 1)[0], "give threshold or fraction, not both")
         inner = {k: v for k, v in params.items() if k in ("layer", "kind", "severity")}
-        check_metric(ctx, dotted.rsplit(".", 1)[0] + ".of", params.get("of", "train_accuracy"), inner, points)
+        check_metric(ctx, dotted.rsplit(".", 1)[0] + ".of", params.get("of", OF_DEFAULT[name]), inner, points)
     cfg = ctx.cfg
     need = metric.needs
     missing = None

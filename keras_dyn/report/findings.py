@@ -395,7 +395,7 @@ def setup_markdown(cfg, results) -> str:
     if cfg.grid or cfg.cases:
         grid = ("- Grid: " + "; ".join(f"{k} ∈ {{{', '.join(_short(v) for v in vs)}}}"
                                        for k, vs in cfg.grid.items()) + " — ") if cfg.grid else "- Plan: "
-        lines.append(grid + (f"{len(cfg.cases)} case(s) × " if cfg.cases else "")
+        lines.append(grid + (f"{len(cfg.cases)} case(s) {'×' if cfg.grid else '='} " if cfg.cases else "")
                      + (f"{cfg.n_points // max(len(cfg.cases), 1)} grid point(s) = " if cfg.cases and cfg.grid else "")
                      + f"{len(cfg.points())} configuration(s) × {len(t.seeds)} seed(s)"
                      + (", through keras-tuner's GridSearch (chosen on validation accuracy)"

@@ -202,7 +202,7 @@ def _rms_attenuation(result, params):
 def _first_epoch(result, params):
     """First epoch at which metric ``of`` reaches ``threshold`` (absolute) or ``fraction`` of the
     run's own last value; +inf when it never does (left out of means, and counted)."""
-    of = METRICS[params.get("of", "train_accuracy")]
+    of = METRICS[params.get("of", OF_DEFAULT["first_epoch"])]
     inner = {k: v for k, v in params.items() if k in of.params}
     epochs, values = of.series(result, inner)
     if not values:
@@ -227,6 +227,79 @@ def _cpu_seconds_to(result, params):
     if not cpu:
         return math.nan
     return float(sum(c for e, c in zip(epochs, cpu) if e <= first))
+
+
+def _first_epoch_of_best(result, params):
+    """First epoch at which metric ``of`` reaches ``fraction`` of the run's own best (highest
+    finite) value: how soon a run gets close to what it ever reaches. Meant for accuracies (higher
+    is better); always reached (at worst at the best epoch itself), NaN without finite values."""
+    of = METRICS[params.get("of", OF_DEFAULT["first_epoch_of_best"])]
+    inner = {k: v for k, v in params.items() if k in of.params}
+    epochs, values = of.series(result, inner)
+    finite = [v for v in values if math.isfinite(v)]
+    if not finite:
+        return math.nan
+    target = float(params.get("fraction", 0.99)) * max(finite)
+    for e, v in zip(epochs, values):
+        if math.isfinite(v) and v >= target:
+            return float(e)
+    return math.nan  # unreachable: the best value itself reaches the target
+
+
+VOLATILITY_WINDOW = 7  # epochs in each local trend fit
+
+
+def _volatility(result, params):
+    """How much a (loss) curve jitters around its own trend, in log units.
+
+    The trend is local: at each epoch with a full window of ``VOLATILITY_WINDOW`` (7) epochs
+    centred on it, a least-squares quadratic in log(epoch) is fitted to log(value) over the
+    window, and the centre's residual is divided by sqrt(1 − h), h being the centre's leverage
+    in that fit, so that for independent noise each standardised residual has the noise's own
+    variance. The volatility is the root mean square of these residuals: the typical relative
+    departure of one epoch from the trend of its neighbours (0.05 means about ±5 %). Unlike the
+    source's ``1 / (1 + var(loss))``, it does not depend on how far the loss fell (a smooth fall
+    from 2.3 to 0.1 has volatility ≈ 0 and a large variance), it follows a validation loss that
+    turns upwards (overfitting) without counting the turn, and it is scale-free (the same jitter
+    on a loss twice as large reads the same). It uses the per-epoch values (the results file
+    keeps no per-step loss; the training loss is Keras's running mean over the epoch, the
+    validation loss is measured on the same fixed examples after every epoch, so it shows the
+    weights' epoch-to-epoch jitter most directly). A run with fewer than 7 finite positive values
+    uses the largest odd window it has, at least 5 (NaN below that); a diverged run reads NaN.
+    """
+    import numpy as np
+
+    if result.get("run", {}).get("status") == "diverged":
+        return math.nan
+    of = METRICS[params.get("of", OF_DEFAULT["volatility"])]
+    inner = {k: v for k, v in params.items() if k in of.params}
+    epochs, values = of.series(result, inner)
+    pairs = [(e, v) for e, v in zip(epochs, values) if e >= 1 and math.isfinite(v) and v > 0]
+    window = min(VOLATILITY_WINDOW, len(pairs) - (1 - len(pairs) % 2))
+    if window < 5:
+        return math.nan
+    x = np.log(np.array([e for e, _ in pairs], float))
+    y = np.log(np.array([v for _, v in pairs], float))
+    half = window // 2
+    standardised = []
+    for c in range(half, len(y) - half):
+        xs = x[c - half:c + half + 1] - x[c]  # centred: the fit's value at the centre is its constant
+        design = np.vander(xs, 3)
+        coef, *_ = np.linalg.lstsq(design, y[c - half:c + half + 1], rcond=None)
+        leverage = np.linalg.pinv(design.T @ design)[2, 2]  # h = e0ᵀ (XᵀX)⁻¹ e0 at xs = 0
+        standardised.append((y[c] - coef[2]) / math.sqrt(max(1.0 - leverage, 1e-12)))
+    return float(np.sqrt(np.mean(np.square(standardised))))
+
+
+def _source_stability(result, params):
+    """The source's "training stability score" 1 / (1 + variance of the per-epoch training loss),
+    kept to show what it measures: mostly how far the loss fell, not how it jittered."""
+    _, values = _epochs_table(result, "loss")
+    finite = [v for v in values if math.isfinite(v)]
+    if len(finite) != len(values) or not finite:
+        return math.nan
+    mean = sum(finite) / len(finite)
+    return 1.0 / (1.0 + sum((v - mean) ** 2 for v in finite) / len(finite))
 
 
 def _epoch_metric(key):
@@ -320,9 +393,21 @@ _LIST = [
            scalar=_run_value("final", "train_cpu_seconds")),
     Metric("steps_per_second", "optimizer steps per wall-clock second", "run", per_epoch=False,
            scalar=_run_value("final", "steps_per_second")),
+    Metric("first_epoch_of_best", "first epoch at which the metric `of` (default val_accuracy) reaches "
+           "`fraction` (default 0.99) of the run's own best value", "run",
+           ("of", "fraction", "layer", "kind", "severity"), per_epoch=False, scalar=_first_epoch_of_best),
+    Metric("volatility", "sd of log(`of`) (default train_loss) around its local trend (a quadratic in "
+           "log(epoch) over 7 epochs): relative jitter of the curve, independent of how far it fell", "run",
+           ("of", "layer", "kind", "severity"), per_epoch=False, scalar=_volatility),
+    Metric("best_val_epoch", "the epoch of the highest validation accuracy (the first on ties)", "run",
+           per_epoch=False, needs="validation", scalar=lambda result, params: float(best_val_epoch(result))),
+    Metric("source_stability", "the source's stability score 1 / (1 + variance of the per-epoch training loss)",
+           "run", per_epoch=False, scalar=_source_stability),
 ]
 METRICS: dict[str, Metric] = {m.name: m for m in _LIST}
 PARAMS = ("layer", "kind", "severity", "of", "threshold", "fraction")
+#: the per-epoch metric read by a metric that takes ``of``, when ``of`` is left out
+OF_DEFAULT = {"first_epoch": "train_accuracy", "cpu_seconds_to": "train_accuracy", "first_epoch_of_best": "val_accuracy", "volatility": "train_loss"}
 
 _LAYER_RE = re.compile(r"^(hidden[1-9][0-9]{0,2}|output|first|last|mean)(/(kernel|bias))?$")
 _AT_RE = re.compile(r"^last:([1-9][0-9]{0,4})$")
@@ -453,7 +538,8 @@ def value(result, metric: str | Metric, params: dict | None = None,
 
 def describe(metric: str, params: dict | None = None) -> str:
     """``grad_norm (hidden1/kernel)`` — a metric with its parameters, for tables and verdicts."""
-    params = {k: v for k, v in (params or {}).items() if k in PARAMS}
+    taken = METRICS[metric].params if metric in METRICS else PARAMS
+    params = {k: v for k, v in (params or {}).items() if k in PARAMS and k in taken}
     if not params:
         return metric
     def show(k, v):

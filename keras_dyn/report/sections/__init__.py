@@ -187,7 +187,7 @@ _LIST = [
                 "metric": Param("metric", "test_accuracy"),
                 "at": Param("readings", None, required=True),
                 "values": Param("values", None, required=True, what="cell label = [one number per reading]"),
-                "by": _BY,
+                "by": _BY, "params": _PARAMS,
             }),
     Section("heatmap", "a metric over two grid keys as a heatmap (mean over seeds, sd under it)",
             "figures:heatmap", {
@@ -285,6 +285,13 @@ _LIST = [
                 "at": Param("reading", None, what="reading of the accuracies (default: the last epoch)"),
                 "by": _BY, "title": Param("text", ""),
             }, check=_check_fit_table),
+    # ---- schedules (keras_dyn/report/sections/figures.py)
+    Section("schedule", "the learning-rate schedule per group (the rate in force at each epoch's end, log "
+            "scale) beside a metric's curve over the same epochs", "figures:schedule", {
+                "metric": Param("metric", "val_accuracy"), "by": _BY,
+                "select": Param("selector", None, what="only these runs"), "params": _PARAMS,
+                "title": Param("text", ""),
+            }),
 ]
 SECTIONS: dict[str, Section] = {s.name: s for s in _LIST}
 

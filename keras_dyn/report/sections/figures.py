@@ -20,16 +20,15 @@ def _slug(text: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in text).strip("_").lower()
 
 
-def curves(ctx, metric="test_accuracy", by=None, params=None, title="", log_y=False):
-    """Mean over seeds per epoch, one line per group, ±1 sd band; diverged runs left out."""
+def _draw_groups(ax, ctx, metric, groups, params=None) -> int:
+    """Mean over seeds per epoch of ``metric``, one line per group, ±1 sd band; returns how many
+    diverged runs were left out."""
     import numpy as np
 
-    plt = _plt()
     m = M.METRICS[metric]
     scale = 100.0 if m.percent else 1.0
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
     left_out = 0
-    for label, runs in ctx.groups(by).items():
+    for label, runs in groups.items():
         series = []
         for r in runs:
             if r["run"].get("status") == "diverged":
@@ -50,13 +49,21 @@ def curves(ctx, metric="test_accuracy", by=None, params=None, title="", log_y=Fa
         if len(series) > 1:
             sd = data.std(axis=0, ddof=1)
             ax.fill_between(x, mean - sd, mean + sd, color=line.get_color(), alpha=0.2)
-    name = M.describe(metric, params)
     ax.set_xlabel("epoch (after e epochs of training)")
-    ax.set_ylabel(name + (" (%)" if m.percent else ""))
+    ax.set_ylabel(M.describe(metric, params) + (" (%)" if m.percent else ""))
+    ax.grid(alpha=0.3)
+    return left_out
+
+
+def curves(ctx, metric="test_accuracy", by=None, params=None, title="", log_y=False):
+    """Mean over seeds per epoch, one line per group, ±1 sd band; diverged runs left out."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
+    left_out = _draw_groups(ax, ctx, metric, ctx.groups(by), params)
+    name = M.describe(metric, params)
     if log_y:
         ax.set_yscale("log")
     ax.set_title(title or f"{ctx.cfg.name}: {name}, mean ± sd over seeds")
-    ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
     path, ref = ctx.figure(f"{_slug(name)}_vs_epochs.png")
@@ -65,6 +72,40 @@ def curves(ctx, metric="test_accuracy", by=None, params=None, title="", log_y=Fa
     plt.close(fig)
     note = f" ({left_out} diverged run(s) left out)" if left_out else ""
     return f"![{name} against epochs]({ref}){note}"
+
+
+def schedule(ctx, metric="val_accuracy", by=None, select=None, params=None, title=""):
+    """The learning-rate schedule: the rate in force at the end of each epoch (log scale; the
+    ``[epochs] learning_rate`` list of each run), one line per group, beside ``metric`` over the
+    same epochs, so a drop of the rate can be read against what the run did next."""
+    plt = _plt()
+    runs = ctx.select(select) if select else None
+    groups = ctx.groups(by, runs)
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.4), dpi=110)
+    left_out = _draw_groups(ax, ctx, "learning_rate", groups)
+    ax.set_yscale("log")
+    ax.set_ylabel("learning rate at the end of the epoch")
+    ax.set_title("learning-rate schedule", fontsize=10)
+    ax.legend(fontsize=7)
+    _draw_groups(bx, ctx, metric, groups, params)
+    name = M.describe(metric, params)
+    bx.set_title(f"{name}, mean ± sd over seeds", fontsize=10)
+    bx.legend(fontsize=7)
+    fig.suptitle(title or f"{ctx.cfg.name}: learning-rate schedules", fontsize=11)
+    fig.tight_layout()
+    path, ref = ctx.figure(f"learning_rate_schedule_{_slug(name)}" + (f"_{_slug(str(select))}" if select else "")
+                           + ".png")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    lines = [f"### {title or 'Learning-rate schedules'}", "",
+             "Left: the learning rate in force at the end of each epoch (the rate the next epoch starts "
+             "with; a step schedule that decays after epoch k shows its drop at epoch k; a rate of 0, as "
+             "at the end of a cosine schedule, is off the log scale). Right: "
+             f"`{name}` over the same epochs.", "",
+             f"![learning rate and {name} against epochs]({ref})"
+             + (f" ({left_out} diverged run(s) left out)" if left_out else "")]
+    return "\n".join(lines)
 
 
 def heatmap(ctx, x, y, metrics=("val_accuracy", "test_accuracy"), at=None, title=""):

@@ -64,17 +64,21 @@ def runs(ctx, metrics, at=None, params=None):
                       markdown_table(header, rows), "", "</details>"])
 
 
-def source_values(ctx, values, at, text="", metric="test_accuracy", by=None):
+def source_values(ctx, values, at, text="", metric="test_accuracy", by=None, params=None):
     """The source's numbers (one per reading, percent for accuracies) beside ours."""
     readings = _readings(ctx, at)
     unit = "%" if M.METRICS[metric].percent else ""
-    header = ["configuration"] + [f"source {r.short}" for r in readings] + [f"here {r.short}" for r in readings]
+    m = M.METRICS[metric]
+    # per-epoch metrics: one column per reading (as the section title names the metric);
+    # run-level metrics (read once per run): the metric and its parameters
+    when = [r.short for r in readings] if m.per_epoch else [M.describe(metric, params)] * len(readings)
+    header = ["configuration"] + [f"source {w}" for w in when] + [f"here {w}" for w in when]
     groups = ctx.groups(by)
     rows = []
     for label, numbers in values.items():
         runs = groups.get(label)
-        row = [label] + [f"{v:.2f}{unit}" for v in numbers]
-        row += [ctx.fmt(ctx.summary(runs, metric, None, r), metric) if runs else "not run here"
+        row = [label] + [f"{v:.2f}{unit}" if unit else f"{v:g}" for v in numbers]
+        row += [ctx.fmt(ctx.summary(runs, metric, params, r), metric) if runs else "not run here"
                 for r in readings]
         rows.append(row)
     return "\n".join(["### Compared with the source", "", text, "", markdown_table(header, rows)]).replace("\n\n\n", "\n\n")
