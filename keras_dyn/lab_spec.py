@@ -44,7 +44,8 @@ from keras_dyn.errors import ConfigError
 RUNNERS = ("sequential", "grid")
 EXPECTS = ("greater", "less")
 LAB_KEYS = ("title", "question", "source", "runner", "hypotheses", "claims", "findings")
-HYPOTHESIS_KEYS = ("id", "statement", "metric", "at", "expect", "a", "b", "layer", "kind", "severity")
+HYPOTHESIS_KEYS = ("id", "statement", "metric", "at", "expect", "a", "b", "layer", "kind", "severity", "of",
+                   "threshold", "fraction")
 CLAIM_KEYS = ("claim", "hypotheses", "source_value")
 SIDE_EXTRA = ("at", "label")
 ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,19}$")
@@ -253,6 +254,11 @@ def check_metric(ctx, dotted, name, params, points):
             raise ctx.error(dotted.rsplit(".", 1)[0], "give threshold or fraction, not both")
         inner = {k: v for k, v in params.items() if k in ("layer", "kind", "severity")}
         check_metric(ctx, dotted.rsplit(".", 1)[0] + ".of", params.get("of", "train_accuracy"), inner, points)
+    if name == "layer_spread":  # its `of` must be recorded in these runs, every epoch
+        of = check_metric(ctx, dotted.rsplit(".", 1)[0] + ".of", params.get("of", "grad_norm"), {}, points)
+        if _every(ctx.cfg, of.table) > 1:
+            raise ctx.error(dotted.rsplit(".", 1)[0] + ".of", f"layer_spread of {of.name} needs {of.table} "
+                            f"recorded every epoch (log.every = 1)")
     cfg = ctx.cfg
     need = metric.needs
     missing = None

@@ -395,9 +395,10 @@ def setup_markdown(cfg, results) -> str:
     if cfg.grid or cfg.cases:
         grid = ("- Grid: " + "; ".join(f"{k} ∈ {{{', '.join(_short(v) for v in vs)}}}"
                                        for k, vs in cfg.grid.items()) + " — ") if cfg.grid else "- Plan: "
-        lines.append(grid + (f"{len(cfg.cases)} case(s) × " if cfg.cases else "")
-                     + (f"{cfg.n_points // max(len(cfg.cases), 1)} grid point(s) = " if cfg.cases and cfg.grid else "")
-                     + f"{len(cfg.points())} configuration(s) × {len(t.seeds)} seed(s)"
+        plan = (f"{len(cfg.cases)} case(s) × {cfg.n_points // len(cfg.cases)} grid point(s) = "
+                f"{cfg.n_points} configuration(s)" if cfg.cases and cfg.grid
+                else f"{len(cfg.cases)} case(s)" if cfg.cases else f"{cfg.n_points} configuration(s)")
+        lines.append(grid + plan + f" × {len(t.seeds)} seed(s)"
                      + (", through keras-tuner's GridSearch (chosen on validation accuracy)"
                         if cfg.lab and cfg.lab.runner == "grid" else "") + ".")
     measured = ["loss and accuracy per epoch (train, validation, test; test only reported)"]
