@@ -407,7 +407,7 @@ def setup_markdown(cfg, results) -> str:
     if cfg.log.activations:
         measured.append(f"activation statistics on {cfg.log.probe_size} probe examples every {cfg.log.every} epoch(s)")
     if cfg.log.weights:
-        measured.append(f"weight norms and update ratios every {cfg.log.every} epoch(s)")
+        measured.append(f"weight norms, update norms ‖Δw‖ and update ratios ‖Δw‖/‖w‖ every {cfg.log.every} epoch(s)")
     if cfg.probes.noisy_labels and any(v > 0 for v in noise_values):
         measured.append("memorisation of the noisy labels every epoch")
     if cfg.probes.shifts and d.dataset in ("mnist", "fashion_mnist"):
