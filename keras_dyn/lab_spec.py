@@ -249,13 +249,18 @@ def check_metric(ctx, dotted, name, params, points):
             check_param(metric, key, value)
         except ValueError as exc:
             raise ctx.error(dotted.rsplit(".", 1)[0] + f".{key}", str(exc)) from None
-    if "of" in metric.params:  # the metric it reads must exist in these runs too
-        from keras_dyn.report.metrics import OF_DEFAULT
+    from keras_dyn.report.metrics import OF_DEFAULT
 
+    if name in OF_DEFAULT:  # the per-epoch metric it reads must exist in these runs too
         if "threshold" in params and "fraction" in params:
             raise ctx.error(dotted.rsplit(".", 1)[0], "give threshold or fraction, not both")
         inner = {k: v for k, v in params.items() if k in ("layer", "kind", "severity")}
         check_metric(ctx, dotted.rsplit(".", 1)[0] + ".of", params.get("of", OF_DEFAULT[name]), inner, points)
+    if name == "layer_spread":  # its `of` must be recorded in these runs, every epoch
+        of = check_metric(ctx, dotted.rsplit(".", 1)[0] + ".of", params.get("of", "grad_norm"), {}, points)
+        if _every(ctx.cfg, of.table) > 1:
+            raise ctx.error(dotted.rsplit(".", 1)[0] + ".of", f"layer_spread of {of.name} needs {of.table} "
+                            f"recorded every epoch (log.every = 1)")
     cfg = ctx.cfg
     need = metric.needs
     missing = None

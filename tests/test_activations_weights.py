@@ -67,9 +67,14 @@ def test_weight_statistics(tmp_path):
     w1 = model.get_layer("hidden1").get_weights()[0]
     ratio = cb.results()["update_ratio"]["hidden1/kernel"][0]
     assert ratio == pytest.approx(np.linalg.norm(w1 - w0) / np.linalg.norm(w0), rel=1e-5)
+    moved = cb.results()["update_norm"]["hidden1/kernel"][0]
+    assert moved == pytest.approx(np.linalg.norm(w1 - w0), rel=1e-5) and moved > 0
+    assert cb.results()["sizes"]["hidden1/kernel"] == w0.size
     events, _ = read_events(tmp_path / "train")
     for name in ("hidden1/kernel", "hidden1/bias", "output/kernel", "output/bias"):
         assert f"weights/{name}" in events and f"update_ratio/{name}" in events
+        assert f"update_norm/{name}" in events
+    assert float(events["update_norm/hidden1/kernel"][0][1]) == pytest.approx(moved, rel=1e-5)
 
 
 def _cfg(**log):

@@ -308,3 +308,14 @@ def test_tiny_cases_run_sequential_and_grid_and_findings(tmp_path):
     hps = {k: v for k, v in data.session_start_info.hparams.items()}
     assert hps["optimizer"].string_value == "sgd" and hps["learning_rate"].number_value == pytest.approx(0.1)
     assert hps["activation"].string_value == "tanh"
+
+
+def test_shipped_exp10_runs_each_optimiser_at_its_own_rate():
+    cfg = load_config(REPO / "configs" / "exp10_optimizers.toml")
+    rates = {p["optimizer"]: p["learning_rate"] for p in cfg.points()}
+    assert list(rates) == ["sgd", "sgd_momentum", "adam"] and len(cfg.points()) == 3
+    assert rates["adam"] < rates["sgd"]
+    assert len(cfg.training.seeds) == 5 and cfg.log.weights and cfg.log.gradients
+    h7 = next(h for h in cfg.lab.hypotheses if h.id == "H7")
+    assert (h7.metric, h7.a.params, h7.b.params) == ("layer_spread", {"of": "update_rms"}, {"of": "grad_rms"})
+    assert any(s.section == "gradient_vs_update" for s in cfg.lab.findings)

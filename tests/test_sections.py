@@ -569,3 +569,97 @@ def test_fit_table_validated():
     raw["lab"]["findings"][0] = {"section": "fit_table", "of": "train_loss"}
     with pytest.raises(ConfigError, match="of must be a per-epoch accuracy"):
         from_dict(raw)
+
+
+# --------------------------------------------------------------------------- gradient against update
+
+
+def _optimizer_runs(tmp_path):
+    """Depth-3 runs of two cases: "sgd" steps in proportion to its gradient (its update profile
+    is the gradient's), "adam" takes the same-sized step per entry in every layer. The first
+    layer's gradient is 4x smaller per entry than the others'."""
+    out = []
+    for seed in SEEDS:
+        for opt in ("sgd", "adam"):
+            grads = _grad_table(3, seed, scale_first=1.0)
+            sizes = grads["sizes"]
+            rng = np.random.default_rng(seed + 7)
+            for n in grads["variables"]:  # gradient per entry: 1 everywhere but 0.25 in hidden1
+                per_entry = (0.25 if n == "hidden1/kernel" else 1.0) * (1 + rng.normal(0, 0.01))
+                grads["stats"][n]["norm_mean"] = [per_entry * math.sqrt(sizes[n])] * E
+            r = _run(tmp_path, seed, {"optimizer": opt, "learning_rate": 0.1 if opt == "sgd" else 0.001},
+                     [32, 32, 32], grads=grads)
+            names = grads["variables"]
+            step = {n: (grads["stats"][n]["norm_mean"][0] / math.sqrt(sizes[n]) if opt == "sgd" else 0.01)
+                    * (1 + rng.normal(0, 0.01)) for n in names}
+            r["weights"]["sizes"] = dict(sizes)
+            r["weights"]["update_norm"] = {n: [step[n] * math.sqrt(sizes[n])] * E for n in names}
+            r["weights"]["update_ratio"] = {n: [step[n] * 0.5] * E for n in names}
+            r["run_dir"] += f"_{opt}"
+            out.append(r)
+    return out
+
+
+def _cases_cfg():
+    raw = {"experiment": {"name": "syn"}, "data": {"dataset": "mnist", "validation_split": 0.1},
+           "model": {"hidden": [32, 32, 32]}, "training": {"epochs": E, "seeds": list(SEEDS)},
+           "cases": [{"optimizer": "sgd", "learning_rate": 0.1}, {"optimizer": "adam", "learning_rate": 0.001}],
+           "log": {"gradients": True, "activations": True, "weights": True}}
+    return from_dict(raw)
+
+
+def test_per_entry_metrics_and_layer_spread(tmp_path):
+    runs = _optimizer_runs(tmp_path)
+    sgd, adam = runs[0], runs[1]
+    assert M.value(sgd, "grad_rms", {"layer": "hidden1"}) == pytest.approx(0.25, rel=0.05)
+    assert M.value(sgd, "grad_rms", {"layer": "output"}) == pytest.approx(1.0, rel=0.05)
+    assert M.value(adam, "update_rms", {"layer": "hidden2"}) == pytest.approx(0.01, rel=0.05)
+    assert M.value(sgd, "update_norm", {"layer": "hidden1"}) == pytest.approx(
+        0.25 * math.sqrt(784 * 32), rel=0.05)
+    assert M.value(sgd, "layer_spread", {"of": "grad_rms"}) == pytest.approx(4.0, rel=0.05)
+    assert M.value(adam, "layer_spread", {"of": "update_rms"}) == pytest.approx(1.0, abs=0.05)
+    assert M.value(sgd, "layer_spread", {"of": "update_rms"}) == pytest.approx(4.0, rel=0.05)
+    with pytest.raises(ValueError, match="per-layer gradient or weight metric"):
+        M.check_param(M.METRICS["layer_spread"], "of", "test_accuracy")
+
+
+def test_gradient_vs_update_section_separates_rescaling_from_plain_steps(tmp_path):
+    cfg = _cases_cfg()
+    ctx = _ctx(cfg, _optimizer_runs(tmp_path), tmp_path)
+    md = _render("gradient_vs_update", ctx, by=["optimizer"], at=[M.Reading("epoch", epoch=1), M.Reading("last")])
+    rows = {line.split(" | ")[0].strip("| "): line.split(" | ") for line in md.splitlines()
+            if line.startswith("| hidden") or line.startswith("| output")}
+    # columns: kernel, then sgd: grad_rms, update_rms, update_ratio; adam: the same
+    def num(cell):
+        return float(cell.split(" ")[0])
+    h1 = rows["hidden1/kernel"]
+    assert num(h1[1]) == pytest.approx(0.25, rel=0.05) and num(h1[2]) == pytest.approx(0.25, rel=0.05)
+    assert num(h1[4]) == pytest.approx(0.25, rel=0.05) and num(h1[5]) == pytest.approx(1.0, rel=0.05)
+    assert num(rows["output/kernel"][1]) == 1.0
+    lines = {line.split(":")[0]: line for line in md.splitlines() if line.startswith("- ")}
+    assert "lower beyond seed noise" not in lines["- optimizer=sgd"]  # sgd's steps follow its gradient
+    adam = [line for line in md.splitlines() if line.startswith("- optimizer=adam: spread of `update_rms`")]
+    assert adam and "**supported**" in adam[0] and "A − B = -3" in adam[0], md
+    assert (tmp_path / "fig" / "gradient_vs_update.png").stat().st_size > 5000
+
+
+def test_gradient_vs_update_checks():
+    base = {"experiment": {"name": "v"}, "data": {"dataset": "mnist"}, "model": {"hidden": [8, 8]},
+            "training": {"epochs": 2}, "log": {"weights": False},
+            "lab": {"title": "t", "question": "q", "findings": [{"section": "gradient_vs_update"}]}}
+    with pytest.raises(ConfigError, match=r"lab.findings\[0\]: metric 'update_rms' needs log.weights = true"):
+        from_dict(base, source="lab.toml")
+    base["log"] = {}
+    base["lab"]["findings"] = [{"section": "gradient_vs_update", "metrics": ["grad_rms"]}]
+    with pytest.raises(ConfigError, match="at least two"):
+        from_dict(base, source="lab.toml")
+    base["lab"]["findings"] = [{"section": "gradient_vs_update", "metrics": ["grad_rms", "dead_frac"]}]
+    with pytest.raises(ConfigError, match="not a per-layer gradient or weight metric"):
+        from_dict(base, source="lab.toml")
+    base["lab"]["findings"] = []
+    base["lab"]["hypotheses"] = [{"id": "H1", "statement": "s", "metric": "layer_spread", "expect": "less",
+                                  "a": {"of": "update_rms"}, "b": {"of": "grad_rms"}}]
+    assert from_dict(base, source="lab.toml").lab.hypotheses[0].a.params == {"of": "update_rms"}
+    base["log"] = {"every": 2}
+    with pytest.raises(ConfigError, match=r"lab.hypotheses\[0\].a.of: layer_spread of update_rms needs weights"):
+        from_dict(base, source="lab.toml")

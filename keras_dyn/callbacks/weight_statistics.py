@@ -1,4 +1,4 @@
-"""WeightStatistics: weight histograms and the per-epoch update ratio ||Δw|| / ||w||."""
+"""WeightStatistics: weight histograms, the per-epoch update norm ||Δw|| and ratio ||Δw|| / ||w||."""
 
 from __future__ import annotations
 
@@ -21,7 +21,11 @@ class WeightStatistics(DiagnosticCallback):
       ``w_then`` is the variable at the previous recording (at the start of training for the
       first one), so with ``every = 1`` it is the relative change over one epoch. A variable
       that was exactly zero (Keras initialises biases to zero) is divided by its norm after the
-      move instead, so its first ratio is 1.0 (or 0.0 if it did not move).
+      move instead, so its first ratio is 1.0 (or 0.0 if it did not move);
+    - ``update_norm/<layer>/<kernel|bias>`` = ``||w_now - w_then||``: the size of the step the
+      optimiser actually took over the interval (the net displacement, summed over its updates),
+      whatever the raw gradient was; beside the gradient norms it shows what an adaptive
+      optimiser's rescaling does to each layer.
 
     Epoch 0 is not a row of its own (a ratio needs a previous state); the norms at the start are
     kept in ``initial_norm``. Non-finite weights (a diverged run) give NaN norms and ratios and a
@@ -29,8 +33,9 @@ class WeightStatistics(DiagnosticCallback):
     :class:`~keras_dyn.callbacks.epoch_recorder.EpochRecorder` writes ``epoch_learning_rate``.
 
     ``results()`` (``results_key = "weights"``): ``variables``, ``epoch``, ``initial_norm`` (per
-    variable, ``||w||`` before training) and per variable ``update_ratio`` and ``norm``
-    (``||w||`` at the recorded epoch), one item per recorded epoch.
+    variable, ``||w||`` before training), ``sizes`` (entries per variable) and per variable
+    ``update_ratio``, ``update_norm`` and ``norm`` (``||w||`` at the recorded epoch), one item
+    per recorded epoch.
 
     Args:
         log_dir: the run folder (``None``: results only).
@@ -55,18 +60,23 @@ class WeightStatistics(DiagnosticCallback):
         self._previous = [np.array(w.numpy()) for w in self.model.trainable_weights]
         return {"variables": list(self.names),
                 "initial_norm": {n: sig(_norm(w)) for n, w in zip(self.names, self._previous)},
+                "sizes": {n: int(w.size) for n, w in zip(self.names, self._previous)},
                 "update_ratio": {n: [] for n in self.names},
+                "update_norm": {n: [] for n in self.names},
                 "norm": {n: [] for n in self.names}}
 
     def record(self, epoch, logs):
         now = [np.array(w.numpy()) for w in self.model.trainable_weights]
-        values = {"update_ratio": {}, "norm": {}}
+        values = {"update_ratio": {}, "update_norm": {}, "norm": {}}
         scalars, hists = {}, {}
         for name, w, w0 in zip(self.names, now, self._previous):
             ratio = update_ratio(w0, w)
+            moved = update_norm(w0, w)
             values["update_ratio"][name] = sig(ratio)
+            values["update_norm"][name] = sig(moved)
             values["norm"][name] = sig(_norm(w))
             scalars[f"update_ratio/{name}"] = ratio
+            scalars[f"update_norm/{name}"] = moved
             if self.histograms:
                 hists[f"weights/{name}"] = w
         self._previous = now
@@ -88,6 +98,15 @@ def update_ratio(before, after) -> float:
         base = np.linalg.norm(after)
     moved = np.linalg.norm(after - before)
     return float(moved / base) if base > 0 else 0.0
+
+
+def update_norm(before, after) -> float:
+    """``||after - before||`` (L2 over all entries); NaN when either holds a non-finite value."""
+    before = np.asarray(before, np.float64)
+    after = np.asarray(after, np.float64)
+    if not (np.all(np.isfinite(before)) and np.all(np.isfinite(after))):
+        return float("nan")
+    return float(np.linalg.norm(after - before))
 
 
 def _norm(w) -> float:

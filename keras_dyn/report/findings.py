@@ -395,9 +395,10 @@ def setup_markdown(cfg, results) -> str:
     if cfg.grid or cfg.cases:
         grid = ("- Grid: " + "; ".join(f"{k} ∈ {{{', '.join(_short(v) for v in vs)}}}"
                                        for k, vs in cfg.grid.items()) + " — ") if cfg.grid else "- Plan: "
-        lines.append(grid + (f"{len(cfg.cases)} case(s) {'×' if cfg.grid else '='} " if cfg.cases else "")
-                     + (f"{cfg.n_points // max(len(cfg.cases), 1)} grid point(s) = " if cfg.cases and cfg.grid else "")
-                     + f"{len(cfg.points())} configuration(s) × {len(t.seeds)} seed(s)"
+        plan = (f"{len(cfg.cases)} case(s) × {cfg.n_points // len(cfg.cases)} grid point(s) = "
+                f"{cfg.n_points} configuration(s)" if cfg.cases and cfg.grid
+                else f"{len(cfg.cases)} case(s)" if cfg.cases else f"{cfg.n_points} configuration(s)")
+        lines.append(grid + plan + f" × {len(t.seeds)} seed(s)"
                      + (", through keras-tuner's GridSearch (chosen on validation accuracy)"
                         if cfg.lab and cfg.lab.runner == "grid" else "") + ".")
     measured = ["loss and accuracy per epoch (train, validation, test; test only reported)"]
@@ -406,7 +407,7 @@ def setup_markdown(cfg, results) -> str:
     if cfg.log.activations:
         measured.append(f"activation statistics on {cfg.log.probe_size} probe examples every {cfg.log.every} epoch(s)")
     if cfg.log.weights:
-        measured.append(f"weight norms and update ratios every {cfg.log.every} epoch(s)")
+        measured.append(f"weight norms, update norms ‖Δw‖ and update ratios ‖Δw‖/‖w‖ every {cfg.log.every} epoch(s)")
     if cfg.probes.noisy_labels and any(v > 0 for v in noise_values):
         measured.append("memorisation of the noisy labels every epoch")
     if cfg.probes.shifts and d.dataset in ("mnist", "fashion_mnist"):

@@ -150,6 +150,45 @@ def _weights(stat):
     return read
 
 
+def _per_entry(table, read_norm):
+    """A variable's norm divided by the square root of its entries (root-mean-square entry), so
+    layers of different sizes compare entry for entry."""
+    def read(result, params):
+        t = result.get(table)
+        if not t:
+            raise MetricError(f"the run has no [{table}] table")
+        sizes = t.get("sizes")
+        if not sizes:
+            raise MetricError(f"[{table}] has no 'sizes' (results written by an older keras_dyn)")
+        var = resolve_layer(result, params.get("layer", "first"), variable=True)
+        if var not in sizes:
+            raise MetricError(f"[{table}] has no size for {var!r}")
+        epochs, values = read_norm(result, params)
+        root = math.sqrt(float(sizes[var]))
+        return epochs, [v / root for v in values]
+    return read
+
+
+def _layer_spread(result, params):
+    """Largest over smallest value of the per-layer metric ``of`` across the model's kernels,
+    epoch by epoch: 1 = the same in every layer."""
+    of = METRICS[params.get("of", "grad_norm")]
+    t = result.get(of.table)
+    if not t:
+        raise MetricError(f"the run has no [{of.table}] table")
+    kernels = [v for v in t.get("variables", []) if v.endswith("/kernel")]
+    if len(kernels) < 2:
+        raise MetricError(f"[{of.table}] has fewer than two kernels")
+    columns = [of.series(result, {"layer": k}) for k in kernels]
+    n = min(len(v) for _, v in columns)
+    values = []
+    for i in range(n):
+        row = [v[i] for _, v in columns]
+        finite = all(math.isfinite(x) for x in row)
+        values.append(max(row) / min(row) if finite and min(row) > 0 else math.nan)
+    return columns[0][0][:n], values
+
+
 def _shift(kind_of):
     """Shifted-test accuracy transformed by ``kind_of(acc, clean, chance)``."""
     def read(result, params):
@@ -354,6 +393,16 @@ _LIST = [
            ("layer",), needs="weights", series=_weights("update_ratio")),
     Metric("weight_norm", "L2 norm of a layer's weights", "weights", ("layer",), needs="weights",
            series=_weights("norm")),
+    Metric("update_norm", "||w_after − w_before||: the step the optimiser actually took over the recorded "
+           "interval (net, summed over its updates)", "weights", ("layer",), needs="weights",
+           series=_weights("update_norm")),
+    Metric("update_rms", "the same per entry: ||Δw|| / sqrt(entries)", "weights", ("layer",),
+           needs="weights", series=_per_entry("weights", _weights("update_norm"))),
+    Metric("grad_rms", "the applied gradient per entry: grad_norm / sqrt(entries)", "gradients",
+           ("layer",), needs="gradients", series=_per_entry("gradients", _grad("norm_mean"))),
+    Metric("layer_spread", "largest / smallest value across the model's kernels of the per-layer metric `of` "
+           "(default grad_norm): 1 = uniform across layers", "layers", ("of",),
+           series=_layer_spread),
     Metric("memorised_frac", "fraction of corrupted training examples predicted as their noisy label",
            "noisy_labels", percent=True, needs="noisy_labels", series=_series("noisy_labels", "memorised_acc")),
     Metric("corrupted_true_acc", "accuracy on the corrupted training examples against their true labels",
@@ -481,6 +530,10 @@ def check_param(metric: Metric, name: str, value):
     elif name == "of":
         if value not in METRICS or not METRICS[value].per_epoch:
             raise ValueError(f"`of` must name a per-epoch metric, not {value!r}")
+        if metric.name == "layer_spread" and (METRICS[value].table not in ("gradients", "weights")
+                                              or "layer" not in METRICS[value].params):
+            raise ValueError(f"`of` must name a per-layer gradient or weight metric (e.g. grad_norm, "
+                             f"grad_rms, update_ratio, update_rms), not {value!r}")
     elif name in ("threshold", "fraction"):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
             raise ValueError(f"{name} must be a number in (0, 1], not {value!r}")

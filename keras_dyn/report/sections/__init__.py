@@ -103,6 +103,22 @@ def _check_layer_metric(ctx, params):
     _check_readings_recorded(ctx, params, [params["metric"]])
 
 
+def _check_gradient_vs_update(ctx, params):
+    from keras_dyn.report.metrics import METRICS
+
+    metrics = params.get("metrics") or ["grad_rms", "update_rms", "update_ratio"]
+    if len(metrics) < 2:
+        raise ValueError("metrics: give at least two (the first is the baseline the others are compared with)")
+    for metric in metrics:
+        if METRICS[metric].table not in ("gradients", "weights") or "layer" not in METRICS[metric].params:
+            raise ValueError(f"metric {metric!r} is not a per-layer gradient or weight metric")
+        if not getattr(ctx.cfg.log, METRICS[metric].table):
+            raise ValueError(f"metric {metric!r} needs log.{METRICS[metric].table} = true")
+    if any(METRICS[m].table == "weights" for m in metrics) and ctx.cfg.log.every > 1:
+        raise ValueError("weight metrics here need log.every = 1 (their spread is read every epoch)")
+    _check_readings_recorded(ctx, params, metrics)
+
+
 def _check_run_figures(ctx, params):
     for name in params["figures"]:
         if name not in _RUN_FIGURES:
@@ -292,6 +308,16 @@ _LIST = [
                 "select": Param("selector", None, what="only these runs"), "params": _PARAMS,
                 "title": Param("text", ""),
             }),
+    Section("gradient_vs_update", "the raw gradient beside the step the optimiser took, per layer: each "
+            "per-layer metric relative to the output kernel (table and figure), the spread across layers, "
+            "and whether the steps are more uniform across layers than the gradients",
+            "dynamics:gradient_vs_update", {
+                "metrics": Param("metrics", ["grad_rms", "update_rms", "update_ratio"],
+                                 what="per-layer gradient or weight metrics; the first is the baseline"),
+                "at": Param("readings", None, what="readings (the table: the last; the figure: each)"),
+                "by": _BY, "select": Param("selector", None, what="only these runs"),
+                "log_y": Param("bool", True), "title": Param("text", ""),
+            }, check=_check_gradient_vs_update),
 ]
 SECTIONS: dict[str, Section] = {s.name: s for s in _LIST}
 

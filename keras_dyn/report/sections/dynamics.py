@@ -435,3 +435,106 @@ def _reconcile(ctx, a_runs, b_runs, a_name, b_name, params, reading) -> str:
                  f"({'+' if size > 0 else ''}{size:.2g} in log) outweighs the relative-spread effect "
                  f"({'+' if spread > 0 else ''}{spread:.2g}); the cv is the scale-free measure of dispersion.")
     return text
+
+
+# --------------------------------------------------------------------------- gradient against update
+
+
+def gradient_vs_update(ctx, metrics=None, at=None, by=None, select=None, log_y=True, title=""):
+    """The raw gradient beside the step the optimiser took, layer by layer, per group.
+
+    Every per-layer metric in ``metrics`` (the first is the baseline, by default the gradient per
+    entry ``grad_rms``; then ``update_rms`` and ``update_ratio``) is divided, run by run, by its
+    own value at the output kernel, so profiles of different units share one axis: a flat line
+    at 1 is a quantity that is the same in every layer. The table gives these relative values
+    (mean ± sd over seeds) at the last reading, and the spread across layers (``layer_spread``:
+    largest / smallest kernel); each later metric's spread is compared with the first's within
+    the same runs (paired by seed): an optimiser whose steps are more uniform across layers than
+    its gradients rescales them. The figure draws the relative profiles, one panel per group and
+    reading.
+    """
+    import numpy as np
+
+    plt = _plt()
+    metrics = list(metrics or ["grad_rms", "update_rms", "update_ratio"])
+    readings = [ctx.reading(r) for r in (at or [None])]
+    groups = ctx.groups(by, _runs(ctx, select))
+    key = readings[-1]
+    ref = "output/kernel"
+
+    def relative(run, metric, row, reading):
+        base = ctx.value(run, metric, {"layer": ref}, reading)
+        value = ctx.value(run, metric, {"layer": row}, reading)
+        return value / base if base and math.isfinite(base) and math.isfinite(value) else math.nan
+
+    header = ["kernel"] + [f"{m} / output — {label}" if len(groups) > 1 else f"{m} / output"
+                           for label in groups for m in metrics]
+    everyone = [r for runs in groups.values() for r in runs]
+    rows = rows_of(everyone, metrics[0], "kernel")
+    table = []
+    for row in rows:
+        cells = [row]
+        for runs in groups.values():
+            for m in metrics:
+                have = [r for r in _having(runs, m, row) if r["run"].get("status") != "diverged"]
+                vals, seeds = per_seed([relative(r, m, row, key) for r in have],
+                                       [int(r["run"]["seed"]) for r in have])
+                s = stats.summarise(vals, seeds=seeds)
+                cells.append(_rel_fmt(s) if have else "—")
+        table.append(cells)
+    spread = ["**spread** (largest / smallest)"]
+    for runs in groups.values():
+        for m in metrics:
+            spread.append(ctx.fmt(ctx.summary(runs, "layer_spread", {"of": m}, key), "layer_spread"))
+    table.append(spread)
+    lines = [f"### {title or 'The raw gradient beside the step the optimiser took, per layer'}", "",
+             f"Each quantity divided by its own value at the output kernel, run by run, at "
+             f"{key.label}; mean ± sd over seeds. 1 = the same as at the output layer. "
+             + "; ".join(f"`{m}`: {M.METRICS[m].what}" for m in metrics) + ". The last row is "
+             f"`layer_spread`: the largest over the smallest value across the kernels.", "",
+             markdown_table(header, table), ""]
+    n_comp = n_beyond = 0
+    for label, runs in groups.items():
+        for m in metrics[1:]:
+            comp = ctx.compare(runs, runs, "layer_spread", a_params={"of": m}, b_params={"of": metrics[0]},
+                               a_at=key, b_at=key, expect="less")
+            n_comp += 1
+            n_beyond += comp.beyond_noise
+            lines.append(f"- {label}: spread of `{m}` (A) against spread of `{metrics[0]}` (B) "
+                         f"{key.short}: {ctx.sentence(comp, 'A', 'B', 'layer_spread')}")
+    if n_comp > 1:
+        lines += ["", stats.chance_note(n_comp, n_beyond)]
+    fig, axes = plt.subplots(len(readings), len(groups), figsize=(4.2 * len(groups) + 1.0, 3.6 * len(readings)),
+                             sharey=True, squeeze=False)
+    colors = plt.cm.tab10(np.arange(len(metrics)))
+    for i, reading in enumerate(readings):
+        for j, (label, runs) in enumerate(groups.items()):
+            ax = axes[i, j]
+            good = [r for r in runs if r["run"].get("status") != "diverged"]
+            rows_g = rows_of(good, metrics[0], "kernel")
+            for m, color in zip(metrics, colors):
+                data = [[relative(r, m, row, reading) for row in rows_g] for r in good
+                        if all(row in run_rows(r, m, "all") for row in rows_g)]
+                if data:
+                    _mean_band(ax, np.arange(1, len(rows_g) + 1), data, m, color)
+            ax.axhline(1.0, color="grey", lw=0.8, ls=":")
+            ax.set_title(f"{label}, {reading.label} (n={len(good)})", fontsize=9)
+            ax.set_xlabel("kernel position (1 = first hidden, last = output)")
+            _integer_ticks(ax)
+            ax.grid(alpha=0.3, which="both")
+            if log_y:
+                ax.set_yscale("log")
+        axes[i, 0].set_ylabel("relative to the output kernel")
+    axes[0, -1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    fig.suptitle(f"{ctx.cfg.name}: raw gradient against the applied step, per layer (mean ± sd over seeds)",
+                 fontsize=10)
+    name = "gradient_vs_update" + (f"_{_slug(str(select))}" if select else "") + ".png"
+    lines += ["", f"![gradient and update per layer, relative to the output kernel]({_save(fig, ctx, name)})"]
+    return "\n".join(lines).rstrip()
+
+
+def _rel_fmt(s) -> str:
+    if s.n == 0:
+        return "n/a"
+    text = f"{s.mean:.3g}" + (f" ± {s.sd:.2g}" if s.n > 1 else "")
+    return text + (f" ({s.n_missing} not finite)" if s.n_missing else "")
