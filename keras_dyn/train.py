@@ -308,7 +308,7 @@ def fit_and_record(cfg: ExperimentConfig, data, run_dir, model, *, point=None, e
     t0, c0 = time.perf_counter(), time.process_time()
     if orders is not None:
         model.fit(fixed_order_dataset(data.x_train, data.y_train, orders, cfg.training.batch_size),
-                  epochs=cfg.training.epochs, steps_per_epoch=steps_per_epoch,
+                  epochs=cfg.training.epochs, steps_per_epoch=steps_per_epoch, shuffle=False,
                   validation_data=validation, verbose=0, callbacks=callbacks)
     else:
         model.fit(data.x_train, data.y_train, batch_size=cfg.training.batch_size,
