@@ -56,6 +56,11 @@ CORRUPTIONS = {
 }
 GRADIENT_MODES = ("applied", "probe")
 SHIFT_KINDS = ("rotation", "translation", "gaussian_noise", "blur", "contrast", "occlusion")
+OUTPUTS = ("softmax", "sigmoid")  # model.output: softmax over the classes, or one sigmoid unit (2 classes)
+TWIN_OPTIMIZERS = ("sgd", "adam")  # what keras_dyn.numpy_mlp reproduces step for step
+TWIN_ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear")  # keras_dyn.numpy_mlp.ACTIVATIONS
+SYNTHETIC = ("circle", "nested_rings")
+MAX_DECISION_GRID = 200
 
 # Friendly initialiser names -> Keras identifiers. Any other Keras initialiser name is accepted.
 INITIALIZER_ALIASES = {
@@ -169,6 +174,7 @@ class ModelConfig:
     hidden: tuple = (128, 128)
     activation: str = "relu"
     initializer: str = "glorot_uniform"
+    output: str = "softmax"  # "sigmoid": one unit with binary cross-entropy (2-class data only)
 
     @property
     def keras_initializer(self) -> str:
@@ -200,6 +206,7 @@ class LogConfig:
     gradient_histogram_every: int = 0  # steps; 0 = at epoch ends only
     activations: bool = True
     weights: bool = True
+    step_loss: bool = False  # every optimiser step's training loss (raw, unfiltered)
     probe_size: int = 512  # examples in the fixed probe batch for activations
     every: int = 1  # epochs between activation / weight diagnostics
 
@@ -215,6 +222,9 @@ class ProbesConfig:
     drift: bool = False
     drift_probe_size: int = 512
     noisy_eval_size: int = 5000  # cap per subset evaluated by NoisyLabelGap (0 = all)
+    numpy_twin: bool = False  # replay every batch on keras_dyn.numpy_mlp from the same weights
+    numpy_twin_seeds: tuple = ()  # the seeds whose runs get the twin (empty = every seed)
+    decision_grid: int = 0  # N > 0: the trained model's output on an N x N grid of the input plane
 
 
 SECTION_TYPES = {
@@ -246,6 +256,7 @@ GRID_KEYS = {
     "input_corruption": ("data", "input_corruption"),
     "corruption": ("data", "corruption"),  # a preset: sets the data fields of CORRUPTIONS[value]
     "gamma": ("training", "gamma"),
+    "dataset": ("data", "dataset"),
 }
 # short names used in run names, e.g. w256-256_bs64_lr0.001_s0
 RUN_NAME_TAGS = {
@@ -259,6 +270,7 @@ RUN_NAME_TAGS = {
     "input_corruption": "",
     "corruption": "",
     "gamma": "gamma",
+    "dataset": "",
 }
 
 
@@ -497,7 +509,8 @@ def _check_plan(cfg: ExperimentConfig):
         if len(hidden) > MAX_LAYERS:
             raise ConfigError(cfg.source, key, f"{len(hidden)} hidden layers; allowed: at most {MAX_LAYERS}")
         n_in, n_out = DATASET_SHAPES[run_cfg.data.dataset]
-        widths = [n_in, *hidden, n_out]
+        _check_run_combinations(cfg, point, run_cfg)
+        widths = [n_in, *hidden, 1 if run_cfg.model.output == "sigmoid" else n_out]
         params = sum(a * b + b for a, b in zip(widths, widths[1:]))
         if params > MAX_PARAMS:
             raise ConfigError(cfg.source, key, f"the model {'-'.join(map(str, hidden))} on "
@@ -516,6 +529,37 @@ def _check_plan(cfg: ExperimentConfig):
                                   f"name shows {', '.join(RUN_NAME_TAGS)}, the widths and the "
                                   f"batch size)")
             names[name] = point
+
+
+def _check_run_combinations(cfg: ExperimentConfig, point: dict, run_cfg: ExperimentConfig):
+    """Settings that depend on the run's data set, model and optimiser (grid values applied)."""
+    dataset = run_cfg.data.dataset
+    data_key = _grid_key_of(cfg, point, "data.dataset")
+    if run_cfg.model.output == "sigmoid" and DATASET_SHAPES[dataset][1] != 2:
+        raise ConfigError(cfg.source, "model.output", f"\"sigmoid\" (one unit, binary cross-entropy) "
+                          f"needs 2-class data; {dataset} ({data_key}) has {DATASET_SHAPES[dataset][1]} "
+                          f"classes: use \"softmax\"")
+    if cfg.probes.decision_grid and dataset not in SYNTHETIC:
+        raise ConfigError(cfg.source, "probes.decision_grid", f"needs 2-D inputs (circle, nested_rings); "
+                          f"{dataset} ({data_key}) is an image data set: use 0")
+    if cfg.probes.decision_grid == 1:
+        raise ConfigError(cfg.source, "probes.decision_grid", "1 is out of range; allowed: 0 (off) or "
+                          f"2 to {MAX_DECISION_GRID}")
+    if cfg.probes.numpy_twin_seeds and not cfg.probes.numpy_twin:
+        raise ConfigError(cfg.source, "probes.numpy_twin_seeds", "needs probes.numpy_twin = true")
+    if cfg.probes.numpy_twin:
+        t = run_cfg.training
+        if t.optimizer not in TWIN_OPTIMIZERS:
+            raise ConfigError(cfg.source, "probes.numpy_twin", f"the NumPy twin reproduces "
+                              f"{' and '.join(TWIN_OPTIMIZERS)} only; training.optimizer "
+                              f"({_grid_key_of(cfg, point, 'training.optimizer')}) is {t.optimizer!r}")
+        if t.scheduler != "none":
+            raise ConfigError(cfg.source, "probes.numpy_twin", f"the NumPy twin uses a constant "
+                              f"learning rate; training.scheduler is {t.scheduler!r}: use \"none\"")
+        if run_cfg.model.activation not in TWIN_ACTIVATIONS:
+            raise ConfigError(cfg.source, "probes.numpy_twin", f"the NumPy twin knows the activations "
+                              f"{', '.join(TWIN_ACTIVATIONS)}; model.activation is "
+                              f"{run_cfg.model.activation!r}")
 
 
 def _grid_key_of(cfg, point: dict, target: str) -> str:
@@ -707,6 +751,7 @@ _RULES = {
     "model.hidden": _int_list(1, MAX_WIDTH, what="layer widths", max_len=MAX_LAYERS),
     "model.activation": _activation,
     "model.initializer": _initializer,
+    "model.output": _choice(OUTPUTS),
     "training.optimizer": _choice(OPTIMIZERS),
     "training.learning_rate": _range(0.0, 10.0, low_open=True),
     "training.momentum": _range(0.0, 1.0, high_open=True),
@@ -728,6 +773,9 @@ _RULES = {
     "probes.shift_test_size": _range(1),
     "probes.drift_probe_size": _range(2),
     "probes.noisy_eval_size": _range(0),
+    "probes.decision_grid": _range(0, MAX_DECISION_GRID),
+    "probes.numpy_twin_seeds": _int_list(0, SEED_MAX, nonempty=False, what="seeds", max_len=MAX_RUNS,
+                                         distinct=True),
 }
 
 

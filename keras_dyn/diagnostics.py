@@ -84,10 +84,14 @@ def training_dynamics_callbacks(cfg, data, run_dir) -> list:
         from keras_dyn.callbacks.weight_statistics import WeightStatistics
 
         out.append(WeightStatistics(run_dir, every=log.every))
+    if log.step_loss:
+        from keras_dyn.callbacks.step_loss import StepLoss
+
+        out.append(StepLoss(run_dir, batch_size=cfg.training.batch_size, n_train=len(data.x_train)))
     return out
 
 
-def probe_callbacks(cfg, data, run_dir) -> list:
+def probe_callbacks(cfg, data, run_dir, orders=None) -> list:
     """Noisy-label, shifted-test and representation-drift probes chosen by ``cfg.probes``.
 
     - :class:`~keras_dyn.callbacks.noisy_labels.NoisyLabelGap` when ``data.label_noise > 0`` and
@@ -124,8 +128,22 @@ def probe_callbacks(cfg, data, run_dir) -> list:
         n = min(probes.drift_probe_size, len(data.x_train))
         idx = np.sort(np.random.default_rng(0).choice(len(data.x_train), n, replace=False))
         out.append(RepresentationDrift(data.x_train[idx], log_dir=run_dir))
+    if probes.decision_grid:
+        from keras_dyn.callbacks.decision_surface import DecisionSurface
+
+        out.append(DecisionSurface(np.concatenate([data.x_train, data.x_test]), data.x_test, data.y_test,
+                                   size=probes.decision_grid))
+    if probes.numpy_twin and (not probes.numpy_twin_seeds
+                              or cfg.training.seeds[0] in probes.numpy_twin_seeds):
+        from keras_dyn.callbacks.numpy_twin import NumpyTwin
+
+        if orders is None:
+            raise ValueError("probes.numpy_twin needs the run's batch orders (keras_dyn.batches)")
+        out.append(NumpyTwin(data.x_train, data.y_train, orders, cfg.training.batch_size, log_dir=run_dir))
     return out
 
 
-def callbacks_for(cfg, data, run_dir) -> list:
-    return training_dynamics_callbacks(cfg, data, run_dir) + probe_callbacks(cfg, data, run_dir)
+def callbacks_for(cfg, data, run_dir, orders=None) -> list:
+    """Every diagnostic of a run; ``orders``: the fixed batch order it is fed (the NumPy twin)."""
+    return (training_dynamics_callbacks(cfg, data, run_dir)
+            + probe_callbacks(cfg, data, run_dir, orders=orders))

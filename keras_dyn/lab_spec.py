@@ -14,7 +14,7 @@ as the rest of the config (file, dotted key, what is allowed), before anything i
     id = "H1"
     statement = "after 10 epochs 256-256 has a higher test accuracy than 128-128"
     metric = "test_accuracy"       # keras_dyn.report.metrics.METRICS
-    at = 10                        # an epoch, "last", "last:K" or "best_val"
+    at = 10                        # an epoch, "last", "last:K", "best_val" or "mean"
     expect = "greater"             # A > B ("greater") or A < B ("less")
     a = { units = 256 }            # selectors over the grid (+ metric parameters, at, label)
     b = { units = 128 }
@@ -218,7 +218,7 @@ def _reading(ctx, dotted, value, metric, points):
         raise ctx.error(dotted, "\"best_val\" needs a validation split (data.validation_split > 0)")
     every = _every(ctx.cfg, metric.table)
     if every > 1:
-        if reading.kind in ("best_val", "last_k"):
+        if reading.kind in ("best_val", "last_k", "mean"):
             raise ctx.error(dotted, f"{reading.short.lstrip('@')!r} needs {metric.table} recorded every "
                             f"epoch; it is recorded every {every}")
         if reading.kind == "epoch" and reading.epoch % every and reading.epoch != epochs and not ctx.quick:
@@ -280,6 +280,10 @@ def check_metric(ctx, dotted, name, params, points):
             missing = "an image data set (shifts apply to images)"
     elif need == "drift" and not cfg.probes.drift:
         missing = "probes.drift = true"
+    elif need == "numpy_twin" and not cfg.probes.numpy_twin:
+        missing = "probes.numpy_twin = true"
+    elif need == "step_loss" and not cfg.log.step_loss:
+        missing = "log.step_loss = true"
     if missing:
         raise ctx.error(dotted, f"metric {name!r} needs {missing}")
     if need == "shifts":
@@ -412,6 +416,10 @@ def check_param_value(ctx, dotted, kind, value):
         if not isinstance(value, bool):
             fail("true or false")
         return value
+    if kind == "number":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1e6:
+            fail("a number > 0")
+        return float(value)
     if kind == "int":
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             fail("a whole number >= 0")
@@ -433,7 +441,7 @@ def check_param_value(ctx, dotted, kind, value):
             raise ctx.error(dotted, str(exc)) from None
     if kind == "readings":
         if not isinstance(value, list) or not value:
-            fail("a non-empty list of readings (epochs, \"last\", \"last:K\", \"best_val\")")
+            fail("a non-empty list of readings (epochs, \"last\", \"last:K\", \"best_val\", \"mean\")")
         return [check_param_value(ctx, dotted, "reading", v) for v in value]
     if kind in ("grid_key", "grid_keys"):
         values = value if kind == "grid_keys" else [value]

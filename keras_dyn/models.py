@@ -1,8 +1,12 @@
 """Build the Keras MLP that a ``[model]`` section describes.
 
 Layers are named so that tags, results files and figures agree: ``flatten`` (image inputs only),
-``hidden1`` ... ``hiddenN``, ``output``. The output layer is inferred from the data: a softmax
-over ``num_classes`` units, trained with sparse categorical cross-entropy.
+``hidden1`` ... ``hiddenN``, ``output``. The output layer follows ``model.output``: a softmax
+over ``num_classes`` units trained with sparse categorical cross-entropy (the default), or
+``"sigmoid"``: one unit giving P(class 1), trained with binary cross-entropy (2-class data only;
+the config check refuses it otherwise). Code that reads predictions goes through
+:func:`class_probabilities`, which turns a sigmoid model's ``[N, 1]`` output into the ``[N, 2]``
+class probabilities a softmax model gives, so accuracy, argmax and ``-log p[y]`` work alike.
 """
 
 from __future__ import annotations
@@ -31,13 +35,36 @@ def build_model(cfg: ModelConfig, input_shape, num_classes: int, name: str = "ml
             kernel_initializer=keras.initializers.get(cfg.keras_initializer),
             name=f"hidden{i}",
         )(x)
+    sigmoid = getattr(cfg, "output", "softmax") == "sigmoid"
+    if sigmoid and num_classes != 2:
+        raise ValueError(f"a sigmoid output needs 2 classes, not {num_classes}")
     outputs = keras.layers.Dense(
-        num_classes,
-        activation="softmax",
+        1 if sigmoid else num_classes,
+        activation="sigmoid" if sigmoid else "softmax",
         kernel_initializer=keras.initializers.get(cfg.keras_initializer),
         name="output",
     )(x)
     return keras.Model(inputs, outputs, name=name)
+
+
+def loss_name(cfg: ModelConfig) -> str:
+    """The Keras loss of the model's output: binary or sparse categorical cross-entropy."""
+    return "binary_crossentropy" if cfg.output == "sigmoid" else "sparse_categorical_crossentropy"
+
+
+def class_probabilities(predictions):
+    """``[N, classes]`` class probabilities from a model's predictions (NumPy).
+
+    A softmax model's output is returned as it is; a sigmoid model's ``[N, 1]`` output ``p``
+    (P(class 1)) becomes ``[1 - p, p]``, so ``argmax`` gives the predicted class and
+    ``-log probs[y]`` the binary cross-entropy.
+    """
+    import numpy as np
+
+    probs = np.asarray(predictions)
+    if probs.ndim == 2 and probs.shape[1] == 1:
+        return np.concatenate([1.0 - probs, probs], axis=1)
+    return probs
 
 
 def hidden_layer_names(model: keras.Model) -> list[str]:
@@ -48,5 +75,5 @@ def hidden_layer_names(model: keras.Model) -> list[str]:
 def count_parameters(hidden, input_size: int, num_classes: int) -> int:
     """The trainable parameters of :func:`build_model`'s MLP (weights and biases of every dense
     layer) for ``input_size`` inputs, without building it."""
-    sizes = [int(input_size), *map(int, hidden), int(num_classes)]
+    sizes = [int(input_size), *map(int, hidden), int(num_classes)]  # a sigmoid output: num_classes=1
     return sum(a * b + b for a, b in zip(sizes, sizes[1:]))

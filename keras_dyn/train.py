@@ -266,14 +266,14 @@ def build_compiled_model(cfg: ExperimentConfig, data):
     import keras
 
     from keras_dyn import diagnostics
-    from keras_dyn.models import build_model
+    from keras_dyn.models import build_model, loss_name
     from keras_dyn.optim import build_optimizer
 
     keras.utils.set_random_seed(cfg.training.seeds[0])
     model = build_model(cfg.model, data.input_shape, data.num_classes)
     model = diagnostics.prepare_model(model, cfg)
     model.compile(optimizer=build_optimizer(cfg.training, steps_per_epoch_of(cfg, data)),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+                  loss=loss_name(cfg.model), metrics=["accuracy"])
     return model
 
 
@@ -291,6 +291,7 @@ def fit_and_record(cfg: ExperimentConfig, data, run_dir, model, *, point=None, e
     ``nan`` / ``inf``. A run that trained all its epochs has ``status = "complete"``.
     """
     from keras_dyn import diagnostics
+    from keras_dyn.batches import epoch_orders, fixed_order_dataset
     from keras_dyn.callbacks.divergence import StopOnDivergence
     from keras_dyn.callbacks.epoch_recorder import EpochRecorder
 
@@ -305,15 +306,23 @@ def fit_and_record(cfg: ExperimentConfig, data, run_dir, model, *, point=None, e
     # TensorBoard callback is not used: it numbers epochs from 0)
     recorder = EpochRecorder(data.x_test if cfg.log.test_every_epoch else None, data.y_test,
                              log_dir=run_dir if cfg.log.tensorboard else None)
-    extra = diagnostics.callbacks_for(cfg, data, run_dir)
+    # With the NumPy twin on, the batch order is drawn in advance (keras_dyn.batches) so the
+    # twin can replay it; otherwise Keras shuffles.
+    orders = (epoch_orders(n_train, cfg.training.epochs, seed) if cfg.probes.numpy_twin else None)
+    extra = diagnostics.callbacks_for(cfg, data, run_dir, orders=orders)
     callbacks = [stop, recorder, *extra, *extra_callbacks]
 
     validation = (data.x_val, data.y_val) if len(data.x_val) else None
     updates_before = _updates(model)
     t0, c0 = time.perf_counter(), time.process_time()
-    model.fit(data.x_train, data.y_train, batch_size=cfg.training.batch_size,
-              epochs=cfg.training.epochs, validation_data=validation, shuffle=True, verbose=0,
-              callbacks=callbacks)
+    if orders is not None:
+        model.fit(fixed_order_dataset(data.x_train, data.y_train, orders, cfg.training.batch_size),
+                  epochs=cfg.training.epochs, steps_per_epoch=steps_per_epoch, shuffle=False,
+                  validation_data=validation, verbose=0, callbacks=callbacks)
+    else:
+        model.fit(data.x_train, data.y_train, batch_size=cfg.training.batch_size,
+                  epochs=cfg.training.epochs, validation_data=validation, shuffle=True, verbose=0,
+                  callbacks=callbacks)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     steps = _updates(model) - updates_before
 

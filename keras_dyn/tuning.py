@@ -349,10 +349,14 @@ def grid_param_counts(cfg: ExperimentConfig) -> list[int]:
     from keras_dyn.data.datasets import IMAGE_SHAPE, NUM_CLASSES, SYNTHETIC_DATASETS
     from keras_dyn.models import count_parameters
 
-    dataset = cfg.data.dataset
-    inputs = 2 if dataset in SYNTHETIC_DATASETS else IMAGE_SHAPE[0] * IMAGE_SHAPE[1]
-    return sorted({count_parameters(cfg.at_point(point).model.hidden, inputs, NUM_CLASSES[dataset])
-                   for point in cfg.points()})
+    counts = set()
+    for point in cfg.points():
+        run = cfg.at_point(point)
+        dataset = run.data.dataset
+        inputs = 2 if dataset in SYNTHETIC_DATASETS else IMAGE_SHAPE[0] * IMAGE_SHAPE[1]
+        outputs = 1 if run.model.output == "sigmoid" else NUM_CLASSES[dataset]
+        counts.add(count_parameters(run.model.hidden, inputs, outputs))
+    return sorted(counts)
 
 
 def write_hparams_config(cfg: ExperimentConfig, experiment_dir):

@@ -61,8 +61,8 @@ def mutations(keys, value, strict):
             out = [(lit, True) for lit in PATHS]
         out += [("1", True), ("[]", True), ("{ x = 1 }", True), ("nan", True)]
     elif isinstance(value, list):
-        shifts = key == "probes.shifts"
-        out = [(lit, lit in ALWAYS_BAD_LISTS or (lit == "[]" and not shifts)) for lit in LISTS]
+        may_be_empty = key in ("probes.shifts", "probes.numpy_twin_seeds")  # [] = none / every seed
+        out = [(lit, lit in ALWAYS_BAD_LISTS or (lit == "[]" and not may_be_empty)) for lit in LISTS]
     return [(lit, bool(strict and bad)) for lit, bad in out]
 
 

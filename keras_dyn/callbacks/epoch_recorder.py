@@ -8,6 +8,7 @@ import keras
 import numpy as np
 
 from keras_dyn.callbacks.base import DiagnosticCallback, Record
+from keras_dyn.models import class_probabilities
 
 #: logs keys that are not metrics of the model (never written as ``epoch_<key>``)
 _NOT_METRICS = ("test_loss", "test_accuracy", "epoch_seconds", "epoch_cpu_seconds", "learning_rate")
@@ -93,7 +94,7 @@ class EpochRecorder(DiagnosticCallback):
         return Record(values)
 
     def _evaluate_test(self):
-        probs = self.model.predict(self.x_test, batch_size=self.batch_size, verbose=0)
+        probs = class_probabilities(self.model.predict(self.x_test, batch_size=self.batch_size, verbose=0))
         probs = np.clip(np.asarray(probs, dtype=np.float64), 1e-12, 1.0)  # NaN stays NaN
         y = np.asarray(self.y_test).astype(np.int64)
         loss = float(-np.mean(np.log(probs[np.arange(len(y)), y])))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from keras_dyn.callbacks.base import DiagnosticCallback, Record
+from keras_dyn.models import class_probabilities
 
 TAGS = ("clean_acc", "memorised_acc", "corrupted_true_acc", "train_acc", "val_acc", "test_acc", "gap")
 
@@ -95,7 +96,7 @@ class NoisyLabelGap(DiagnosticCallback):
         return np.asarray(x)[idx], np.asarray(y).astype(np.int64)[idx]
 
     def _predict(self, x):
-        probs = self.model.predict(x, batch_size=self.batch_size, verbose=0)
+        probs = class_probabilities(self.model.predict(x, batch_size=self.batch_size, verbose=0))
         return np.argmax(np.asarray(probs), axis=-1)
 
     def record(self, epoch, logs):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from keras_dyn.callbacks.base import DiagnosticCallback, Record
+from keras_dyn.models import class_probabilities
 
 
 class ShiftedTestAccuracy(DiagnosticCallback):
@@ -75,7 +76,7 @@ class ShiftedTestAccuracy(DiagnosticCallback):
                 "accuracy": {k: {f"s{s}": [] for s in self.severities} for k in self.kinds}}
 
     def _accuracy(self, x):
-        probs = self.model.predict(x, batch_size=self.batch_size, verbose=0)
+        probs = class_probabilities(self.model.predict(x, batch_size=self.batch_size, verbose=0))
         return float(np.mean(np.argmax(np.asarray(probs), axis=-1) == self._y))
 
     def record(self, epoch, logs):

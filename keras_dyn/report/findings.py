@@ -363,9 +363,14 @@ def setup_markdown(cfg, results) -> str:
     sizes = (f"{r0.get('n_train', 0):,} training / {r0.get('n_val', 0):,} validation / "
              f"{r0.get('n_test', 0):,} test examples" if r0 else "sizes known after the first run")
     norm = {"zero_one": "[0, 1]", "minus_one_one": "[−1, 1]"}[d.normalize]
-    data = f"- Data: {d.dataset}, {sizes}; inputs scaled to {norm}"
-    if d.dataset in ("circle", "nested_rings"):
-        data += f"; {d.n_samples:,} points, input noise {d.noise:g}"
+    names = list(cfg.swept.get("dataset", (d.dataset,)))
+    synthetic = [n for n in names if n in ("circle", "nested_rings")]
+    scaled = (f"; inputs scaled to {norm}" if len(synthetic) < len(names) else
+              "; 2-D inputs as drawn (not rescaled)")
+    data = f"- Data: {' and '.join(names)}, {sizes}{' each' if len(names) > 1 else ''}{scaled}"
+    if synthetic:
+        data += (f"; {d.n_samples:,} points drawn per set (seed {d.split_seed}) and a separate test "
+                 f"set (seed {d.split_seed + 1}), input noise {d.noise:g}")
     noise_values = cfg.swept.get("label_noise", (d.label_noise,))
     if any(v > 0 for v in noise_values):
         data += (f"; label noise {', '.join(f'{v:.0%}' for v in noise_values)} ({d.label_noise_kind}, "
@@ -379,7 +384,9 @@ def setup_markdown(cfg, results) -> str:
     else:
         arch = f"{len(widths)} architectures from the grid (hidden widths {', '.join('-'.join(map(str, w)) for w in widths)})"
         count = f"; {params[0]:,} to {params[-1]:,} parameters" if params else ""
-    lines.append(f"- Model: {arch}; activation {m.activation}, initialiser {m.initializer}{count}.")
+    output = ("sigmoid output (one unit, binary cross-entropy)" if m.output == "sigmoid"
+              else "softmax output (sparse categorical cross-entropy)")
+    lines.append(f"- Model: {arch}; activation {m.activation}, initialiser {m.initializer}, {output}{count}.")
     opt = {"sgd": "SGD", "sgd_momentum": f"SGD with momentum {t.momentum:g}", "adam": "Adam",
            "adamw": f"AdamW (weight decay {t.weight_decay:g})", "rmsprop": "RMSprop"}[t.optimizer]
     sched = {"none": "constant", "step": f"step decay ×{t.gamma:g} every {t.step_size} epochs",
@@ -416,6 +423,16 @@ def setup_markdown(cfg, results) -> str:
                         f"({cfg.probes.shift_test_size:,} test images)")
     if cfg.probes.drift:
         measured.append(f"representation drift on {cfg.probes.drift_probe_size} training examples every epoch")
+    if cfg.log.step_loss:
+        measured.append("the training loss of every step (raw)")
+    if cfg.probes.decision_grid:
+        measured.append(f"the model's output on a {cfg.probes.decision_grid}×{cfg.probes.decision_grid} grid "
+                        f"of the input plane after the last epoch")
+    if cfg.probes.numpy_twin:
+        which = (f"seeds {', '.join(map(str, cfg.probes.numpy_twin_seeds))}" if cfg.probes.numpy_twin_seeds
+                 else "every run")
+        measured.append(f"a NumPy twin ({which}): the run's batches, in a fixed order drawn from the seed, "
+                        f"replayed on keras_dyn's from-scratch MLP from the same initial weights")
     lines.append("- Measured: " + "; ".join(measured) + ".")
     lines.append(f"- Experiment file: `{Path(cfg.source).name}`; run folders `{cfg.name}/<run>/` "
                  f"(`tensorboard --logdir modellogs`).")

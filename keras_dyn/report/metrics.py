@@ -12,6 +12,7 @@ Readings (``at`` in a lab's TOML)::
     at = "last:3"    # the mean over the last 3 epochs
     at = "best_val"  # the epoch with the highest validation accuracy (chosen on validation data,
                      # never on test data; the first such epoch on ties)
+    at = "mean"      # the mean over every recorded epoch of the run (the whole run at once)
     at = ["1", "last"]  # in a list mixing the two, epochs are written as strings (TOML arrays
                         # read by the toml package must hold one type)
 
@@ -351,6 +352,96 @@ def _run_value(section, key):
     return read
 
 
+def _global_grad(stat):
+    """Per epoch, a statistic of the per-step norm of the whole gradient (every variable at once:
+    ``sqrt(sum over variables of norm²)``), from the recorded per-step norms."""
+    def read(result, params):
+        t = result.get("gradients")
+        if not t:
+            raise MetricError("the run has no [gradients] table")
+        steps = t.get("step_norms")
+        if not steps:
+            raise MetricError("[gradients] has no step_norms (per-step norms were not kept)")
+        names = list(steps)
+        values = []
+        for i in range(len(t["epoch"])):
+            per_var = [[_f(v) for v in steps[n][i]] for n in names]
+            norms = [math.sqrt(sum(c[k] ** 2 for c in per_var)) for k in range(min(map(len, per_var)))]
+            if not norms:
+                values.append(math.nan)
+                continue
+            mean = sum(norms) / len(norms)
+            sd = math.sqrt(sum((x - mean) ** 2 for x in norms) / len(norms))
+            values.append({"mean": mean, "std": sd, "cv": _ratio(sd, mean)}[stat])
+        return [int(e) for e in t["epoch"]][: len(values)], values
+    return read
+
+
+VOLATILITY_WINDOW = 21  # steps in the centred moving average that is the loss's trend
+
+
+def _moving_average(values, window):
+    half = window // 2
+    prefix = [0.0]
+    for v in values:
+        prefix.append(prefix[-1] + v)
+    out = []
+    for i in range(len(values)):
+        lo, hi = max(0, i - half), min(len(values), i + half + 1)
+        out.append((prefix[hi] - prefix[lo]) / (hi - lo))
+    return out
+
+
+def _loss_volatility(result, params):
+    """Per epoch: sd of (step loss − trend) over the epoch's steps, divided by the epoch's mean
+    trend; the trend is a centred moving average over ``VOLATILITY_WINDOW`` steps of the whole
+    run's step losses (shorter at the run's two ends)."""
+    t = result.get("step_loss")
+    if not t:
+        raise MetricError("the run has no [step_loss] table")
+    per_epoch = [[_f(v) for v in row] for row in t["loss"]]
+    flat = [v for row in per_epoch for v in row]
+    trend = _moving_average(flat, VOLATILITY_WINDOW)
+    values, start = [], 0
+    for row in per_epoch:
+        tr, lo = trend[start:start + len(row)], row
+        start += len(row)
+        if not row:
+            values.append(math.nan)
+            continue
+        res = [a - b for a, b in zip(lo, tr)]
+        m = sum(res) / len(res)
+        sd = math.sqrt(sum((r - m) ** 2 for r in res) / len(res))
+        values.append(_ratio(sd, sum(tr) / len(tr)))
+    return [int(e) for e in t["epoch"]][: len(values)], values
+
+
+def _twin_max(key):
+    def read(result, params):
+        t = result.get("numpy_twin")
+        if not t:
+            raise MetricError("the run has no [numpy_twin] table (the twin ran on other seeds)")
+        values = [_f(v) for v in t[key]]
+        return max(values) if values else math.nan
+    return read
+
+
+TWIN_LOCKSTEP = 1e-4  # weights "in lockstep" while their relative difference stays below this
+
+
+def _twin_lockstep(result, params):
+    """Epochs before the twin's weights first differ from Keras's by more than TWIN_LOCKSTEP."""
+    t = result.get("numpy_twin")
+    if not t:
+        raise MetricError("the run has no [numpy_twin] table (the twin ran on other seeds)")
+    n = 0
+    for e, v in zip(t["epoch"], t["weight_rel_diff"]):
+        if not _f(v) < TWIN_LOCKSTEP:
+            break
+        n = int(e)
+    return float(n)
+
+
 # --------------------------------------------------------------------------- the list
 
 _LIST = [
@@ -452,6 +543,27 @@ _LIST = [
            per_epoch=False, needs="validation", scalar=lambda result, params: float(best_val_epoch(result))),
     Metric("source_stability", "the source's stability score 1 / (1 + variance of the per-epoch training loss)",
            "run", per_epoch=False, scalar=_source_stability),
+    Metric("grad_global_norm", "mean over the epoch's steps of the whole gradient's L2 norm (all variables)",
+           "gradients", needs="gradients", series=_global_grad("mean")),
+    Metric("grad_global_norm_std", "standard deviation of the whole gradient's per-step norm within the epoch",
+           "gradients", needs="gradients", series=_global_grad("std")),
+    Metric("grad_global_norm_cv", "coefficient of variation (sd / mean) of the whole gradient's per-step norm "
+           "within the epoch", "gradients", needs="gradients", series=_global_grad("cv")),
+    Metric("loss_volatility", "oscillation of the training loss around its trend: sd over the epoch's steps of "
+           "(step loss − its 21-step centred moving average) / the epoch's mean trend", "step_loss",
+           needs="step_loss", series=_loss_volatility),
+    Metric("twin_loss_rel_diff", "|Keras − NumPy twin| / Keras training loss at the epoch's end (same weights "
+           "and batches from the start)", "numpy_twin", needs="numpy_twin",
+           series=_series("numpy_twin", "loss_rel_diff")),
+    Metric("twin_weight_rel_diff", "largest ||w_keras − w_numpy|| / ||w_keras|| over the weight arrays",
+           "numpy_twin", needs="numpy_twin", series=_series("numpy_twin", "weight_rel_diff")),
+    Metric("twin_max_loss_rel_diff", "the largest twin_loss_rel_diff over the run's epochs", "run",
+           per_epoch=False, needs="numpy_twin", scalar=_twin_max("loss_rel_diff")),
+    Metric("twin_max_step_loss_rel_diff", "the largest relative difference of one step's mini-batch loss "
+           "between Keras and the NumPy twin over the run", "run", per_epoch=False, needs="numpy_twin",
+           scalar=_twin_max("step_loss_rel_diff_max")),
+    Metric("twin_lockstep_epochs", "epochs before the twin's weights first differ from Keras's by more than "
+           "1e-4 (relative)", "run", per_epoch=False, needs="numpy_twin", scalar=_twin_lockstep),
 ]
 METRICS: dict[str, Metric] = {m.name: m for m in _LIST}
 PARAMS = ("layer", "kind", "severity", "of", "threshold", "fraction")
@@ -467,8 +579,8 @@ _AT_RE = re.compile(r"^last:([1-9][0-9]{0,4})$")
 
 @dataclass(frozen=True)
 class Reading:
-    """When a metric is read: ``kind`` is ``epoch`` (``epoch`` set), ``last``, ``last_k`` (``k``)
-    or ``best_val``."""
+    """When a metric is read: ``kind`` is ``epoch`` (``epoch`` set), ``last``, ``last_k`` (``k``),
+    ``best_val`` or ``mean`` (every recorded epoch)."""
 
     kind: str
     epoch: int = 0
@@ -478,16 +590,17 @@ class Reading:
     def label(self) -> str:
         return {"epoch": f"epoch {self.epoch}", "last": "the last epoch",
                 "last_k": f"mean of the last {self.k} epochs",
-                "best_val": "the best-validation epoch"}[self.kind]
+                "best_val": "the best-validation epoch", "mean": "the mean over every epoch"}[self.kind]
 
     @property
     def short(self) -> str:
         return {"epoch": f"@{self.epoch}", "last": "@last", "last_k": f"@last {self.k}",
-                "best_val": "@best val"}[self.kind]
+                "best_val": "@best val", "mean": "@mean"}[self.kind]
 
 
 def parse_reading(value) -> Reading:
-    """``10`` / ``"last"`` / ``"last:3"`` / ``"best_val"``; raises ValueError with what is allowed."""
+    """``10`` / ``"last"`` / ``"last:3"`` / ``"best_val"`` / ``"mean"``; raises ValueError with what
+    is allowed."""
     if isinstance(value, bool):
         raise ValueError("must be an epoch number, \"last\", \"last:K\" or \"best_val\"")
     if isinstance(value, str) and value.isdigit():
@@ -500,12 +613,15 @@ def parse_reading(value) -> Reading:
         return Reading("last")
     if value == "best_val":
         return Reading("best_val")
+    if value == "mean":
+        return Reading("mean")
     if isinstance(value, str):
         m = _AT_RE.match(value)
         if m:
             return Reading("last_k", k=int(m.group(1)))
     raise ValueError(f"unknown reading {value!r}; allowed: an epoch number (1-based), \"last\", "
-                     f"\"last:K\" (mean of the last K epochs) or \"best_val\"")
+                     f"\"last:K\" (mean of the last K epochs), \"best_val\" or \"mean\" (mean over "
+                     f"every epoch)")
 
 
 def check_param(metric: Metric, name: str, value):
@@ -575,6 +691,10 @@ def value(result, metric: str | Metric, params: dict | None = None,
         if result.get("run", {}).get("status") == "diverged":
             return math.nan
         return values[-1]
+    if at.kind == "mean":
+        if result.get("run", {}).get("status") == "diverged":
+            return math.nan
+        return sum(values) / len(values)
     if at.kind == "last_k":
         if result.get("run", {}).get("status") == "diverged":
             return math.nan

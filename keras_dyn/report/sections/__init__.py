@@ -72,7 +72,7 @@ def _check_readings_recorded(ctx, params, metrics):
         if every <= 1:
             continue
         for r in params.get("at") or []:
-            if r.kind in ("best_val", "last_k"):
+            if r.kind in ("best_val", "last_k", "mean"):
                 raise ValueError(f"reading {r.short.lstrip('@')!r} needs {METRICS[metric].table} recorded "
                                  f"every epoch; it is recorded every {every}")
             if r.kind == "epoch" and r.epoch % every and r.epoch != ctx.cfg.training.epochs and not ctx.quick:
@@ -172,6 +172,21 @@ def _check_fit_table(ctx, params):
 
     if not METRICS[params["of"]].per_epoch or not METRICS[params["of"]].percent:
         raise ValueError(f"of must be a per-epoch accuracy (e.g. train_accuracy), not {params['of']!r}")
+
+
+def _check_twin(ctx, params):
+    if not ctx.cfg.probes.numpy_twin:
+        raise ValueError("numpy_twin needs probes.numpy_twin = true")
+
+
+def _check_surface(ctx, params):
+    if not ctx.cfg.probes.decision_grid:
+        raise ValueError("decision_boundaries needs probes.decision_grid > 0")
+
+
+def _check_step_loss(ctx, params):
+    if not ctx.cfg.log.step_loss:
+        raise ValueError("step_loss_curves needs log.step_loss = true")
 
 
 _BY = Param("grid_keys", None, what="grid keys to group by (default: every grid key)")
@@ -318,6 +333,25 @@ _LIST = [
                 "by": _BY, "select": Param("selector", None, what="only these runs"),
                 "log_y": Param("bool", True), "title": Param("text", ""),
             }, check=_check_gradient_vs_update),
+    # ---- two engines and 2-D data (twin.py, surfaces.py)
+    Section("numpy_twin", "Keras against keras_dyn's NumPy MLP trained from the same weights on the same "
+            "batches: the largest loss, step-loss and weight differences per group, one verdict against a "
+            "stated tolerance (every epoch of every twin run), loss curves of both engines",
+            "twin:numpy_twin", {
+                "tolerance": Param("number", 1e-3, what="largest relative training-loss difference allowed"),
+                "by": _BY, "title": Param("text", ""),
+            }, check=_check_twin),
+    Section("decision_boundaries", "a panel per grid cell (rows × cols grid keys, lowest seed): the model's "
+            "output on the input plane at the last epoch, its 0.5 contour and the test points",
+            "surfaces:decision_boundaries", {
+                "rows": Param("grid_key", None), "cols": Param("grid_key", None),
+                "select": Param("selector", None, what="only these runs"), "title": Param("text", ""),
+            }, check=_check_surface),
+    Section("step_loss_curves", "every step's training loss, raw, one panel per value of `rows`, one line "
+            "per group (lowest seed)", "surfaces:step_loss_curves", {
+                "rows": Param("grid_key", None), "by": _BY,
+                "select": Param("selector", None, what="only these runs"), "title": Param("text", ""),
+            }, check=_check_step_loss),
 ]
 SECTIONS: dict[str, Section] = {s.name: s for s in _LIST}
 

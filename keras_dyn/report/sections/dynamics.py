@@ -387,6 +387,8 @@ def _log_window(result, metric, params, reading) -> float:
         picked = values[-reading.k:] if len(values) >= reading.k else []
     elif reading.kind == "last":
         picked = values[-1:]
+    elif reading.kind == "mean":
+        picked = list(values)
     else:
         epoch = reading.epoch if reading.kind == "epoch" else M.best_val_epoch(result)
         by_epoch = dict(zip(epochs, values))
