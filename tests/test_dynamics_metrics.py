@@ -175,3 +175,24 @@ def test_cases_can_give_each_schedule_its_own_gamma():
     with pytest.raises(ConfigError) as info:
         from_dict(raw, source="lab.toml")
     assert "cases[1].gamma" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_volatility_trend_is_local_over_seven_epochs():
+    """A reference computation: local quadratics in log(epoch) over 7 epochs, leverage-corrected
+    centre residuals. A 21-epoch window (the per-step metric's window, which once shadowed this
+    one) gives a different number on the same curve."""
+    e = np.arange(1, 31, dtype=float)
+    loss = 2.0 * e ** -0.6 * (1 + 0.08 * np.sin(1.7 * e))
+    def reference(window):
+        x, y, h = np.log(e), np.log(loss), window // 2
+        out = []
+        for c in range(h, len(e) - h):
+            X = np.vander(x[c - h:c + h + 1], 3)
+            hat = X @ np.linalg.inv(X.T @ X) @ X.T
+            fit = hat @ y[c - h:c + h + 1]
+            out.append((y[c] - fit[h]) / np.sqrt(1 - hat[h, h]))
+        return float(np.sqrt(np.mean(np.square(out))))
+    value = M.value(_result(loss=list(loss)), "volatility", {})
+    assert M.EPOCH_TREND_WINDOW == 7
+    assert value == pytest.approx(reference(7), rel=1e-6)
+    assert abs(value - reference(21)) > 0.1 * value

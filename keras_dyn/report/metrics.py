@@ -286,13 +286,13 @@ def _first_epoch_of_best(result, params):
     return math.nan  # unreachable: the best value itself reaches the target
 
 
-VOLATILITY_WINDOW = 7  # epochs in each local trend fit
+EPOCH_TREND_WINDOW = 7  # epochs in each local trend fit of `volatility`
 
 
 def _volatility(result, params):
     """How much a (loss) curve jitters around its own trend, in log units.
 
-    The trend is local: at each epoch with a full window of ``VOLATILITY_WINDOW`` (7) epochs
+    The trend is local: at each epoch with a full window of ``EPOCH_TREND_WINDOW`` (7) epochs
     centred on it, a least-squares quadratic in log(epoch) is fitted to log(value) over the
     window, and the centre's residual is divided by sqrt(1 − h), h being the centre's leverage
     in that fit, so that for independent noise each standardised residual has the noise's own
@@ -315,7 +315,7 @@ def _volatility(result, params):
     inner = {k: v for k, v in params.items() if k in of.params}
     epochs, values = of.series(result, inner)
     pairs = [(e, v) for e, v in zip(epochs, values) if e >= 1 and math.isfinite(v) and v > 0]
-    window = min(VOLATILITY_WINDOW, len(pairs) - (1 - len(pairs) % 2))
+    window = min(EPOCH_TREND_WINDOW, len(pairs) - (1 - len(pairs) % 2))
     if window < 5:
         return math.nan
     x = np.log(np.array([e for e, _ in pairs], float))
