@@ -427,6 +427,24 @@ def _plain(value):
 # --------------------------------------------------------------------------- loading
 
 
+def same_run_config(stored: str | None, text: str) -> bool:
+    """Whether a run folder's saved ``config.toml`` (``stored``) is the config ``text``.
+
+    Byte for byte, or else once ``stored`` is read by this version of keras_dyn: a key that a
+    later version added (with a default that keeps the old behaviour) takes its default, so the
+    runs of an earlier version are still found and reused. A value that differs, a key this
+    version does not know, or a file that does not parse is a different run.
+    """
+    if stored is None:
+        return False
+    if stored == text:
+        return True
+    try:
+        return from_dict(toml.loads(stored), source="config.toml").to_toml() == text
+    except Exception:  # any damaged or foreign file is simply not this run
+        return False
+
+
 def load_config(path) -> ExperimentConfig:
     """Read and validate a TOML experiment file.
 

@@ -268,11 +268,18 @@ def _config_of(run_dir) -> str | None:
         return None
 
 
+def _same_run(stored: str | None, config_text: str) -> bool:
+    """A folder's ``config.toml`` is this run's: see :func:`keras_dyn.config.same_run_config`."""
+    from keras_dyn.config import same_run_config  # pure Python, no TensorFlow
+
+    return same_run_config(stored, config_text)
+
+
 def find_finished(experiment_dir, name: str, config_text: str, skip=()) -> Path | None:
     """The newest finished folder of this run (same ``config.toml``), not in ``skip``; or None."""
     best = None
     for candidate in candidates(experiment_dir, name):
-        if candidate.name in skip or _config_of(candidate) != config_text:
+        if candidate.name in skip or not _same_run(_config_of(candidate), config_text):
             continue
         if finished_results(candidate) is None:
             continue
@@ -341,7 +348,7 @@ def claim_run(experiment_dir, name: str, config_text: str, *, root, wait: bool =
                 if candidate.name in skip:
                     continue
                 config = _config_of(candidate)
-                if config is not None and config != config_text:
+                if config is not None and not _same_run(config, config_text):
                     continue
                 if config is not None and finished_results(candidate) is None:
                     fd = process_lock(candidate / CLAIM_FILE, f"training {name}")

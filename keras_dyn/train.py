@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from keras_dyn import __version__
-from keras_dyn.config import ExperimentConfig
+from keras_dyn.config import ExperimentConfig, same_run_config
 from keras_dyn.errors import KerasDynError, OutputError
 from keras_dyn.runfiles import (atomic_write_text, atomic_write_toml, candidates, claim_run,
                                 discard_run_dir, find_finished, finished_results, inside)
@@ -171,9 +171,10 @@ def superseded_runs(experiment_dir, names, texts) -> set[str]:
 
 def _same_config(run_dir, text) -> bool:
     try:
-        return (Path(run_dir) / "config.toml").read_text(encoding="utf-8") == text
+        stored = (Path(run_dir) / "config.toml").read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return False
+    return same_run_config(stored, text)
 
 
 def collect_finished(cfg: ExperimentConfig, experiment_dir, skip=(), *, what="report-only",

@@ -72,7 +72,7 @@ import keras_tuner
 from keras_tuner.src.engine.trial import TrialStatus
 from keras_tuner.src.tuners.gridsearch import GridSearchOracle, LinkedList
 
-from keras_dyn.config import ExperimentConfig
+from keras_dyn.config import ExperimentConfig, same_run_config
 from keras_dyn.errors import ConfigError, KerasDynError, OutputError
 from keras_dyn.runfiles import (atomic_write_text, candidates, claim_run, discard_run_dir,
                                 ensure_dir, experiment_lock, finished_results, inside,
@@ -285,7 +285,7 @@ def finished_run_dirs(cfg: ExperimentConfig, experiment_dir) -> list[Path]:
         for candidate in candidates(experiment_dir, name):
             config = candidate / "config.toml"
             if (finished_results(candidate) is not None and config.is_file()
-                    and config.read_text(encoding="utf-8") == text):
+                    and same_run_config(config.read_text(encoding="utf-8"), text)):
                 out.append(candidate)
     return out
 
@@ -561,7 +561,7 @@ def check_same_grid(cfg: ExperimentConfig, experiment_dir):
     stamp = Path(experiment_dir) / TUNER_DIRNAME / "keras_dyn_config.toml"
     text = cfg.to_toml()
     if stamp.is_file():
-        if stamp.read_text(encoding="utf-8") != text:
+        if not same_run_config(stamp.read_text(encoding="utf-8"), text):
             raise KerasDynError(f"grid {cfg.name}: the config differs from the one the tuner state in "
                                 f"{stamp.parent} was made for; use --restart to start over, or "
                                 f"another --logdir (or experiment name) to keep both")

@@ -7,6 +7,7 @@ import threading
 import time
 
 import pytest
+import toml
 
 from keras_dyn.errors import OutputError
 from keras_dyn.runfiles import (CLAIM_FILE, atomic_write_text, claim_run, discard_run_dir,
@@ -206,3 +207,35 @@ def test_a_finished_folder_wins_over_a_dead_attempt_at_the_same_run(tmp_path):
     restarted.release()  # a --restart attempt that died: w4_s0_2 has no results
     again = claim_run(tmp_path, "w4_s0", "a = 1\n", root=tmp_path)
     assert again.state == "finished" and again.run_dir == first.run_dir
+
+
+def test_a_run_saved_before_a_key_was_added_is_still_found(tmp_path):
+    """A run folder written by an earlier keras_dyn, whose config.toml lacks a key added since
+    (with a default that keeps the old behaviour), is the same run; a changed value is not."""
+    from keras_dyn.config import from_dict, same_run_config
+    from keras_dyn.runfiles import find_finished
+
+    cfg = from_dict({"experiment": {"name": "v"}, "data": {"dataset": "circle"},
+                     "model": {"hidden": [4]}, "training": {"epochs": 1, "seeds": [0]}})
+    text = cfg.to_toml()
+    raw = cfg.to_dict()
+    del raw["training"]["gamma"]  # as if `gamma` had not existed when the run was trained
+    older = toml.dumps(raw)
+    assert older != text and same_run_config(older, text)
+    raw["training"]["epochs"] = 2
+    assert not same_run_config(toml.dumps(raw), text)
+    raw["training"]["epochs"] = 1
+    raw["training"]["no_such_key"] = 1
+    assert not same_run_config(toml.dumps(raw), text)
+    assert not same_run_config("not [ toml", text) and not same_run_config(None, text)
+
+    run = tmp_path / "w4_s0"
+    run.mkdir()
+    (run / "config.toml").write_text(older)
+    (run / "results.toml").write_text('[run]\nname = "w4_s0"\n[final]\ntest_accuracy = 0.5\n')
+    assert find_finished(tmp_path, "w4_s0", text) == run
+    claim = claim_run(tmp_path, "w4_s0", text, root=tmp_path)
+    assert claim.state == "finished" and claim.run_dir == run
+    claim = claim_run(tmp_path, "w4_s0", text.replace("epochs = 1", "epochs = 3"), root=tmp_path)
+    assert claim.state == "new" and claim.run_dir != run
+    claim.release()
