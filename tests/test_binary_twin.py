@@ -278,9 +278,9 @@ def test_sections_render_from_results(finished, tmp_path):
     cfg, results = finished
     ctx = FindingsContext(cfg, results, tmp_path / "fig", "fig/")
     text = SECTIONS["numpy_twin"].render()(ctx, tolerance=1e-3, by=["dataset", "layers"])
-    assert "Verdict: within tolerance" in text and "4 run(s)" in text
+    assert "Agreement: within tolerance" in text and "4 run(s)" in text
     strict = SECTIONS["numpy_twin"].render()(ctx, tolerance=1e-30, by=None)
-    assert "Verdict: tolerance exceeded" in strict
+    assert "Agreement: tolerance exceeded" in strict
     text = SECTIONS["decision_boundaries"].render()(ctx, rows="dataset", cols="layers")
     assert "4 panel(s)" in text
     text = SECTIONS["step_loss_curves"].render()(ctx, rows="dataset", by=["layers"])

@@ -48,7 +48,7 @@ def numpy_twin(ctx, tolerance=1e-3, by=None, title=""):
              f"twin run.** {len(twin_runs)} run(s), {n_epochs} epoch(s); the largest difference is "
              f"{_g(worst)}; {len(over)} run(s) exceed it"
              + (f" ({', '.join(r['run']['name'] for r in over[:5])}{', …' if len(over) > 5 else ''})"
-                if over else "") + f". **Verdict: {verdict}.**", ""]
+                if over else "") + f". **Agreement: {verdict}.**", ""]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5), dpi=110)
     for label, runs in ctx.groups(by, twin_runs).items():
         r = min(runs, key=lambda r: r["run"]["seed"])
