@@ -224,11 +224,17 @@ def _gap(result, params):
     return epochs[:n], [a - b for a, b in zip(train[:n], test[:n])]
 
 
-def _rms_attenuation(result, params):
-    """First-layer over last-layer kernel gradient, per entry: (norm / sqrt(entries)) ratio."""
+def _gradients(result) -> dict:
+    """The run's ``[gradients]`` table, or :class:`MetricError`."""
     t = result.get("gradients")
     if not t:
         raise MetricError("the run has no [gradients] table")
+    return t
+
+
+def _rms_attenuation(result, params):
+    """First-layer over last-layer kernel gradient, per entry: (norm / sqrt(entries)) ratio."""
+    t = _gradients(result)
     sizes = t.get("sizes")
     if not sizes:
         raise MetricError("[gradients] has no 'sizes' (results written by an older keras_dyn)")
@@ -356,9 +362,7 @@ def _global_grad(stat):
     """Per epoch, a statistic of the per-step norm of the whole gradient (every variable at once:
     ``sqrt(sum over variables of norm²)``), from the recorded per-step norms."""
     def read(result, params):
-        t = result.get("gradients")
-        if not t:
-            raise MetricError("the run has no [gradients] table")
+        t = _gradients(result)
         steps = t.get("step_norms")
         if not steps:
             raise MetricError("[gradients] has no step_norms (per-step norms were not kept)")
