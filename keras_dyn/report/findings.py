@@ -148,6 +148,17 @@ class FindingsContext:
         """``(path to write, markdown reference)`` for a figure file name."""
         return self.figure_dir / name, f"{self.figure_ref}{name}"
 
+    def save_figure(self, fig, name: str, **savefig) -> str:
+        """Write a matplotlib figure as ``name`` in the figure folder, close it, and return its
+        markdown reference (``savefig`` options such as ``dpi`` pass through)."""
+        import matplotlib.pyplot as plt
+
+        path, ref = self.figure(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, **savefig)
+        plt.close(fig)
+        return ref
+
     def note(self, text: str):
         if text not in self.notes:
             self.notes.append(text)

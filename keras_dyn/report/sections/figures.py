@@ -66,10 +66,7 @@ def curves(ctx, metric="test_accuracy", by=None, params=None, title="", log_y=Fa
     ax.set_title(title or f"{ctx.cfg.name}: {name}, mean ± sd over seeds")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    path, ref = ctx.figure(f"{_slug(name)}_vs_epochs.png")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
+    ref = ctx.save_figure(fig, f"{_slug(name)}_vs_epochs.png")
     note = f" ({left_out} diverged run(s) left out)" if left_out else ""
     return f"![{name} against epochs]({ref}){note}"
 
@@ -93,11 +90,8 @@ def schedule(ctx, metric="val_accuracy", by=None, select=None, params=None, titl
     bx.legend(fontsize=7)
     fig.suptitle(title or f"{ctx.cfg.name}: learning-rate schedules", fontsize=11)
     fig.tight_layout()
-    path, ref = ctx.figure(f"learning_rate_schedule_{_slug(name)}" + (f"_{_slug(str(select))}" if select else "")
-                           + ".png")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
+    ref = ctx.save_figure(fig, f"learning_rate_schedule_{_slug(name)}"
+                          + (f"_{_slug(str(select))}" if select else "") + ".png")
     lines = [f"### {title or 'Learning-rate schedules'}", "",
              "Left: the learning rate in force at the end of each epoch (the rate the next epoch starts "
              "with; a step schedule that decays after epoch k shows its drop at epoch k; a rate of 0, as "
@@ -147,8 +141,5 @@ def heatmap(ctx, x, y, metrics=("val_accuracy", "test_accuracy"), at=None, title
     fig.tight_layout()
     # one file per reading, so two heatmaps of the same keys at different readings both survive
     when = "" if reading.kind == "last" else "_" + _slug(reading.short)
-    path, ref = ctx.figure(f"heatmap_{_slug(x)}_{_slug(y)}{when}.png")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    ref = ctx.save_figure(fig, f"heatmap_{_slug(x)}_{_slug(y)}{when}.png", dpi=110)
     return f"![{' and '.join(metrics)} over {x} × {y}]({ref})"

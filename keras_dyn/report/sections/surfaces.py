@@ -71,10 +71,7 @@ def decision_boundaries(ctx, rows=None, cols=None, select=None, title=""):
     if image is not None:
         fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8, label="P(class 1)")
     fig.suptitle(title or f"{ctx.cfg.name}: decision surfaces at the last epoch (seed {seed})", fontsize=10)
-    path, ref = ctx.figure(f"decision_boundaries_{_slug(rows or '')}_{_slug(cols or '')}.png")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
+    ref = ctx.save_figure(fig, f"decision_boundaries_{_slug(rows or '')}_{_slug(cols or '')}.png")
     head = f"### {title}\n\n" if title else ""
     return (head + f"The model's output P(class 1) over the input plane after the last epoch "
             f"(red: class 1, blue: class 0; black line: 0.5), with the test points; one run per panel "
@@ -106,10 +103,7 @@ def step_loss_curves(ctx, rows=None, by=None, select=None, title=""):
     axes[-1, 0].set_xlabel("optimiser step")
     fig.suptitle(title or f"every step's training loss, unfiltered (seed {seed})", fontsize=10)
     fig.tight_layout()
-    path, ref = ctx.figure(f"step_loss_{_slug(rows or 'all')}.png")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
+    ref = ctx.save_figure(fig, f"step_loss_{_slug(rows or 'all')}.png")
     head = f"### {title}\n\n" if title else ""
     return (head + f"Each step's mini-batch loss as Keras computed it (no smoothing, no selection; "
             f"seed {seed}). The oscillation around the trend is what `loss_volatility` measures."

@@ -70,9 +70,6 @@ def numpy_twin(ctx, tolerance=1e-3, by=None, title=""):
     for ax in (ax1, ax2):
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    path, ref = ctx.figure(f"numpy_twin_{_slug(title) or 'curves'}.png")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
+    ref = ctx.save_figure(fig, f"numpy_twin_{_slug(title) or 'curves'}.png")
     lines.append(f"![Keras and the NumPy twin: loss curves and their relative difference]({ref})")
     return "\n".join(lines)
