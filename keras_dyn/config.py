@@ -57,6 +57,7 @@ CORRUPTIONS = {
 GRADIENT_MODES = ("applied", "probe")
 SHIFT_KINDS = ("rotation", "translation", "gaussian_noise", "blur", "contrast", "occlusion")
 OUTPUTS = ("softmax", "sigmoid")  # model.output: softmax over the classes, or one sigmoid unit (2 classes)
+DTYPES = ("float32", "float64")  # model.dtype: Keras's default, or double precision (the NumPy twin follows it)
 TWIN_OPTIMIZERS = ("sgd", "adam")  # what keras_dyn.numpy_mlp reproduces step for step
 TWIN_ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear")  # keras_dyn.numpy_mlp.ACTIVATIONS
 SYNTHETIC = ("circle", "nested_rings")
@@ -175,6 +176,7 @@ class ModelConfig:
     activation: str = "relu"
     initializer: str = "glorot_uniform"
     output: str = "softmax"  # "sigmoid": one unit with binary cross-entropy (2-class data only)
+    dtype: str = "float32"  # the arithmetic of every layer, its weights and its optimiser state
 
     @property
     def keras_initializer(self) -> str:
@@ -770,6 +772,7 @@ _RULES = {
     "model.activation": _activation,
     "model.initializer": _initializer,
     "model.output": _choice(OUTPUTS),
+    "model.dtype": _choice(DTYPES),
     "training.optimizer": _choice(OPTIMIZERS),
     "training.learning_rate": _range(0.0, 10.0, low_open=True),
     "training.momentum": _range(0.0, 1.0, high_open=True),

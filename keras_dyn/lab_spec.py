@@ -19,6 +19,14 @@ as the rest of the config (file, dotted key, what is allowed), before anything i
     a = { units = 256 }            # selectors over the grid (+ metric parameters, at, label)
     b = { units = 128 }
 
+    [[lab.hypotheses]]             # a bound, checked on every run (no B side, no seed statistics)
+    id = "T"
+    statement = "the NumPy twin's loss stays within 1e-6 of Keras's over every run"
+    metric = "twin_max_loss_rel_diff"
+    expect = "below"               # every run that A selects has a value < bound
+    bound = 1e-6
+    a = {}
+
     [[lab.claims]]                 # the source's claims, each tested by hypotheses
     claim = "256-256 only pulls ahead with more epochs"
     hypotheses = ["H1"]
@@ -36,16 +44,17 @@ findings). Both sides must select at least one run.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 
 from keras_dyn.errors import ConfigError
 
 RUNNERS = ("sequential", "grid")
-EXPECTS = ("greater", "less")
+EXPECTS = ("greater", "less", "below")  # below: every run of side a under `bound`
 LAB_KEYS = ("title", "question", "source", "runner", "hypotheses", "claims", "findings")
 HYPOTHESIS_KEYS = ("id", "statement", "metric", "at", "expect", "a", "b", "layer", "kind", "severity", "of",
-                   "threshold", "fraction")
+                   "threshold", "fraction", "bound")
 CLAIM_KEYS = ("claim", "hypotheses", "source_value")
 SIDE_EXTRA = ("at", "label")
 ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,19}$")
@@ -67,7 +76,12 @@ class Hypothesis:
     at: object  # Reading
     expect: str
     a: Side
-    b: Side
+    b: Side | None  # None for expect = "below"
+    bound: float | None = None  # expect = "below": every run of side a must read less than this
+
+    @property
+    def is_bound(self) -> bool:
+        return self.expect == "below"
 
 
 @dataclass(frozen=True)
@@ -323,10 +337,20 @@ def _hypothesis(ctx, dotted, raw) -> Hypothesis:
     expect = raw.get("expect")
     if expect not in EXPECTS:
         raise ctx.error(f"{dotted}.expect", f"{'missing' if expect is None else f'unknown value {expect!r}'}"
-                        f"{_suggest(str(expect), EXPECTS)}; allowed: greater (A > B), less (A < B)")
+                        f"{_suggest(str(expect), EXPECTS)}; allowed: greater (A > B), less (A < B), "
+                        f"below (every run of A < bound)")
+    bound = raw.get("bound")
+    if expect == "below":
+        if isinstance(bound, bool) or not isinstance(bound, (int, float)) or not math.isfinite(bound):
+            raise ctx.error(f"{dotted}.bound", f"{'missing' if bound is None else f'not a finite number: {_show(bound)}'}"
+                            f"; expect = \"below\" needs bound = a number every run must stay under")
+        if "b" in raw:
+            raise ctx.error(f"{dotted}.b", "expect = \"below\" checks side a against bound; leave b out")
+    elif bound is not None:
+        raise ctx.error(f"{dotted}.bound", f"only for expect = \"below\" (this hypothesis compares A with B)")
     base_params = {k: raw[k] for k in PARAMS if k in raw}
     sides = []
-    for name in ("a", "b"):
+    for name in (("a",) if expect == "below" else ("a", "b")):
         side_raw = raw.get(name)
         if not isinstance(side_raw, dict):
             raise ctx.error(f"{dotted}.{name}", f"missing or not a table; e.g. {name} = {{ units = 256 }} "
@@ -344,11 +368,12 @@ def _hypothesis(ctx, dotted, raw) -> Hypothesis:
         if label is not None:
             label = _text(ctx.source, f"{dotted}.{name}.label", label, limit=80)
         sides.append(Side(select, params, at, label or ""))
-    a, b = sides
-    if a.select == b.select and a.params == b.params and a.at == b.at:
+    a, b = sides if len(sides) == 2 else (sides[0], None)
+    if b is not None and a.select == b.select and a.params == b.params and a.at == b.at:
         raise ctx.error(dotted, "sides a and b are the same runs, metric and reading; they must differ")
     at = a.at if "at" not in raw else _reading(ctx, f"{dotted}.at", raw["at"], None, [])
-    return Hypothesis(hid, statement, raw["metric"], at, expect, a, b)
+    return Hypothesis(hid, statement, raw["metric"], at, expect, a, b,
+                      float(bound) if expect == "below" else None)
 
 
 def _claim(ctx, dotted, raw, ids) -> Claim:

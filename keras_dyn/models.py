@@ -20,20 +20,24 @@ def build_model(cfg: ModelConfig, input_shape, num_classes: int, name: str = "ml
     """Return an uncompiled functional MLP.
 
     Args:
-        cfg: the model section (hidden widths, activation, initialiser).
+        cfg: the model section (hidden widths, activation, initialiser, output, dtype: every
+            layer computes and keeps its weights in ``cfg.dtype``, so the optimiser's slots
+            follow; inputs are cast to it).
         input_shape: shape of one example, e.g. ``(28, 28)`` or ``(2,)``.
         num_classes: number of output classes.
     """
-    inputs = keras.Input(shape=tuple(input_shape), name="inputs")
+    dtype = getattr(cfg, "dtype", "float32")
+    inputs = keras.Input(shape=tuple(input_shape), name="inputs", dtype=dtype)
     x = inputs
     if len(input_shape) > 1:
-        x = keras.layers.Flatten(name="flatten")(x)
+        x = keras.layers.Flatten(name="flatten", dtype=dtype)(x)
     for i, units in enumerate(cfg.hidden, start=1):
         x = keras.layers.Dense(
             units,
             activation=cfg.activation,
             kernel_initializer=keras.initializers.get(cfg.keras_initializer),
             name=f"hidden{i}",
+            dtype=dtype,
         )(x)
     sigmoid = getattr(cfg, "output", "softmax") == "sigmoid"
     if sigmoid and num_classes != 2:
@@ -43,13 +47,19 @@ def build_model(cfg: ModelConfig, input_shape, num_classes: int, name: str = "ml
         activation="sigmoid" if sigmoid else "softmax",
         kernel_initializer=keras.initializers.get(cfg.keras_initializer),
         name="output",
+        dtype=dtype,
     )(x)
     return keras.Model(inputs, outputs, name=name)
 
 
-def loss_name(cfg: ModelConfig) -> str:
-    """The Keras loss of the model's output: binary or sparse categorical cross-entropy."""
-    return "binary_crossentropy" if cfg.output == "sigmoid" else "sparse_categorical_crossentropy"
+def training_loss(cfg: ModelConfig) -> keras.losses.Loss:
+    """The Keras loss of the model's output: binary or sparse categorical cross-entropy,
+    computed in ``cfg.dtype`` (a Keras loss otherwise casts its inputs to the global float32,
+    and a float64 model would train on float32 gradients of the loss)."""
+    dtype = getattr(cfg, "dtype", "float32")
+    if getattr(cfg, "output", "softmax") == "sigmoid":
+        return keras.losses.BinaryCrossentropy(dtype=dtype)
+    return keras.losses.SparseCategoricalCrossentropy(dtype=dtype)
 
 
 def class_probabilities(predictions):

@@ -18,7 +18,8 @@ The network: ``x -> [dense -> activation] * n_hidden -> dense -> output`` where 
 
 Dense layers compute ``a @ W + b`` with ``W`` of shape ``[fan_in, fan_out]`` (Keras's layout, so
 weights copy straight across). ``dtype`` sets the arithmetic: float64 (default) for checking
-gradients, float32 to follow a Keras (float32) run with rounding of the same size.
+gradients and for following a float64 Keras model (``model.dtype = "float64"``), float32 to
+follow a float32 one with rounding of the same size.
 
 Example:
     >>> import numpy as np
@@ -169,6 +170,17 @@ class NumpyMLP:
         SGD(learning_rate).step(self, grads)
 
 
+def keras_constant(value: float) -> float:
+    """``value`` as Keras 3 hands it to an optimiser's update, rounded to float32.
+
+    The learning rate lives in a float32 variable, and ``ops.cast(beta, variable.dtype)`` of a
+    Python float makes a float32 tensor before it casts, so a float64 model still sees
+    ``0.9990000128746033`` for ``beta_2 = 0.999``. The constants Keras uses as Python floats
+    (``1 - beta_1``, ``epsilon``) keep full precision. In float32 this changes nothing.
+    """
+    return float(np.float32(value))
+
+
 class SGD:
     """Plain stochastic gradient descent, as ``keras.optimizers.SGD(momentum=0)``:
     ``w -= learning_rate * g`` for every weight array."""
@@ -177,7 +189,7 @@ class SGD:
         self.learning_rate = learning_rate
 
     def step(self, net: NumpyMLP, grads) -> None:
-        lr = net.dtype.type(self.learning_rate)
+        lr = net.dtype.type(keras_constant(self.learning_rate))
         net.weights = [(W - dW * lr, b - db * lr) for (W, b), (dW, db) in zip(net.weights, grads)]
 
 
@@ -191,7 +203,9 @@ class Adam:
         w -= m * alpha / (sqrt(v) + epsilon)
 
     (Keras's defaults: ``beta_1 = 0.9``, ``beta_2 = 0.999``, ``epsilon = 1e-7``; note that
-    epsilon is added to ``sqrt(v)`` after the bias correction moved into ``alpha``.)
+    epsilon is added to ``sqrt(v)`` after the bias correction moved into ``alpha``.) The
+    learning rate and the two ``beta**t`` bases pass through float32 first, as they do in Keras
+    (see :func:`keras_constant`); ``1 - beta`` and ``epsilon`` do not.
     """
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
@@ -207,7 +221,8 @@ class Adam:
             self.v = [np.zeros_like(g) for g in flat_g]
         self.t += 1
         t = f(self.t)
-        alpha = f(self.learning_rate) * np.sqrt(f(1) - f(self.beta_2) ** t) / (f(1) - f(self.beta_1) ** t)
+        b1, b2 = f(keras_constant(self.beta_1)), f(keras_constant(self.beta_2))
+        alpha = f(keras_constant(self.learning_rate)) * np.sqrt(f(1) - b2 ** t) / (f(1) - b1 ** t)
         flat_w = [w for pair in net.weights for w in pair]
         new = []
         for w, g, m, v in zip(flat_w, flat_g, self.m, self.v):

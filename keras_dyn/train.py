@@ -267,14 +267,14 @@ def build_compiled_model(cfg: ExperimentConfig, data):
     import keras
 
     from keras_dyn import diagnostics
-    from keras_dyn.models import build_model, loss_name
+    from keras_dyn.models import build_model, training_loss
     from keras_dyn.optim import build_optimizer
 
     keras.utils.set_random_seed(cfg.training.seeds[0])
     model = build_model(cfg.model, data.input_shape, data.num_classes)
     model = diagnostics.prepare_model(model, cfg)
     model.compile(optimizer=build_optimizer(cfg.training, steps_per_epoch_of(cfg, data)),
-                  loss=loss_name(cfg.model), metrics=["accuracy"])
+                  loss=training_loss(cfg.model), metrics=["accuracy"])
     return model
 
 

@@ -59,9 +59,11 @@ class NumpyTwin(DiagnosticCallback):
     ``twin/loss_rel_diff``, ``twin/weight_rel_diff``. ``results()``: ``results_key =
     "numpy_twin"``, with ``dtype`` and ``optimizer`` beside the lists.
 
-    The NumPy side computes in ``dtype`` (float32 by default, like Keras): both engines round at
-    the same precision, so the differences left are those of the order of operations, not of a
-    float64 reference drifting away from float32 Keras.
+    The NumPy side computes in ``dtype``, by default the Keras model's own (its first kernel's):
+    both engines round at the same precision, so the differences left are those of the order of
+    operations. In float32 those are a last bit per step, which a deep ReLU net trained with Adam
+    can amplify over a run; a float64 model (``model.dtype = "float64"``) starts them some nine
+    digits smaller, and the twin then follows it to about 1e-15 (``tests/test_numpy_twin.py``).
 
     Args:
         x_train, y_train: the training set the batches index.
@@ -69,7 +71,7 @@ class NumpyTwin(DiagnosticCallback):
             (:func:`keras_dyn.batches.epoch_orders`).
         batch_size: the training batch size.
         log_dir: the run folder (``None``: results only).
-        dtype: NumPy dtype of the twin.
+        dtype: NumPy dtype of the twin (``None``: the Keras model's).
         eval_size: training examples the epoch losses are computed on (0 = all).
 
     Example:
@@ -83,12 +85,12 @@ class NumpyTwin(DiagnosticCallback):
     results_key = "numpy_twin"
 
     def __init__(self, x_train, y_train, orders, batch_size: int, log_dir=None, *,
-                 dtype="float32", eval_size: int = 0):
+                 dtype=None, eval_size: int = 0):
         super().__init__(log_dir, every=1)
         self.x, self.y = np.asarray(x_train), np.asarray(y_train)
         self.orders = np.asarray(orders)
         self.batch_size = int(batch_size)
-        self.dtype = np.dtype(dtype)
+        self.dtype = None if dtype is None else np.dtype(dtype)
         n = len(self.x) if not eval_size else min(int(eval_size), len(self.x))
         self._eval = np.arange(n)
 
@@ -98,6 +100,9 @@ class NumpyTwin(DiagnosticCallback):
         if len(self.orders) < (self.last_epoch or 0) or self.orders.shape[1] != len(self.x):
             raise KerasDynError(f"NumpyTwin: orders {self.orders.shape} do not cover "
                                 f"{self.last_epoch} epochs of {len(self.x)} examples")
+        if self.dtype is None:
+            kernels = [l.kernel for l in self.model.layers if hasattr(l, "kernel")]
+            self.dtype = np.dtype(kernels[0].dtype if kernels else "float32")
         self.net = NumpyMLP.from_keras(self.model, dtype=self.dtype)
         self.opt, name = _twin_optimizer(self.model.optimizer)
         self._epoch = 0

@@ -243,6 +243,37 @@ def verdict_line(ctx, hyp, comp, a_name, b_name) -> str:
             f"  **Verdict: {comp.verdict}.**")
 
 
+def _reading_text(metric, when) -> str:
+    """`` at <reading>`` for a per-epoch metric; ``" (one number per run)"`` for a run-level one,
+    which no reading changes."""
+    m = M.METRICS.get(metric) if isinstance(metric, str) else metric
+    return f" at {when}" if m is None or m.per_epoch else " (one number per run)"
+
+
+def bound_verdict(ctx, hyp) -> tuple[str, str, str]:
+    """``(verdict, line, resolution)`` of an ``expect = "below"`` hypothesis: every run side A
+    selects must read below ``hyp.bound`` (a non-finite value counts as above). A property of
+    each run, not a difference between two sides, so no seed statistics enter: one run above
+    refutes it."""
+    runs = side_runs(ctx, hyp.a)
+    values, _ = ctx.values(runs, hyp.metric, hyp.a.params, hyp.a.at)
+    over = [(r["run"]["name"], v) for r, v in zip(runs, values) if not v < hyp.bound]
+    finite = [v for v in values if math.isfinite(v)]
+    verdict = "supported" if runs and not over else "refuted"
+    name = hyp.a.label or (ctx.label(runs[0], list(hyp.a.select)) if hyp.a.select and runs else "every run")
+    metric = M.describe(hyp.metric, hyp.a.params)
+    largest = _g(max(finite)) if finite else "none finite"
+    where = (f"; at or above it: {', '.join(f'{n} ({_g(v)})' for n, v in over[:5])}"
+             f"{', …' if len(over) > 5 else ''}") if over else ""
+    line = (f"- **{hyp.id}** — {hyp.statement}  \n  Metric: `{metric}`{_reading_text(hyp.metric, hyp.a.at.label)}; A = {name} "
+            f"({len(runs)} run(s), largest {largest}); expected every run < {hyp.bound:g}. "
+            f"{len(runs) - len(over)} of {len(runs)} run(s) below the bound{where}: a bound checked run "
+            f"by run, not a comparison of seeds  \n  **Verdict: {verdict}.**")
+    resolution = (f"{hyp.id}: a bound checked on each of its {len(runs)} runs; seed noise does not "
+                  f"enter, one run at or above {hyp.bound:g} refutes it.")
+    return verdict, line, resolution
+
+
 # --------------------------------------------------------------------------- the findings
 
 
@@ -258,6 +289,17 @@ def build_findings(cfg, results, figure_dir, figure_ref="", *, header="") -> Fin
         lines += ["### Verdicts", ""]
         resolution = []
         for hyp in lab.hypotheses:
+            if hyp.is_bound:
+                try:
+                    verdicts[hyp.id], line, text = bound_verdict(ctx, hyp)
+                except (M.MetricError, KeyError, ValueError) as exc:
+                    errors.append(f"{hyp.id}: {exc}")
+                    lines.append(f"- **{hyp.id}** — {hyp.statement}: could not be read ({exc}).")
+                    verdicts[hyp.id] = "not read"
+                    continue
+                lines.append(line)
+                resolution.append(text)
+                continue
             try:
                 comp, a_name, b_name = hypothesis_verdict(ctx, hyp)
             except (M.MetricError, KeyError, ValueError) as exc:

@@ -35,9 +35,11 @@ def numpy_twin(ctx, tolerance=1e-3, by=None, title=""):
         rows.append([label, ", ".join(str(r["run"]["seed"]) for r in runs), _g(max(max_loss)),
                      _g(max(max_step)), _g(max(w_last)), f"{min(lock):g}–{max(lock):g}"])
     n_epochs = sum(len(r["numpy_twin"]["epoch"]) for r in twin_runs)
+    dtypes = sorted({str(r["numpy_twin"].get("dtype", "float32")) for r in twin_runs})
     verdict = ("within tolerance" if not over else "tolerance exceeded")
     lines = [head + f"Every twin run copies the Keras model's initial weights into "
-             f"`keras_dyn.numpy_mlp.NumpyMLP` (float32, like Keras), then takes one NumPy step (its "
+             f"`keras_dyn.numpy_mlp.NumpyMLP`, computing in {' and '.join(dtypes)} as the Keras "
+             f"model does, then takes one NumPy step (its "
              f"own forward pass, backpropagation and optimiser) after each Keras step, on the same "
              f"batch; the two are never re-synchronised. The loss of each engine's weights on the "
              f"training set is scored by one float64 formula at every epoch's end.\n",
