@@ -347,3 +347,19 @@ def test_lab_refuses_twin_and_step_loss_metrics_when_off():
     raw["lab"]["findings"] = [{"section": "numpy_twin"}]
     with pytest.raises(ConfigError, match="probes.numpy_twin = true"):
         from_dict(raw, source="bt.toml")
+
+
+def test_sweep_draws_metrics_against_depth_and_refuses_a_non_numeric_key(finished, tmp_path):
+    from keras_dyn.report.findings import FindingsContext
+    from keras_dyn.report.sections import SECTIONS
+
+    cfg, results = finished
+    ctx = FindingsContext(cfg, results, tmp_path / "fig", "fig/")
+    text = SECTIONS["sweep"].render()(ctx, x="layers", metrics=["test_accuracy", "grad_global_norm"],
+                                      at=M.parse_reading("mean"), by=["dataset"], title="Against depth")
+    assert text.startswith("### Against depth") and "test_accuracy_grad_global_norm_vs_layers.png" in text
+    assert (tmp_path / "fig" / "test_accuracy_grad_global_norm_vs_layers.png").stat().st_size > 1000
+    raw = _raw(grid={"dataset": ["circle", "nested_rings"], "layers": [1, 2], "units": [8]},
+               lab={"title": "t", "question": "q", "findings": [{"section": "sweep", "x": "dataset"}]})
+    with pytest.raises(ConfigError, match=r"lab\.findings\[0\].*must be a grid key with numbers"):
+        from_dict(raw, source="bt.toml")

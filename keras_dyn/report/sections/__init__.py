@@ -44,6 +44,12 @@ _RUN_FIGURES = ("gradient_flow", "step_norms", "gradient_histograms", "dead_unit
 _PARTS = ("kernel", "bias", "all")
 
 
+def _check_sweep(ctx, params):
+    values = ctx.cfg.swept.get(params["x"], ())
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        raise ValueError(f"x = {params['x']!r} must be a grid key with numbers, not {list(values)}")
+
+
 def _check_expect(params):
     if params.get("expect", "") not in ("", "greater", "less"):
         raise ValueError(f"expect must be \"greater\", \"less\" or \"\", not {params['expect']!r}")
@@ -207,6 +213,15 @@ _LIST = [
                 "metric": Param("metric", "test_accuracy"), "by": _BY, "params": _PARAMS,
                 "title": Param("text", ""), "log_y": Param("bool", False),
             }),
+    Section("sweep", "metrics at a reading against a numeric grid key (depth, width, ...), one line per group "
+            "of the other keys, mean over seeds with a ±1 sd band and a dot per seed",
+            "figures:sweep", {
+                "x": Param("grid_key", None, required=True),
+                "metrics": Param("metrics", ["test_accuracy"]),
+                "at": Param("reading", None, what="a reading (default: the last epoch)"),
+                "by": _BY, "params": _PARAMS,
+                "title": Param("text", ""), "log_y": Param("bool", False),
+            }, check=_check_sweep),
     Section("runs", "every run with its seed, metrics at readings, status and results file (folded)",
             "tables:runs", {
                 "metrics": Param("metrics", ["test_accuracy"]),

@@ -1,4 +1,4 @@
-"""Figure sections: curves with seed bands, heatmaps over two grid keys."""
+"""Figure sections: curves with seed bands, metrics against a grid key, heatmaps over two grid keys."""
 
 from __future__ import annotations
 
@@ -69,6 +69,55 @@ def curves(ctx, metric="test_accuracy", by=None, params=None, title="", log_y=Fa
     ref = ctx.save_figure(fig, f"{_slug(name)}_vs_epochs.png")
     note = f" ({left_out} diverged run(s) left out)" if left_out else ""
     return f"![{name} against epochs]({ref}){note}"
+
+
+def sweep(ctx, x, metrics=("test_accuracy",), at=None, by=None, params=None, title="", log_y=False):
+    """Metrics at one reading against a numeric grid key ``x`` (depth, width, batch size, ...):
+    one panel per metric, one line per group of the other keys (``by``; default every grid key
+    but ``x``), the mean over seeds with a ±1 sd band and every seed's value as a dot; diverged
+    runs and non-finite values left out and counted."""
+    import numpy as np
+
+    plt = _plt()
+    reading = ctx.reading(at)
+    xs = sorted(ctx.cfg.swept[x])
+    others = [k for k in ctx.grid_keys(by) if k != x]
+    groups = ctx.groups(others) if others else {"all runs": list(ctx.results)}
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.8 * len(metrics) + 0.6, 4.2), dpi=110, squeeze=False)
+    left_out = 0
+    for ax, metric in zip(axes[0], metrics):
+        scale = 100.0 if M.METRICS[metric].percent else 1.0
+        for label, runs in groups.items():
+            means, sds, at_x = [], [], []
+            for xv in xs:
+                values = [ctx.value(r, metric, params, reading) for r in ctx.select({x: xv}, runs)]
+                finite = [v * scale for v in values if math.isfinite(v)]
+                left_out += len(values) - len(finite) if metric == metrics[0] else 0
+                if not finite:
+                    continue
+                ax.plot([xv] * len(finite), finite, ".", ms=3, alpha=0.35, color="0.4")
+                at_x.append(xv)
+                means.append(float(np.mean(finite)))
+                sds.append(float(np.std(finite, ddof=1)) if len(finite) > 1 else 0.0)
+            if not at_x:
+                continue
+            mean, sd = np.asarray(means), np.asarray(sds)
+            line, = ax.plot(at_x, mean, marker="o", ms=4, label=label)
+            ax.fill_between(at_x, mean - sd, mean + sd, color=line.get_color(), alpha=0.2)
+        ax.set_xticks(xs)
+        ax.set_xlabel(x)
+        ax.set_ylabel(M.describe(metric, params) + (" (%)" if scale != 1.0 else ""))
+        ax.set_title(f"{M.describe(metric, params)} ({reading.label})", fontsize=9)
+        if log_y:
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle(title or f"{ctx.cfg.name}: against {x}, mean ± sd over seeds (dots: seeds)", fontsize=10)
+    fig.tight_layout()
+    ref = ctx.save_figure(fig, f"{'_'.join(_slug(m) for m in metrics)}_vs_{_slug(x)}.png")
+    note = f" ({left_out} run(s) without a finite value left out)" if left_out else ""
+    head = f"### {title}\n\n" if title else ""
+    return f"{head}![{', '.join(metrics)} against {x}]({ref}){note}"
 
 
 def schedule(ctx, metric="val_accuracy", by=None, select=None, params=None, title=""):
