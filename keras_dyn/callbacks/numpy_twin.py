@@ -63,7 +63,7 @@ class NumpyTwin(DiagnosticCallback):
     both engines round at the same precision, so the differences left are those of the order of
     operations. In float32 those are a last bit per step, which a deep ReLU net trained with Adam
     can amplify over a run; a float64 model (``model.dtype = "float64"``) starts them some nine
-    digits smaller, and the twin then follows it to about 1e-15 (``tests/test_numpy_twin.py``).
+    digits smaller, and the twin then follows it to about 1e-15 (``tests/test_model_dtype.py``).
 
     Args:
         x_train, y_train: the training set the batches index.

@@ -243,11 +243,10 @@ def verdict_line(ctx, hyp, comp, a_name, b_name) -> str:
             f"  **Verdict: {comp.verdict}.**")
 
 
-def _reading_text(metric, when) -> str:
-    """`` at <reading>`` for a per-epoch metric; ``" (one number per run)"`` for a run-level one,
-    which no reading changes."""
-    m = M.METRICS.get(metric) if isinstance(metric, str) else metric
-    return f" at {when}" if m is None or m.per_epoch else " (one number per run)"
+def comparison_verdict(ctx, hyp) -> tuple[str, str, str]:
+    """``(verdict, line, resolution)`` of an A-against-B hypothesis (``greater`` / ``less``)."""
+    comp, a_name, b_name = hypothesis_verdict(ctx, hyp)
+    return comp.verdict, verdict_line(ctx, hyp, comp, a_name, b_name), resolution_text(ctx, hyp, comp)
 
 
 def bound_verdict(ctx, hyp) -> tuple[str, str, str]:
@@ -262,10 +261,11 @@ def bound_verdict(ctx, hyp) -> tuple[str, str, str]:
     verdict = "supported" if runs and not over else "refuted"
     name = hyp.a.label or (ctx.label(runs[0], list(hyp.a.select)) if hyp.a.select and runs else "every run")
     metric = M.describe(hyp.metric, hyp.a.params)
+    when = f" at {hyp.a.at.label}" if M.METRICS[hyp.metric].per_epoch else " (one number per run)"
     largest = _g(max(finite)) if finite else "none finite"
     where = (f"; at or above it: {', '.join(f'{n} ({_g(v)})' for n, v in over[:5])}"
              f"{', …' if len(over) > 5 else ''}") if over else ""
-    line = (f"- **{hyp.id}** — {hyp.statement}  \n  Metric: `{metric}`{_reading_text(hyp.metric, hyp.a.at.label)}; A = {name} "
+    line = (f"- **{hyp.id}** — {hyp.statement}  \n  Metric: `{metric}`{when}; A = {name} "
             f"({len(runs)} run(s), largest {largest}); expected every run < {hyp.bound:g}. "
             f"{len(runs) - len(over)} of {len(runs)} run(s) below the bound{where}: a bound checked run "
             f"by run, not a comparison of seeds  \n  **Verdict: {verdict}.**")
@@ -289,27 +289,15 @@ def build_findings(cfg, results, figure_dir, figure_ref="", *, header="") -> Fin
         lines += ["### Verdicts", ""]
         resolution = []
         for hyp in lab.hypotheses:
-            if hyp.is_bound:
-                try:
-                    verdicts[hyp.id], line, text = bound_verdict(ctx, hyp)
-                except (M.MetricError, KeyError, ValueError) as exc:
-                    errors.append(f"{hyp.id}: {exc}")
-                    lines.append(f"- **{hyp.id}** — {hyp.statement}: could not be read ({exc}).")
-                    verdicts[hyp.id] = "not read"
-                    continue
-                lines.append(line)
-                resolution.append(text)
-                continue
             try:
-                comp, a_name, b_name = hypothesis_verdict(ctx, hyp)
+                verdicts[hyp.id], line, text = (bound_verdict if hyp.is_bound else comparison_verdict)(ctx, hyp)
             except (M.MetricError, KeyError, ValueError) as exc:
                 errors.append(f"{hyp.id}: {exc}")
                 lines.append(f"- **{hyp.id}** — {hyp.statement}: could not be read ({exc}).")
                 verdicts[hyp.id] = "not read"
                 continue
-            verdicts[hyp.id] = comp.verdict
-            lines.append(verdict_line(ctx, hyp, comp, a_name, b_name))
-            resolution.append(resolution_text(ctx, hyp, comp))
+            lines.append(line)
+            resolution.append(text)
         lines += ["", "**What these seeds can resolve.** " + " ".join(resolution) + " " + stats.RULE_SHORT, ""]
         if lab.claims:
             lines += claims_table(lab, verdicts)
