@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from keras_dyn import stats
-from keras_dyn.config import _short
+from keras_dyn.config.names import short
 from keras_dyn.report import metrics as M
 
 STRUCTURAL = {"units", "layers", "hidden"} | {f"units_{i}" for i in range(1, 9)}
@@ -71,7 +71,7 @@ class FindingsContext:
         parts = []
         if not keys or STRUCTURAL & set(keys):
             parts.append(arch_label(result["run"]["hidden"]))
-        parts += [f"{k}={_short(point[k])}" for k in keys if k not in STRUCTURAL and k in point]
+        parts += [f"{k}={short(point[k])}" for k in keys if k not in STRUCTURAL and k in point]
         return ", ".join(parts) or "all runs"
 
     def groups(self, by=None, runs=None) -> dict[str, list[dict]]:
@@ -322,7 +322,7 @@ def build_findings(cfg, results, figure_dir, figure_ref="", *, header="") -> Fin
 def default_sections(cfg):
     """Findings of an experiment without ``[lab]``: a seed table, the grid ranked on validation
     accuracy (a grid with a validation split), the curves, every run."""
-    from keras_dyn.lab_spec import SectionSpec
+    from keras_dyn.config.lab import SectionSpec
 
     metric = "val_accuracy" if cfg.data.validation_split > 0 else "test_accuracy"
     ranking = ((SectionSpec("ranking", {"columns": [], "by": None}),)
@@ -438,10 +438,10 @@ def setup_markdown(cfg, results) -> str:
     if cfg.cases:
         lines.append(f"- Cases ({len(cfg.cases)}, each overriding the values above"
                      + (", run with every grid point" if cfg.grid else "") + "): "
-                     + "; ".join("{" + ", ".join(f"{k} = {_short(v)}" for k, v in case.items()) + "}"
+                     + "; ".join("{" + ", ".join(f"{k} = {short(v)}" for k, v in case.items()) + "}"
                                  for case in cfg.cases) + ".")
     if cfg.grid or cfg.cases:
-        grid = ("- Grid: " + "; ".join(f"{k} ∈ {{{', '.join(_short(v) for v in vs)}}}"
+        grid = ("- Grid: " + "; ".join(f"{k} ∈ {{{', '.join(short(v) for v in vs)}}}"
                                        for k, vs in cfg.grid.items()) + " — ") if cfg.grid else "- Plan: "
         plan = (f"{len(cfg.cases)} case(s) × {cfg.n_points // len(cfg.cases)} grid point(s) = "
                 f"{cfg.n_points} configuration(s)" if cfg.cases and cfg.grid

@@ -574,7 +574,7 @@ PARAMS = ("layer", "kind", "severity", "of", "threshold", "fraction")
 #: the per-epoch metric read by a metric that takes ``of``, when ``of`` is left out
 OF_DEFAULT = {"first_epoch": "train_accuracy", "cpu_seconds_to": "train_accuracy", "first_epoch_of_best": "val_accuracy", "volatility": "train_loss"}
 
-_LAYER_RE = re.compile(r"^(hidden[1-9][0-9]{0,2}|output|first|last|mean)(/(kernel|bias))?$")
+LAYER_RE = re.compile(r"^(hidden[1-9][0-9]{0,2}|output|first|last|mean)(/(kernel|bias))?$")
 _AT_RE = re.compile(r"^last:([1-9][0-9]{0,4})$")
 
 
@@ -634,7 +634,7 @@ def check_param(metric: Metric, name: str, value):
         allowed = ", ".join(metric.params) or "none"
         raise ValueError(f"metric {metric.name!r} takes no parameter {name!r}; its parameters: {allowed}")
     if name == "layer":
-        if not isinstance(value, str) or not _LAYER_RE.match(value):
+        if not isinstance(value, str) or not LAYER_RE.match(value):
             raise ValueError(f"unknown layer {value!r}; allowed: hidden1 .. hiddenN, output, first, "
                              f"last (with /kernel or /bias for gradient and weight metrics), mean")
         if value.startswith("mean") and metric.table not in ("activations", "drift"):
@@ -657,6 +657,15 @@ def check_param(metric: Metric, name: str, value):
     elif name in ("threshold", "fraction"):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
             raise ValueError(f"{name} must be a number in (0, 1], not {value!r}")
+
+
+def recorded_every(cfg, table) -> int:
+    """Epochs between the recordings of a results table in a run of ``cfg`` (1: every epoch)."""
+    if table in ("activations", "weights"):
+        return cfg.log.every
+    if table == "shifts":
+        return cfg.probes.shift_every
+    return 1
 
 
 def best_val_epoch(result) -> int:

@@ -19,7 +19,7 @@ from importlib import import_module
 
 @dataclass(frozen=True)
 class Param:
-    """A section parameter: its kind (see :func:`keras_dyn.lab_spec.check_param_value`)."""
+    """A section parameter: its kind (see :func:`keras_dyn.config.lab_checks.check_param_value`)."""
 
     kind: str
     default: object = None
@@ -70,11 +70,10 @@ def _check_per_layer(metric):
 
 def _check_readings_recorded(ctx, params, metrics):
     """Readings of a metric recorded only every k epochs must fall on recorded epochs."""
-    from keras_dyn.lab_spec import _every
-    from keras_dyn.report.metrics import METRICS
+    from keras_dyn.report.metrics import METRICS, recorded_every
 
     for metric in metrics:
-        every = _every(ctx.cfg, METRICS[metric].table)
+        every = recorded_every(ctx.cfg, METRICS[metric].table)
         if every <= 1:
             continue
         for r in params.get("at") or []:

@@ -1,0 +1,235 @@
+"""A whole experiment file: :class:`ExperimentConfig` (the validated, frozen config, its points and run names), :func:`load_config` and :func:`from_dict`.
+
+Every problem raises :class:`keras_dyn.errors.ConfigError` whose message is one line naming the file, the dotted key and what is allowed. Every value is checked here, before any data is loaded or anything written.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import itertools
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+import toml
+from keras_dyn.errors import ConfigError
+from keras_dyn.config.lab import parse_lab
+from keras_dyn.config.names import first_line, name_problem, plain, same_value, short, suggest
+from keras_dyn.config.plan import check_combinations, check_plan, parse_cases, parse_grid
+from keras_dyn.config.rules import check_value
+from keras_dyn.config.schema import ALL_SECTIONS, CORRUPTIONS, DataConfig, ExperimentSection, FREEFORM_SECTIONS, GRID_KEYS, LogConfig, ModelConfig, ProbesConfig, RUN_NAME_TAGS, SECTION_TYPES, TrainingConfig
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """A validated experiment: one TOML file.
+
+    ``grid`` maps grid keys to tuples of values; ``cases`` is a tuple of dicts (each a listed
+    combination of grid-key values, ``[[cases]]``); ``points()`` expands them into the runs:
+    every case with every grid point.
+    """
+
+    source: str
+    experiment: ExperimentSection
+    data: DataConfig
+    model: ModelConfig
+    training: TrainingConfig
+    log: LogConfig = field(default_factory=LogConfig)
+    probes: ProbesConfig = field(default_factory=ProbesConfig)
+    grid: dict = field(default_factory=dict)
+    cases: tuple = ()  # dicts: grid key -> value, all with the same keys (none also in grid)
+    lab_raw: dict = field(default_factory=dict)  # the [lab] table as written (saved with the config)
+    lab: object = None  # keras_dyn.config.lab.LabSpec, or None without [lab]
+    quick: bool = False  # a --quick version: readings past its last epoch are read at the last
+
+    @property
+    def name(self) -> str:
+        return self.experiment.name
+
+    def points(self) -> list[dict]:
+        """The plan's points in a stable order: each case (in file order) with every point of the
+        cartesian product of the grid's lists; a point is a plain dict, the case's keys first."""
+        keys = list(self.grid)
+        grid_points = [dict(zip(keys, values))
+                       for values in itertools.product(*(self.grid[k] for k in keys))]
+        return [{**case, **gp} for case in (self.cases or ({},)) for gp in grid_points]
+
+    @property
+    def swept(self) -> dict:
+        """Every key the plan's points set -> the values it takes, in plan order (case keys
+        first, each with its distinct values in case order, then the grid's keys and lists)."""
+        out: dict = {}
+        for case in self.cases:
+            for key, value in case.items():
+                values = out.setdefault(key, [])
+                if value not in values:
+                    values.append(value)
+        out = {k: tuple(v) for k, v in out.items()}
+        out.update(self.grid)
+        return out
+
+    @property
+    def n_points(self) -> int:
+        return max(len(self.cases), 1) * math.prod(len(v) for v in self.grid.values())
+
+    def at_point(self, point: dict, seed: int | None = None) -> "ExperimentConfig":
+        """The config of one run: grid values applied, grid emptied, optionally one seed."""
+        sections = {name: plain(dataclasses.asdict(getattr(self, name))) for name in SECTION_TYPES}
+        hidden = list(sections["model"]["hidden"])
+        if "hidden" in point:
+            hidden = list(point["hidden"])
+        if "layers" in point or "units" in point:
+            layers = point.get("layers", len(hidden))
+            units = point.get("units", hidden[0] if hidden else 64)
+            hidden = [units] * layers
+        for i in range(1, 9):
+            key = f"units_{i}"
+            if key in point:
+                if i > len(hidden):
+                    raise ConfigError(self.source, self.origin(point, key),
+                                      f"the model has only {len(hidden)} hidden layers")
+                hidden[i - 1] = point[key]
+        sections["model"]["hidden"] = hidden
+        for key, value in point.items():
+            section, fld = GRID_KEYS[key]
+            if key == "corruption":
+                sections["data"].update(CORRUPTIONS[value])
+            elif fld != "hidden":
+                sections[section][fld] = value
+        if seed is not None:
+            sections["training"]["seeds"] = [seed]
+        raw = {name: values for name, values in sections.items()}
+        return from_dict(raw, source=self.source)  # a run's config: no grid, no [lab]
+
+    def origin(self, point: dict, key: str) -> str:
+        """Where ``point[key]`` comes from, for an error: ``grid.KEY`` or ``cases[i].KEY``."""
+        if key in self.grid:
+            return f"grid.{key}"
+        for i, case in enumerate(self.cases):
+            if key in case and all(same_value(point.get(k), v) for k, v in case.items()):
+                return f"cases[{i}].{key}"
+        return f"grid.{key}"
+
+    def run_name(self, point: dict, seed: int, *, _at_point=None) -> str:
+        """Readable run name, e.g. ``w256-256_bs64_s0`` (plus any other swept value)."""
+        cfg = _at_point or self.at_point(point)
+        parts = ["w" + "-".join(str(u) for u in cfg.model.hidden), f"bs{cfg.training.batch_size}"]
+        for key, prefix in RUN_NAME_TAGS.items():
+            if key in point:
+                parts.append(f"{prefix}{short(point[key])}")
+        parts.append(f"s{seed}")
+        return "_".join(parts)
+
+    def replace(self, quick=None, **sections) -> "ExperimentConfig":
+        """A copy with some section fields replaced: ``cfg.replace(training={"epochs": 2})``."""
+        raw = self.to_dict()
+        for name, values in sections.items():
+            if name in FREEFORM_SECTIONS:
+                raw[name] = values
+            else:
+                raw.setdefault(name, {}).update(values)
+        return from_dict(raw, source=self.source, quick=self.quick if quick is None else quick)
+
+    def to_dict(self) -> dict:
+        out = {name: plain(dataclasses.asdict(getattr(self, name))) for name in SECTION_TYPES}
+        if self.grid:
+            out["grid"] = {k: plain(v) for k, v in self.grid.items()}
+        if self.cases:
+            out["cases"] = [{k: plain(v) for k, v in case.items()} for case in self.cases]
+        if self.lab_raw:
+            out["lab"] = copy.deepcopy(self.lab_raw)
+        return out
+
+    def to_toml(self) -> str:
+        return toml.dumps(self.to_dict())
+
+
+def same_run_config(stored: str | None, text: str) -> bool:
+    """Whether a run folder's saved ``config.toml`` (``stored``) is the config ``text``.
+
+    Byte for byte, or else once ``stored`` is read by this version of keras_dyn: a key that a
+    later version added (with a default that keeps the old behaviour) takes its default, so the
+    runs of an earlier version are still found and reused. A value that differs, a key this
+    version does not know, or a file that does not parse is a different run.
+    """
+    if stored is None:
+        return False
+    if stored == text:
+        return True
+    try:
+        return from_dict(toml.loads(stored), source="config.toml").to_toml() == text
+    except Exception:  # any damaged or foreign file is simply not this run
+        return False
+
+
+def load_config(path) -> ExperimentConfig:
+    """Read and validate a TOML experiment file.
+
+    Raises:
+        ConfigError: the file is missing, is not valid TOML, or holds a bad key or value.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(path, "", "no such file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(path, "", f"not UTF-8 text ({first_line(exc)})") from None
+    except OSError as exc:
+        raise ConfigError(path, "", f"cannot read it ({exc.strerror or first_line(exc)})") from None
+    try:
+        raw = toml.loads(text)
+    except Exception as exc:  # the toml package raises more than TomlDecodeError on odd input
+        raise ConfigError(path, "", f"not valid TOML ({first_line(exc)})") from None
+    cfg = from_dict(raw, source=str(path))
+    if not cfg.experiment.name:
+        problem = name_problem(path.stem)
+        if problem:
+            raise ConfigError(path, "experiment.name", f"not set, and the file name {problem}; "
+                              f"set experiment.name")
+        cfg = cfg.replace(experiment={"name": path.stem})
+    return cfg
+
+
+def from_dict(raw: dict, source: str = "<dict>", *, quick: bool = False) -> ExperimentConfig:
+    """Validate an already-parsed TOML table (the same rules as :func:`load_config`).
+
+    ``quick`` marks a ``--quick`` version (see :func:`keras_dyn.train.quick_version`): the
+    ``[lab]`` readings may lie past its (fewer) epochs; they are read at the last one.
+    """
+    if not isinstance(raw, dict):
+        raise ConfigError(source, "", "the top level must be a table")
+    for name in raw:
+        if name not in ALL_SECTIONS:
+            raise ConfigError(source, name, f"unknown section{suggest(name, ALL_SECTIONS)}; "
+                              f"allowed: {', '.join(ALL_SECTIONS)}")
+        if name == "cases":
+            continue  # a list of tables, checked by parse_cases
+        if not isinstance(raw[name], dict):
+            raise ConfigError(source, name, "must be a table, e.g. [" + name + "]")
+    for required in ("data", "model", "training"):
+        if required not in raw:
+            raise ConfigError(source, required, f"missing section [{required}]")
+    sections = {name: parse_section(source, name, cls, raw.get(name, {}))
+                for name, cls in SECTION_TYPES.items()}
+    grid = parse_grid(source, raw.get("grid", {}), sections)
+    cases = parse_cases(source, raw["cases"], grid) if "cases" in raw else ()
+    cfg = ExperimentConfig(source=source, grid=grid, cases=cases, lab_raw=copy.deepcopy(raw.get("lab", {})),
+                           quick=quick, **sections)
+    check_combinations(cfg)
+    check_plan(cfg)
+    if "lab" in raw:
+
+        cfg = dataclasses.replace(cfg, lab=parse_lab(source, raw["lab"], cfg, quick=quick))
+    return cfg
+
+
+def parse_section(source, name, cls, values):
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in values.items():
+        if key not in fields:
+            raise ConfigError(source, f"{name}.{key}",
+                              f"unknown key{suggest(key, fields)}; allowed: {', '.join(fields)}")
+        kwargs[key] = check_value(source, f"{name}.{key}", f"{name}.{key}", value, fields[key])
+    return cls(**kwargs)

@@ -1,0 +1,271 @@
+"""The ``[lab]`` section of an experiment file: what a lab asks, what it claims, how it reports.
+
+A lab is data: one TOML file (``configs/<lab>.toml``: the runs *and* this section) and its
+worksheet ``labs/<lab>/LOG.md``. This module validates the section with the same one-line errors
+as the rest of the config (file, dotted key, what is allowed), before anything is trained::
+
+    [lab]
+    title = "Epochs against width on Fashion-MNIST"
+    question = "Does 256-256 beat 128-128 once it gets 10 epochs instead of 3?"
+    source = "fashion-tuning-log.txt, experiment 2"   # a write-up in shared/seeds ("" = none)
+    runner = "sequential"          # sequential (one run after another) | grid (keras-tuner)
+
+    [[lab.hypotheses]]
+    id = "H1"
+    statement = "after 10 epochs 256-256 has a higher test accuracy than 128-128"
+    metric = "test_accuracy"       # keras_dyn.report.metrics.METRICS
+    at = 10                        # an epoch, "last", "last:K", "best_val" or "mean"
+    expect = "greater"             # A > B ("greater") or A < B ("less")
+    a = { units = 256 }            # selectors over the grid (+ metric parameters, at, label)
+    b = { units = 128 }
+
+    [[lab.hypotheses]]             # a bound, checked on every run (no B side, no seed statistics)
+    id = "T"
+    statement = "the NumPy twin's loss stays within 1e-6 of Keras's over every run"
+    metric = "twin_max_loss_rel_diff"
+    expect = "below"               # every run that A selects has a value < bound
+    bound = 1e-6
+    a = {}
+
+    [[lab.claims]]                 # the source's claims, each tested by hypotheses
+    claim = "256-256 only pulls ahead with more epochs"
+    hypotheses = ["H1"]
+
+    [[lab.findings]]               # findings sections, in order (keras_dyn.report.sections)
+    section = "seed_table"
+    metrics = ["test_accuracy"]
+    at = [3, 5, 10]
+
+A side (``a``/``b``) holds grid keys (of ``[grid]`` or ``[[cases]]``) with one of the plan's values (the runs it selects; a key
+left out selects every value), metric parameters (``layer``, ``kind``, ``severity``) that
+override the hypothesis's, ``at`` (a reading for that side only) and ``label`` (its name in the
+findings). Both sides must select at least one run.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from keras_dyn.errors import ConfigError
+from keras_dyn.config.names import show, suggest
+from keras_dyn.config.lab_checks import LabContext, check_metric, check_param_value, check_reading, text_value
+from keras_dyn.report.metrics import PARAMS
+from keras_dyn.report.sections import SECTIONS
+
+
+RUNNERS = ("sequential", "grid")
+
+
+EXPECTS = ("greater", "less", "below")  # below: every run of side a under `bound`
+
+
+LAB_KEYS = ("title", "question", "source", "runner", "hypotheses", "claims", "findings")
+
+
+HYPOTHESIS_KEYS = ("id", "statement", "metric", "at", "expect", "a", "b", "layer", "kind", "severity", "of",
+                   "threshold", "fraction", "bound")
+
+
+CLAIM_KEYS = ("claim", "hypotheses", "source_value")
+
+
+SIDE_EXTRA = ("at", "label")
+
+
+ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,19}$")
+
+
+@dataclass(frozen=True)
+class Side:
+    select: dict  # grid key -> value
+    params: dict  # metric parameters
+    at: object  # Reading
+    label: str
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    id: str
+    statement: str
+    metric: str
+    at: object  # Reading
+    expect: str
+    a: Side
+    b: Side | None  # None for expect = "below"
+    bound: float | None = None  # expect = "below": every run of side a must read less than this
+
+    @property
+    def is_bound(self) -> bool:
+        return self.expect == "below"
+
+
+@dataclass(frozen=True)
+class Claim:
+    claim: str
+    hypotheses: tuple
+    source_value: str = ""
+
+
+@dataclass(frozen=True)
+class SectionSpec:
+    section: str
+    params: dict
+
+
+@dataclass(frozen=True)
+class LabSpec:
+    title: str
+    question: str
+    source: str = ""
+    runner: str = "sequential"
+    hypotheses: tuple = ()
+    claims: tuple = ()
+    findings: tuple = field(default_factory=tuple)
+
+
+def parse_lab(source, raw, cfg, *, quick=False) -> LabSpec:
+    """Validate a ``[lab]`` table against the experiment ``cfg`` (its grid, epochs, switches).
+
+    ``quick`` relaxes the epoch-range checks (a ``--quick`` run has fewer epochs; readings past
+    its last epoch are read at the last one, and the findings say so).
+    """
+
+    if not isinstance(raw, dict):
+        raise ConfigError(source, "lab", "must be a table, e.g. [lab]")
+    for key in raw:
+        if key not in LAB_KEYS:
+            raise ConfigError(source, f"lab.{key}", f"unknown key{suggest(key, LAB_KEYS)}; "
+                              f"allowed: {', '.join(LAB_KEYS)}")
+    title = text_value(source, "lab.title", raw.get("title"), required=True)
+    question = text_value(source, "lab.question", raw.get("question"), required=True)
+    src = text_value(source, "lab.source", raw.get("source", ""))
+    runner = raw.get("runner", "sequential")
+    if runner not in RUNNERS:
+        raise ConfigError(source, "lab.runner", f"unknown value {runner!r}"
+                          f"{suggest(runner, RUNNERS)}; allowed: {', '.join(RUNNERS)}")
+    if runner == "grid":
+        if not cfg.grid and not cfg.cases:
+            raise ConfigError(source, "lab.runner", "\"grid\" needs a [grid] section or [[cases]]")
+        if cfg.data.validation_split <= 0:
+            raise ConfigError(source, "lab.runner", "\"grid\" chooses on validation accuracy and needs "
+                              "data.validation_split > 0; use runner = \"sequential\"")
+    ctx = LabContext(source, cfg, quick)
+    hyps = tuple(_hypothesis(ctx, f"lab.hypotheses[{i}]", h)
+                 for i, h in enumerate(_table_list(source, "lab.hypotheses", raw.get("hypotheses", []))))
+    ids = [h.id for h in hyps]
+    for i, hid in enumerate(ids):
+        if hid in ids[:i]:
+            raise ConfigError(source, f"lab.hypotheses[{i}].id", f"duplicate id {hid!r}; ids must be distinct")
+    claims = tuple(_claim(ctx, f"lab.claims[{i}]", c, ids)
+                   for i, c in enumerate(_table_list(source, "lab.claims", raw.get("claims", []))))
+    sections = tuple(_section(ctx, f"lab.findings[{i}]", s)
+                     for i, s in enumerate(_table_list(source, "lab.findings", raw.get("findings", []))))
+    return LabSpec(title, question, src, runner, hyps, claims, sections)
+
+
+def _table_list(source, dotted, value) -> list:
+
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise ConfigError(source, dotted, f"must be a list of tables ([[{dotted}]] blocks), not {show(value)}")
+    return value
+
+
+def _hypothesis(ctx, dotted, raw) -> Hypothesis:
+
+    for key in raw:
+        if key not in HYPOTHESIS_KEYS:
+            raise ctx.error(f"{dotted}.{key}", f"unknown key{suggest(key, HYPOTHESIS_KEYS)}; "
+                            f"allowed: {', '.join(HYPOTHESIS_KEYS)}")
+    hid = raw.get("id")
+    if not isinstance(hid, str) or not ID_RE.match(hid):
+        raise ctx.error(f"{dotted}.id", f"must be a short name (a letter, then letters, digits, _ or -; "
+                        f"at most 20), not {show(hid)}")
+    statement = text_value(ctx.source, f"{dotted}.statement", raw.get("statement"), required=True)
+    if "metric" not in raw:
+        raise ctx.error(f"{dotted}.metric", "missing; name what the hypothesis is about")
+    expect = raw.get("expect")
+    if expect not in EXPECTS:
+        raise ctx.error(f"{dotted}.expect", f"{'missing' if expect is None else f'unknown value {expect!r}'}"
+                        f"{suggest(str(expect), EXPECTS)}; allowed: greater (A > B), less (A < B), "
+                        f"below (every run of A < bound)")
+    bound = raw.get("bound")
+    if expect == "below":
+        if isinstance(bound, bool) or not isinstance(bound, (int, float)) or not math.isfinite(bound):
+            raise ctx.error(f"{dotted}.bound", f"{'missing' if bound is None else f'not a finite number: {show(bound)}'}"
+                            f"; expect = \"below\" needs bound = a number every run must stay under")
+        if "b" in raw:
+            raise ctx.error(f"{dotted}.b", "expect = \"below\" checks side a against bound; leave b out")
+    elif bound is not None:
+        raise ctx.error(f"{dotted}.bound", f"only for expect = \"below\" (this hypothesis compares A with B)")
+    base_params = {k: raw[k] for k in PARAMS if k in raw}
+    sides = []
+    for name in (("a",) if expect == "below" else ("a", "b")):
+        side_raw = raw.get(name)
+        if not isinstance(side_raw, dict):
+            raise ctx.error(f"{dotted}.{name}", f"missing or not a table; e.g. {name} = {{ units = 256 }} "
+                            f"(grid values, metric parameters, at, label)")
+        select = {k: v for k, v in side_raw.items() if k not in PARAMS and k not in SIDE_EXTRA}
+        points = ctx.select(f"{dotted}.{name}", select)
+        if not points:
+            raise ctx.error(f"{dotted}.{name}", "selects no run")
+        params = {**base_params, **{k: v for k, v in side_raw.items() if k in PARAMS}}
+        metric = check_metric(ctx, f"{dotted}.metric" if not any(k in side_raw for k in PARAMS)
+                              else f"{dotted}.{name}.metric", raw["metric"], params, points)
+        at_raw = side_raw.get("at", raw.get("at", "last"))
+        at = check_reading(ctx, f"{dotted}.{name}.at" if "at" in side_raw else f"{dotted}.at", at_raw, metric, points)
+        label = side_raw.get("label")
+        if label is not None:
+            label = text_value(ctx.source, f"{dotted}.{name}.label", label, limit=80)
+        sides.append(Side(select, params, at, label or ""))
+    a, b = sides if len(sides) == 2 else (sides[0], None)
+    if b is not None and a.select == b.select and a.params == b.params and a.at == b.at:
+        raise ctx.error(dotted, "sides a and b are the same runs, metric and reading; they must differ")
+    at = a.at if "at" not in raw else check_reading(ctx, f"{dotted}.at", raw["at"], None, [])
+    return Hypothesis(hid, statement, raw["metric"], at, expect, a, b,
+                      float(bound) if expect == "below" else None)
+
+
+def _claim(ctx, dotted, raw, ids) -> Claim:
+
+    for key in raw:
+        if key not in CLAIM_KEYS:
+            raise ctx.error(f"{dotted}.{key}", f"unknown key{suggest(key, CLAIM_KEYS)}; "
+                            f"allowed: {', '.join(CLAIM_KEYS)}")
+    text = text_value(ctx.source, f"{dotted}.claim", raw.get("claim"), required=True)
+    hyps = raw.get("hypotheses", [])
+    if not isinstance(hyps, list) or not hyps or not all(isinstance(h, str) for h in hyps):
+        raise ctx.error(f"{dotted}.hypotheses", f"must be a non-empty list of hypothesis ids, not {show(hyps)}")
+    for h in hyps:
+        if h not in ids:
+            raise ctx.error(f"{dotted}.hypotheses", f"no hypothesis {h!r}{suggest(h, ids)}; "
+                            f"ids: {', '.join(ids) or 'none'}")
+    return Claim(text, tuple(hyps), text_value(ctx.source, f"{dotted}.source_value", raw.get("source_value", ""), limit=200))
+
+
+def _section(ctx, dotted, raw) -> SectionSpec:
+
+    name = raw.get("section")
+    if not isinstance(name, str) or name not in SECTIONS:
+        raise ctx.error(f"{dotted}.section", f"unknown section {show(name)}{suggest(str(name), SECTIONS)}; "
+                        f"allowed: {', '.join(SECTIONS)}")
+    spec = SECTIONS[name]
+    params = {}
+    for key, value in raw.items():
+        if key == "section":
+            continue
+        if key not in spec.params:
+            raise ctx.error(f"{dotted}.{key}", f"unknown key{suggest(key, spec.params)} for section "
+                            f"{name!r}; allowed: {', '.join(spec.params) or 'none'}")
+        params[key] = check_param_value(ctx, f"{dotted}.{key}", spec.params[key].kind, value)
+    for key, param in spec.params.items():
+        if key not in params:
+            if param.required:
+                raise ctx.error(f"{dotted}.{key}", f"missing; section {name!r} needs it ({param.what})")
+            params[key] = param.default
+    if spec.check is not None:
+        try:
+            spec.check(ctx, params)
+        except ValueError as exc:
+            raise ctx.error(dotted, str(exc)) from None
+    return SectionSpec(name, params)

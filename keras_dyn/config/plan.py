@@ -1,0 +1,170 @@
+"""The plan of an experiment: ``[grid]`` and ``[[cases]]`` parsed and checked, and every run of the plan built once (valid config, model under the caps, a distinct valid run name) before anything runs.
+"""
+
+from __future__ import annotations
+
+from keras_dyn.errors import ConfigError
+
+from keras_dyn.config.names import name_problem, show, show_point, suggest
+from keras_dyn.config.rules import grid_value
+from keras_dyn.config.schema import DATASET_SHAPES, GRID_KEYS, MAX_CASES, MAX_DECISION_GRID, MAX_LAYERS, MAX_PARAMS, MAX_RUNS, RUN_NAME_MAX, RUN_NAME_TAGS, SYNTHETIC, TWIN_ACTIVATIONS, TWIN_OPTIMIZERS
+
+
+def check_plan(cfg):
+    """Every run of the plan: a valid config (grid values applied), a model under the size caps,
+    a valid and distinct run name. The plan's size is checked before it is expanded."""
+    n_points = cfg.n_points
+    n_runs = n_points * len(cfg.training.seeds)
+    if n_runs > MAX_RUNS:
+        key = "grid" if cfg.grid else "cases" if cfg.cases else "training.seeds"
+        what = (f"{len(cfg.cases)} case(s) x {n_points // len(cfg.cases)} grid point(s)" if cfg.cases
+                else f"{n_points} grid point(s)")
+        raise ConfigError(cfg.source, key, f"{what} x {len(cfg.training.seeds)} "
+                          f"seed(s) = {n_runs} runs; allowed: at most {MAX_RUNS}")
+    names = {}
+    for point in cfg.points():
+        run_cfg = cfg.at_point(point) if point else cfg  # every point must build a valid config
+        key = grid_key_of(cfg, point, "model.hidden")
+        hidden = run_cfg.model.hidden
+        if len(hidden) > MAX_LAYERS:
+            raise ConfigError(cfg.source, key, f"{len(hidden)} hidden layers; allowed: at most {MAX_LAYERS}")
+        n_in, n_out = DATASET_SHAPES[run_cfg.data.dataset]
+        check_run_combinations(cfg, point, run_cfg)
+        widths = [n_in, *hidden, 1 if run_cfg.model.output == "sigmoid" else n_out]
+        params = sum(a * b + b for a, b in zip(widths, widths[1:]))
+        if params > MAX_PARAMS:
+            raise ConfigError(cfg.source, key, f"the model {'-'.join(map(str, hidden))} on "
+                              f"{run_cfg.data.dataset} has {params:,} parameters; allowed: at most "
+                              f"{MAX_PARAMS:,}")
+        for seed in cfg.training.seeds:
+            name = cfg.run_name(point, seed, _at_point=run_cfg)
+            problem = name_problem(name, RUN_NAME_MAX)
+            where = "cases" if cfg.cases else "grid"
+            if problem:
+                raise ConfigError(cfg.source, where, f"run name {problem}")
+            if name in names and names[name] != point:
+                raise ConfigError(cfg.source, where, f"points {show_point(names[name])} and "
+                                  f"{show_point(point)} both give the run name {name!r}; make the "
+                                  f"values distinct when written with 6 significant digits (a run "
+                                  f"name shows {', '.join(RUN_NAME_TAGS)}, the widths and the "
+                                  f"batch size)")
+            names[name] = point
+
+
+def check_run_combinations(cfg, point: dict, run_cfg):
+    """Settings that depend on the run's data set, model and optimiser (grid values applied)."""
+    dataset = run_cfg.data.dataset
+    data_key = grid_key_of(cfg, point, "data.dataset")
+    if run_cfg.model.output == "sigmoid" and DATASET_SHAPES[dataset][1] != 2:
+        raise ConfigError(cfg.source, "model.output", f"\"sigmoid\" (one unit, binary cross-entropy) "
+                          f"needs 2-class data; {dataset} ({data_key}) has {DATASET_SHAPES[dataset][1]} "
+                          f"classes: use \"softmax\"")
+    if cfg.probes.decision_grid and dataset not in SYNTHETIC:
+        raise ConfigError(cfg.source, "probes.decision_grid", f"needs 2-D inputs (circle, nested_rings); "
+                          f"{dataset} ({data_key}) is an image data set: use 0")
+    if cfg.probes.decision_grid == 1:
+        raise ConfigError(cfg.source, "probes.decision_grid", "1 is out of range; allowed: 0 (off) or "
+                          f"2 to {MAX_DECISION_GRID}")
+    if cfg.probes.numpy_twin_seeds and not cfg.probes.numpy_twin:
+        raise ConfigError(cfg.source, "probes.numpy_twin_seeds", "needs probes.numpy_twin = true")
+    if cfg.probes.numpy_twin:
+        t = run_cfg.training
+        if t.optimizer not in TWIN_OPTIMIZERS:
+            raise ConfigError(cfg.source, "probes.numpy_twin", f"the NumPy twin reproduces "
+                              f"{' and '.join(TWIN_OPTIMIZERS)} only; training.optimizer "
+                              f"({grid_key_of(cfg, point, 'training.optimizer')}) is {t.optimizer!r}")
+        if t.scheduler != "none":
+            raise ConfigError(cfg.source, "probes.numpy_twin", f"the NumPy twin uses a constant "
+                              f"learning rate; training.scheduler is {t.scheduler!r}: use \"none\"")
+        if run_cfg.model.activation not in TWIN_ACTIVATIONS:
+            raise ConfigError(cfg.source, "probes.numpy_twin", f"the NumPy twin knows the activations "
+                              f"{', '.join(TWIN_ACTIVATIONS)}; model.activation is "
+                              f"{run_cfg.model.activation!r}")
+
+
+def grid_key_of(cfg, point: dict, target: str) -> str:
+    """The grid or case key that sets ``target`` in this point, else ``target`` itself."""
+    section, fld = target.split(".")
+    for key in point:
+        if GRID_KEYS[key] == (section, fld):
+            return cfg.origin(point, key)
+    return target
+
+
+def parse_grid(source, raw_grid, sections) -> dict:
+    grid = {}
+    for key, values in raw_grid.items():
+        dotted = f"grid.{key}"
+        if key not in GRID_KEYS:
+            raise ConfigError(source, dotted, f"unknown grid key{suggest(key, GRID_KEYS)}; "
+                              f"allowed: {', '.join(GRID_KEYS)}")
+        if not isinstance(values, list) or not values:
+            raise ConfigError(source, dotted, f"must be a non-empty list of values, not {show(values)}")
+        checked = [grid_value(source, dotted, key, value) for value in values]
+        if len(set(map(repr, checked))) != len(checked):
+            raise ConfigError(source, dotted, "values must be distinct")
+        grid[key] = tuple(checked)
+    if "hidden" in grid and any(k in grid for k in ("units", "layers")):
+        raise ConfigError(source, "grid.hidden", "use either hidden or units/layers, not both")
+    if "corruption" in grid:
+        for other in ("label_noise", "input_corruption"):
+            if other in grid:
+                raise ConfigError(source, f"grid.{other}", "use either corruption (it sets "
+                                  "label_noise and input_corruption) or this key, not both")
+    return grid
+
+
+def parse_cases(source, raw_cases, grid) -> tuple:
+    """``[[cases]]``: listed combinations of grid-key values. Every case sets the same keys, none
+    of them a ``[grid]`` key, and no two cases are equal."""
+    if (not isinstance(raw_cases, list) or not raw_cases
+            or not all(isinstance(c, dict) for c in raw_cases)):
+        raise ConfigError(source, "cases", f"must be a non-empty list of tables ([[cases]] blocks, "
+                          f"each setting grid keys, e.g. optimizer = \"sgd\" and learning_rate = "
+                          f"0.1), not {show(raw_cases)}")
+    if len(raw_cases) > MAX_CASES:
+        raise ConfigError(source, "cases", f"has {len(raw_cases)} cases; allowed: at most {MAX_CASES}")
+    cases = []
+    for i, raw in enumerate(raw_cases):
+        if not raw:
+            raise ConfigError(source, f"cases[{i}]", f"is empty; a case sets grid keys ("
+                              f"{', '.join(GRID_KEYS)})")
+        case = {}
+        for key, value in raw.items():
+            dotted = f"cases[{i}].{key}"
+            if key not in GRID_KEYS:
+                raise ConfigError(source, dotted, f"unknown key{suggest(key, GRID_KEYS)}; "
+                                  f"allowed: {', '.join(GRID_KEYS)}")
+            if key in grid:
+                raise ConfigError(source, dotted, f"is also a [grid] key; a key is swept either by "
+                                  f"the grid or by the cases, not both")
+            case[key] = grid_value(source, dotted, key, value)
+        if "hidden" in case and any(k in case or k in grid for k in ("units", "layers")):
+            raise ConfigError(source, f"cases[{i}].hidden", "use either hidden or units/layers, not both")
+        if "hidden" in grid and any(k in case for k in ("units", "layers")):
+            raise ConfigError(source, f"cases[{i}]", "sets units/layers while grid.hidden is swept; "
+                              "use either hidden or units/layers, not both")
+        if i and set(case) != set(cases[0]):
+            missing = [k for k in cases[0] if k not in case]
+            extra = [k for k in case if k not in cases[0]]
+            what = "; ".join(p for p in (f"lacks {', '.join(missing)}" if missing else "",
+                                         f"adds {', '.join(extra)}" if extra else "") if p)
+            raise ConfigError(source, f"cases[{i}]", f"{what}; every case must set the same keys "
+                              f"(cases[0] sets {', '.join(cases[0])})")
+        for j, other in enumerate(cases):
+            if all(repr(other[k]) == repr(case[k]) for k in case):
+                raise ConfigError(source, f"cases[{i}]", f"is the same as cases[{j}]; cases must "
+                                  f"be distinct")
+        cases.append({k: case[k] for k in cases[0]} if cases else case)  # cases[0]'s key order
+    return tuple(cases)
+
+
+def check_combinations(cfg):
+    if cfg.data.dataset in ("circle", "nested_rings") and cfg.data.normalize != "zero_one":
+        pass  # synthetic data are already centred; normalisation is a no-op for them
+    if cfg.data.input_corruption != "none" and cfg.data.dataset not in ("mnist", "fashion_mnist"):
+        raise ConfigError(cfg.source, "data.input_corruption", f"{cfg.data.input_corruption!r} "
+                          f"permutes pixels; allowed: an image data set (mnist, fashion_mnist), or "
+                          f"\"none\" for {cfg.data.dataset}")
+    if cfg.log.gradient_mode == "probe" and not cfg.log.gradients:
+        raise ConfigError(cfg.source, "log.gradient_mode", "needs log.gradients = true")
