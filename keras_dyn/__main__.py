@@ -55,7 +55,7 @@ def main(argv=None, prog: str = "python -m keras_dyn") -> int:
             return _grid(cfg, args)
         from keras_dyn.lab import _experiment_cfg
         from keras_dyn.report.results import records_to_results
-        from keras_dyn.train import run_experiment
+        from keras_dyn.runs.experiment import run_experiment
 
         records = run_experiment(cfg, args.logdir, quick=args.quick, seeds=args.seeds,
                                  data_dir=args.data_dir, restart=args.restart,

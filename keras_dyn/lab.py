@@ -111,7 +111,7 @@ def write_findings(cfg, results, logdir, *, lab_log=None, quick=False,
     The lab log's figures go to ``lab_figures`` (default: ``figures/`` beside the log).
     """
     from keras_dyn.report.findings import setup_markdown
-    from keras_dyn.runfiles import atomic_write_text, ensure_dir, exclusive_name, inside
+    from keras_dyn.runs.files import atomic_write_text, ensure_dir, exclusive_name, inside
 
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     experiment_dir = Path(logdir) / cfg.name
@@ -244,7 +244,7 @@ def run_lab(main_file, findings=None, config=None, argv=None, *, tuner=None, pro
             lab_log, lab_figures = run_worksheet(lab_dir.name, args.worksheet, quick=args.quick)
         from keras_dyn.config import check_name, load_config
         from keras_dyn.report.results import records_to_results
-        from keras_dyn.train import run_experiment
+        from keras_dyn.runs.experiment import run_experiment
 
         check_name(main_file, "lab name", lab_dir.name)
         cfg = load_config(config)
@@ -302,7 +302,7 @@ def _lab_runner(config) -> str:
 
 
 def _experiment_cfg(cfg, args):
-    from keras_dyn.train import quick_version
+    from keras_dyn.runs.experiment import quick_version
 
     if args.seeds is not None:
         cfg = cfg.replace(training={"seeds": list(range(args.seeds))})

@@ -158,7 +158,7 @@ def write_worksheet(name: str, out=".", *, force=False, html_page=True) -> list[
     """Write ``out/NAME.md`` (and ``out/NAME.html``) and the figures they reference; return the
     files written. Refuses to overwrite any of them unless ``force``."""
     from keras_dyn.catalogue import find_lab
-    from keras_dyn.runfiles import atomic_write_text
+    from keras_dyn.runs.files import atomic_write_text
 
     lab = find_lab(name)
     out = Path(out)

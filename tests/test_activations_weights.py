@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_dyn import diagnostics
+from keras_dyn.runs import diagnostics
 from keras_dyn.callbacks.activation_statistics import ActivationStatistics, activation_stats
 from keras_dyn.callbacks.gradient_statistics import GradientStatistics
 from keras_dyn.callbacks.weight_statistics import WeightStatistics

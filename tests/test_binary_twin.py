@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_dyn.batches import batch_indices, epoch_orders, fixed_order_dataset, steps_per_epoch
+from keras_dyn.runs.batches import batch_indices, epoch_orders, fixed_order_dataset, steps_per_epoch
 from keras_dyn.callbacks.numpy_twin import NumpyTwin
 from keras_dyn.callbacks.step_loss import BatchLoss
 from keras_dyn.config import from_dict
@@ -231,7 +231,7 @@ def test_twin_refuses_momentum():
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
-    from keras_dyn.train import run_experiment
+    from keras_dyn.runs.experiment import run_experiment
 
     raw = _raw(grid={"dataset": ["circle", "nested_rings"], "layers": [1, 2], "units": [8]},
                probes={"numpy_twin": True, "numpy_twin_seeds": [0], "decision_grid": 12},

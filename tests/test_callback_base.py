@@ -13,7 +13,7 @@ from keras_dyn.callbacks import (ActivationStatistics, DiagnosticCallback, Epoch
                                  ShiftedTestAccuracy, WeightStatistics)
 from keras_dyn.callbacks._summaries import histogram_of
 from keras_dyn.recording import instrument
-from keras_dyn.train import _final, _toml_safe
+from keras_dyn.runs.fit import final_metrics as _final, toml_safe as _toml_safe
 
 from _dyn_helpers import read_events, tiny_data, tiny_model
 

@@ -136,7 +136,7 @@ def test_round_trip_through_to_toml(tmp_path):
 
 
 def test_quick_version_caps_epochs_in_cases_and_merges_equal_ones(tmp_path):
-    from keras_dyn.train import quick_version
+    from keras_dyn.runs.experiment import quick_version
 
     text = BASE.replace('learning_rate = 0.1', 'learning_rate = 0.1\nepochs = 8').replace(
         'optimizer = "adam"\nlearning_rate = 0.01', 'optimizer = "sgd"\nlearning_rate = 0.1\nepochs = 20')
@@ -269,8 +269,8 @@ def test_tiny_cases_run_sequential_and_grid_and_findings(tmp_path):
     verdict and grouping by a case key, the HParams session with the case's values."""
     from keras_dyn.report.findings import build_findings, setup_markdown
     from keras_dyn.report.results import records_to_results
-    from keras_dyn.runfiles import read_toml
-    from keras_dyn.train import run_experiment
+    from keras_dyn.runs.files import read_toml
+    from keras_dyn.runs.experiment import run_experiment
     from keras_dyn.tuning import run_grid
 
     cfg = load_config(write(tmp_path, weights=True, lab="grid"))

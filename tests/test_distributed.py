@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from keras_dyn.runfiles import read_toml
+from keras_dyn.runs.files import read_toml
 from tests.test_tuning import REPO, env, grid_config
 
 

@@ -14,8 +14,8 @@ from keras_dyn.callbacks.divergence import StopOnDivergence
 from keras_dyn.callbacks.gradient_statistics import GradientStatistics
 from keras_dyn.config import from_dict, load_config
 from keras_dyn.recording import instrument
-from keras_dyn.runfiles import read_toml
-from keras_dyn.train import run_experiment
+from keras_dyn.runs.files import read_toml
+from keras_dyn.runs.experiment import run_experiment
 
 from _dyn_helpers import needs_compiler, read_events, tiny_data, tiny_model
 
@@ -156,7 +156,8 @@ learning_rate = [0.02, 10.0, 0.05]
 
 
 def test_a_grid_with_a_diverging_point_finishes_and_is_complete_on_rerun(tmp_path, monkeypatch):
-    from keras_dyn import train, tuning
+    from keras_dyn import tuning
+    from keras_dyn.runs import fit as train
 
     path = tmp_path / "divgrid.toml"
     path.write_text(GRID)

@@ -141,7 +141,7 @@ def test_fused_kernel_histograms_bin_like_tensorflow_and_only_when_asked():
 
 def test_a_bad_setting_stops_an_experiment_before_anything_is_written(tmp_path, monkeypatch):
     from keras_dyn.config import from_dict
-    from keras_dyn.train import run_experiment
+    from keras_dyn.runs.experiment import run_experiment
     from keras_dyn.tuning import run_grid
 
     cfg = from_dict({"experiment": {"name": "bad-setting"},

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_dyn.batches import epoch_orders, fixed_order_dataset, steps_per_epoch
+from keras_dyn.runs.batches import epoch_orders, fixed_order_dataset, steps_per_epoch
 from keras_dyn.callbacks.numpy_twin import NumpyTwin
 from keras_dyn.config import ModelConfig, from_dict
 from keras_dyn.errors import ConfigError
@@ -90,7 +90,7 @@ def test_without_keras_float32_constants_the_float64_twin_parts(monkeypatch):
 
 def test_a_float64_run_records_every_diagnostic_and_a_lockstep_twin(tmp_path):
     from keras_dyn.report import metrics as M
-    from keras_dyn.train import run_experiment
+    from keras_dyn.runs.experiment import run_experiment
 
     cfg = from_dict(RAW, source="dt.toml")
     (record,) = run_experiment(cfg, logdir=tmp_path, verbose=False)

@@ -9,11 +9,11 @@ import os
 import numpy as np
 import pytest
 
-from keras_dyn import runfiles
+from keras_dyn.runs import files as runfiles
 from keras_dyn.__main__ import main
 from keras_dyn.config import load_config
 from keras_dyn.errors import ConfigError, KerasDynError, OutputError
-from keras_dyn.train import run_experiment
+from keras_dyn.runs.experiment import run_experiment
 
 NAMES = ["w8-8_bs32_s0", "w8-8_bs32_s1"]
 
@@ -223,13 +223,13 @@ def test_full_disk_at_the_results_file_is_one_line_and_removes_the_run(tiny_file
 
     def refuse_results(path, text, **kwargs):
         if str(path).endswith("results.toml"):
-            raise runfiles._output_error(OSError(code, os.strerror(code)), path, "cannot write")
+            raise runfiles.output_error(OSError(code, os.strerror(code)), path, "cannot write")
         return real(path, text, **kwargs)
 
     monkeypatch.setattr(runfiles, "atomic_write_text", refuse_results)
-    import keras_dyn.train
+    import keras_dyn.runs.fit
 
-    monkeypatch.setattr(keras_dyn.train, "atomic_write_toml",
+    monkeypatch.setattr(keras_dyn.runs.fit, "atomic_write_toml",
                         lambda path, data, **kw: refuse_results(path, "", **kw))
     logdir = tmp_path / "logs"
     assert main(["run", str(tiny_config), "--logdir", str(logdir)]) == 2
@@ -300,7 +300,7 @@ def test_grid_without_validation_split_is_refused_before_anything_is_written(tmp
 
 
 def test_second_grid_on_the_same_folder_is_refused_with_one_line(tmp_path, tiny_config):
-    from keras_dyn.runfiles import process_lock
+    from keras_dyn.runs.claims import process_lock
     from keras_dyn.tuning import GRID_LOCK, run_grid
 
     cfg = load_config(tiny_config).replace(grid={"units": [4, 8]})

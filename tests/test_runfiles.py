@@ -1,4 +1,4 @@
-"""keras_dyn.runfiles: confinement to the log folder, atomic and exclusive writes, one-line
+"""keras_dyn.runs.files and keras_dyn.runs.claims: confinement to the log folder, atomic and exclusive writes, one-line
 errors when the file system refuses, and run-folder claims. No TensorFlow, no training."""
 
 import errno
@@ -10,8 +10,8 @@ import pytest
 import toml
 
 from keras_dyn.errors import OutputError
-from keras_dyn.runfiles import (CLAIM_FILE, atomic_write_text, claim_run, discard_run_dir,
-                                exclusive_name, find_finished, inside, owner_of, process_lock)
+from keras_dyn.runs.claims import CLAIM_FILE, claim_run, discard_run_dir, find_finished, owner_of, process_lock
+from keras_dyn.runs.files import atomic_write_text, exclusive_name, inside
 
 RESULTS = "[run]\nseed = 0\n[final]\ntest_accuracy = 0.5\n"
 
@@ -213,7 +213,7 @@ def test_a_run_saved_before_a_key_was_added_is_still_found(tmp_path):
     """A run folder written by an earlier keras_dyn, whose config.toml lacks a key added since
     (with a default that keeps the old behaviour), is the same run; a changed value is not."""
     from keras_dyn.config import from_dict, same_run_config
-    from keras_dyn.runfiles import find_finished
+    from keras_dyn.runs.claims import find_finished
 
     cfg = from_dict({"experiment": {"name": "v"}, "data": {"dataset": "circle"},
                      "model": {"hidden": [4]}, "training": {"epochs": 1, "seeds": [0]}})

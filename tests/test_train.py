@@ -10,8 +10,8 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from keras_dyn.config import load_config
 from keras_dyn.report.results import load_results
-from keras_dyn.runfiles import read_toml
-from keras_dyn.train import run_experiment
+from keras_dyn.runs.files import read_toml
+from keras_dyn.runs.experiment import run_experiment
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -107,7 +107,7 @@ def test_missing_data_gives_one_line_and_writes_nothing(tmp_path):
 
 
 def test_atomic_write_leaves_no_temp_file_and_normal_permissions(tmp_path):
-    from keras_dyn.runfiles import atomic_write_text
+    from keras_dyn.runs.files import atomic_write_text
 
     target = atomic_write_text(tmp_path / "results.toml", "a = 1\n")
     assert target.read_text() == "a = 1\n"

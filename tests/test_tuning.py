@@ -12,7 +12,7 @@ import keras_tuner
 import pytest
 
 from keras_dyn.config import from_dict, load_config
-from keras_dyn.runfiles import read_toml
+from keras_dyn.runs.files import read_toml
 from keras_dyn.tuning import ExperimentHyperModel, ResumableGridSearchOracle, decode, encode, plan_of
 
 REPO = Path(__file__).resolve().parents[1]
@@ -200,7 +200,7 @@ def test_killed_grid_resumes_without_repeats(tmp_path):
 
 def test_grid_matches_run_experiment(tmp_path):
     """The tuner path trains exactly what `run` trains: same folders, same numbers."""
-    from keras_dyn.train import run_experiment
+    from keras_dyn.runs.experiment import run_experiment
     from keras_dyn.tuning import run_grid
 
     cfg = load_config(grid_config(tmp_path, name="same", units=(4, 8), seeds=(0,)))

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from keras_dyn.batches import batch_indices
+from keras_dyn.runs.batches import batch_indices
 from keras_dyn.callbacks._summaries import sig
 from keras_dyn.callbacks.base import DiagnosticCallback, Record
 from keras_dyn.callbacks.step_loss import BatchLoss
@@ -39,7 +39,7 @@ class NumpyTwin(DiagnosticCallback):
     weights, activations, output) and the Keras optimiser is mirrored by NumPy's own (plain
     :class:`~keras_dyn.numpy_mlp.SGD` or :class:`~keras_dyn.numpy_mlp.Adam`, with Keras's
     learning rate and constants). After every Keras step the NumPy MLP takes its own step on the
-    same batch (``orders`` says which examples: see :mod:`keras_dyn.batches`; the run must be fed
+    same batch (``orders`` says which examples: see :mod:`keras_dyn.runs.batches`; the run must be fed
     that order). The two are never re-synchronised: the NumPy MLP only ever sees its own weights,
     so the differences measured are those of a whole run.
 
@@ -68,7 +68,7 @@ class NumpyTwin(DiagnosticCallback):
     Args:
         x_train, y_train: the training set the batches index.
         orders: ``[epochs, n_train]`` per-epoch permutations the Keras run is fed
-            (:func:`keras_dyn.batches.epoch_orders`).
+            (:func:`keras_dyn.runs.batches.epoch_orders`).
         batch_size: the training batch size.
         log_dir: the run folder (``None``: results only).
         dtype: NumPy dtype of the twin (``None``: the Keras model's).

@@ -194,7 +194,7 @@ def load_config(path) -> ExperimentConfig:
 def from_dict(raw: dict, source: str = "<dict>", *, quick: bool = False) -> ExperimentConfig:
     """Validate an already-parsed TOML table (the same rules as :func:`load_config`).
 
-    ``quick`` marks a ``--quick`` version (see :func:`keras_dyn.train.quick_version`): the
+    ``quick`` marks a ``--quick`` version (see :func:`keras_dyn.runs.experiment.quick_version`): the
     ``[lab]`` readings may lie past its (fewer) epochs; they are read at the last one.
     """
     if not isinstance(raw, dict):

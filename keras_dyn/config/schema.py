@@ -264,4 +264,4 @@ RUN_NAME_TAGS = {
 }
 
 
-QUICK_SUFFIX = "-quick"  # added by --quick (keras_dyn.train.quick_version)
+QUICK_SUFFIX = "-quick"  # added by --quick (keras_dyn.runs.experiment.quick_version)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from keras_dyn.runfiles import read_toml
+from keras_dyn.runs.files import read_toml
 
 
 def load_results(path) -> list[dict]:
@@ -25,5 +25,5 @@ def load_results(path) -> list[dict]:
 
 
 def records_to_results(records) -> list[dict]:
-    """Turn :class:`keras_dyn.train.RunRecord` objects into the same dicts as :func:`load_results`."""
+    """Turn :class:`keras_dyn.runs.experiment.RunRecord` objects into the same dicts as :func:`load_results`."""
     return [dict(record.results, run_dir=str(record.run_dir)) for record in records]

@@ -1,4 +1,4 @@
-"""Training: one run (:func:`train_run`) and a whole experiment (:func:`run_experiment`).
+"""One run (:func:`train_run`): build, fit with the diagnostics, write its results.
 
 A run is one grid point with one seed. It writes ``modellogs/<experiment>/<run>/``:
 
@@ -17,197 +17,22 @@ import datetime as _dt
 import math
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
-
 from keras_dyn import __version__
-from keras_dyn.config import ExperimentConfig, same_run_config
-from keras_dyn.errors import KerasDynError, OutputError
-from keras_dyn.runfiles import (atomic_write_text, atomic_write_toml, candidates, claim_run,
-                                discard_run_dir, find_finished, finished_results, inside)
-
-QUICK_TRAIN_EXAMPLES = 1000
-QUICK_TEST_EXAMPLES = 500
-QUICK_MAX_SEEDS = 2
-QUICK_MAX_EPOCHS = 5
+from keras_dyn.config import ExperimentConfig
+from keras_dyn.errors import OutputError
+from keras_dyn.runs.files import atomic_write_text, atomic_write_toml
+from keras_dyn.runs.claims import discard_run_dir
 
 
-@dataclass(frozen=True)
-class RunRecord:
-    """A finished run: where it lives and what its results file says."""
-
-    run_dir: Path
-    results: dict
-
-
-def quick_version(cfg: ExperimentConfig) -> ExperimentConfig:
-    """The same experiment on a small subset (for tests and a first look): at most
-    1000 training and 500 test examples, at most two seeds and five epochs, synthetic sets at
-    most 1000 points."""
-    if cfg.data.dataset in ("circle", "nested_rings"):  # small already: fewer points, no subsets
-        data = {"n_samples": min(cfg.data.n_samples, 1000)}
-    else:
-        data = {"subset": min(cfg.data.subset or QUICK_TRAIN_EXAMPLES, QUICK_TRAIN_EXAMPLES),
-                "test_subset": min(cfg.data.test_subset or QUICK_TEST_EXAMPLES, QUICK_TEST_EXAMPLES)}
-    training = {"seeds": list(cfg.training.seeds[:QUICK_MAX_SEEDS]),
-                "epochs": min(cfg.training.epochs, QUICK_MAX_EPOCHS)}
-    sections = {}
-    if "epochs" in cfg.grid:
-        grid = cfg.to_dict()["grid"]
-        grid["epochs"] = sorted({min(e, QUICK_MAX_EPOCHS) for e in grid["epochs"]})
-        sections["grid"] = grid
-    if cfg.cases and "epochs" in cfg.cases[0]:
-        cases = []  # cases that become equal once capped are run once
-        for case in cfg.to_dict()["cases"]:
-            case["epochs"] = min(case["epochs"], QUICK_MAX_EPOCHS)
-            if case not in cases:
-                cases.append(case)
-        sections["cases"] = cases
-    probes = {"shift_test_size": min(cfg.probes.shift_test_size, 300),
-              "drift_probe_size": min(cfg.probes.drift_probe_size, 128)}
-    log = {"probe_size": min(cfg.log.probe_size, 128)}
-    return cfg.replace(data=data, training=training, probes=probes, log=log,
-                       experiment={"name": cfg.name + "-quick"}, quick=True, **sections)
-
-
-def run_experiment(cfg: ExperimentConfig, logdir="modellogs", *, quick=False, seeds=None,
-                   data_dir=None, verbose=True, restart=False, report_only=False) -> list[RunRecord]:
-    """Run every grid point with every seed, one after another; finished runs are reused.
-
-    Each run's folder is claimed before it trains (:func:`keras_dyn.runfiles.claim_run`), so
-    several processes on the same log folder share the work: a run whose folder already holds
-    its finished results (same resolved ``config.toml``) is reused, never trained again; a run
-    another live process is training is left to it, this process trains the others first and
-    then waits for it and reuses its results; a killed attempt's folder is cleared and trained
-    again.
-
-    Args:
-        cfg: the validated experiment.
-        logdir: root of the run output (``modellogs``); nothing is written outside it.
-        quick: run :func:`quick_version` of the experiment instead (experiment name gets ``-quick``).
-        seeds: if given, an int N (seeds 0..N-1) replacing the config's seeds.
-        data_dir: folder with the data sets (overrides ``KERAS_DYN_DATA``).
-        verbose: print progress lines to stderr.
-        restart: train every run again into new folders (``name_2``, ...); nothing is deleted,
-            and runs finished before this call are not reused.
-        report_only: train nothing: return the finished runs of the plan, or raise
-            :class:`KerasDynError` saying how many planned runs have no results.
-
-    Returns:
-        One :class:`RunRecord` per run, in grid order.
-    """
-    from keras_dyn import diagnostics
-    from keras_dyn.data import load_dataset  # imported here: keeps `--help` and config errors fast
-
-    cfg = prepared(cfg, quick=quick, seeds=seeds)
-    points = cfg.points()
-    plan = [(point, seed) for point in points for seed in cfg.training.seeds]
-    experiment_dir = Path(logdir) / cfg.name
-    inside(logdir, experiment_dir)  # a symbolic link pointing out of the log folder is refused
-    if report_only:
-        return collect_finished(cfg, experiment_dir)
-    # Load every data set before anything is written: a data error leaves modellogs untouched.
-    datasets = {}
-    for point in points:
-        data_cfg = cfg.at_point(point).data
-        if data_cfg not in datasets:
-            datasets[data_cfg] = load_dataset(data_cfg, data_dir=data_dir)
-    diagnostics.check_settings(cfg)
-    runs = [(point, seed, cfg.at_point(point, seed=seed)) for point, seed in plan]
-    texts = [run_cfg.to_toml() for _, _, run_cfg in runs]
-    names = [cfg.run_name(point, seed) for point, seed in plan]
-    epochs_of = [run_cfg.training.epochs for _, _, run_cfg in runs]
-    skip = superseded_runs(experiment_dir, names, texts) if restart else set()
-    if verbose:
-        print(f"keras_dyn: {cfg.name}: {len(points)} "
-              + (f"point(s) ({len(cfg.cases)} case(s) x grid)" if cfg.cases else "grid point(s)")
-              + f" x {len(cfg.training.seeds)} "
-              f"seed(s) = {len(plan)} run(s) -> {experiment_dir}"
-              + (f" (--restart: {len(skip)} finished run(s) not reused)" if restart else ""),
-              file=sys.stderr, flush=True)
-    say = (lambda text: print(text, file=sys.stderr, flush=True)) if verbose else (lambda text: None)
-    records: list = [None] * len(plan)
-    deferred = []
-    for wait in (False, True):
-        for index in (range(len(plan)) if not wait else deferred):
-            point, seed, run_cfg = runs[index]
-            tag = f"[run {index + 1}/{len(plan)} {names[index]}]"
-            claim = claim_run(experiment_dir, names[index], texts[index], root=logdir, wait=wait,
-                              skip=skip, on_wait=lambda owner: say(f"{tag} being trained by {owner}: "
-                                                                   f"waiting for it"))
-            if claim.state == "busy":
-                say(f"{tag} being trained by {claim.owner}: training the other runs first")
-                deferred.append(index)
-                continue
-            if claim.state == "finished":
-                say(f"{tag} finished earlier: results reused from {claim.run_dir}")
-                records[index] = RunRecord(claim.run_dir, claim.results)
-                continue
-            if claim.state == "retaken":
-                say(f"{tag} an unfinished attempt (its process is gone) was cleared: training it again")
-            records[index] = RunRecord(claim.run_dir, _train_claimed(
-                claim, run_cfg, datasets[run_cfg.data], point=point, run_index=index + 1,
-                run_count=len(plan), remaining_epochs_after=sum(epochs_of[index + 1:]),
-                verbose=verbose, root=logdir))
-    return records
-
-
-def prepared(cfg: ExperimentConfig, *, quick=False, seeds=None) -> ExperimentConfig:
-    """The config an experiment runs: ``--seeds N`` then ``--quick`` applied."""
-    if seeds is not None:
-        cfg = cfg.replace(training={"seeds": list(range(int(seeds)))})
-    return quick_version(cfg) if quick else cfg
-
-
-def superseded_runs(experiment_dir, names, texts) -> set[str]:
-    """Folder names of every finished run of the plan (what ``--restart`` does not reuse)."""
-    out = set()
-    for name, text in zip(names, texts):
-        for candidate in candidates(experiment_dir, name):
-            if finished_results(candidate) is not None and _same_config(candidate, text):
-                out.add(candidate.name)
-    return out
-
-
-def _same_config(run_dir, text) -> bool:
-    try:
-        stored = (Path(run_dir) / "config.toml").read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return False
-    return same_run_config(stored, text)
-
-
-def collect_finished(cfg: ExperimentConfig, experiment_dir, skip=(), *, what="report-only",
-                     hint="run the same command without --report-only to train them") -> list[RunRecord]:
-    """The finished runs of the plan (``cfg`` already prepared), newest folder of each run.
-
-    Raises:
-        KerasDynError: some planned runs have no finished folder (one line: how many, which).
-    """
-    plan = [(point, seed) for point in cfg.points() for seed in cfg.training.seeds]
-    records, missing = [], []
-    for point, seed in plan:
-        name = cfg.run_name(point, seed)
-        found = find_finished(experiment_dir, name, cfg.at_point(point, seed=seed).to_toml(), skip)
-        if found is None:
-            missing.append(name)
-        else:
-            records.append(RunRecord(found, finished_results(found)))
-    if missing:
-        shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
-        raise KerasDynError(f"{what}: {len(missing)} of {len(plan)} planned run(s) of {cfg.name} "
-                            f"have no results in {experiment_dir} ({shown}); {hint}")
-    return records
-
-
-def _train_claimed(claim, run_cfg, data, *, root, **kwargs) -> dict:
+def train_claimed(claim, run_cfg, data, *, root, **kwargs) -> dict:
     """Train into a claimed folder; on any failure the folder is removed (nothing half-written)
     and a refusing file system becomes one line."""
     try:
         results = train_run(run_cfg, data, claim.run_dir, root=root, **kwargs)
     except BaseException as exc:
         discard_run_dir(claim)
-        problem = _write_problem(exc)
+        problem = write_problem(exc)
         if problem is not None:
             raise OutputError(f"cannot write in {claim.run_dir}: {problem}; the unfinished run "
                               f"was removed") from None
@@ -216,7 +41,7 @@ def _train_claimed(claim, run_cfg, data, *, root, **kwargs) -> dict:
     return results
 
 
-def _write_problem(exc) -> str | None:
+def write_problem(exc) -> str | None:
     """The reason, if ``exc`` is the file system refusing (OSError, or TensorFlow's version)."""
     if isinstance(exc, OutputError):
         return str(exc).removeprefix("output error: ")
@@ -292,7 +117,7 @@ def fit_and_record(cfg: ExperimentConfig, data, run_dir, model, *, point=None, e
     ``nan`` / ``inf``. A run that trained all its epochs has ``status = "complete"``.
     """
     from keras_dyn import diagnostics
-    from keras_dyn.batches import epoch_orders, fixed_order_dataset
+    from keras_dyn.runs.batches import epoch_orders, fixed_order_dataset
     from keras_dyn.callbacks.divergence import StopOnDivergence
     from keras_dyn.callbacks.epoch_recorder import EpochRecorder
 
@@ -336,7 +161,7 @@ def fit_and_record(cfg: ExperimentConfig, data, run_dir, model, *, point=None, e
             "experiment": cfg.name,
             "name": run_dir.name,
             "seed": seed,
-            "point": _toml_safe(point or {}),
+            "point": toml_safe(point or {}),
             **stop.results(),
             "dataset": cfg.data.dataset,
             "num_classes": int(data.num_classes),
@@ -355,14 +180,14 @@ def fit_and_record(cfg: ExperimentConfig, data, run_dir, model, *, point=None, e
             "started": started.isoformat(timespec="seconds"),
             "keras_dyn": __version__,
         },
-        "final": _final(epochs, steps),
+        "final": final_metrics(epochs, steps),
         "epochs": epochs,
     }
     for callback in extra:
         key = getattr(callback, "results_key", None)
         if key and hasattr(callback, "results"):
             results[key] = callback.results()
-    results = _toml_safe(results)
+    results = toml_safe(results)
     atomic_write_toml(run_dir / "results.toml", results)
     return results
 
@@ -377,7 +202,7 @@ def _updates(model) -> int:
     return int(keras.ops.convert_to_numpy(optimizer.iterations))
 
 
-def _final(epochs: dict, steps: int | None = None) -> dict:
+def final_metrics(epochs: dict, steps: int | None = None) -> dict:
     """The ``[final]`` table: last-epoch numbers, the best validation epoch, time and rate.
 
     ``best_val_epoch`` is the epoch (1-based) of the highest finite validation accuracy (left
@@ -408,7 +233,7 @@ def _final(epochs: dict, steps: int | None = None) -> dict:
     return final
 
 
-def _toml_safe(value):
+def toml_safe(value):
     """Plain Python values TOML can hold and read back.
 
     No None (left out), no NumPy scalars or arrays (plain Python), non-finite floats kept as
@@ -418,11 +243,11 @@ def _toml_safe(value):
     import numpy as np
 
     if isinstance(value, dict):
-        return {str(k): _toml_safe(v) for k, v in value.items() if v is not None}
+        return {str(k): toml_safe(v) for k, v in value.items() if v is not None}
     if isinstance(value, np.ndarray):
-        return _toml_safe(value.tolist())
+        return toml_safe(value.tolist())
     if isinstance(value, (list, tuple)):
-        items = [_toml_safe(v) for v in value if v is not None]
+        items = [toml_safe(v) for v in value if v is not None]
         numbers = [v for v in items if isinstance(v, (int, float)) and not isinstance(v, bool)]
         if (len(numbers) == len(items) and any(isinstance(v, float) for v in numbers)
                 and any(isinstance(v, int) for v in numbers)):

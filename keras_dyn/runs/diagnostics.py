@@ -1,6 +1,6 @@
 """The one place that turns a run's ``[log]`` and ``[probes]`` sections into Keras callbacks.
 
-``keras_dyn.train`` calls :func:`prepare_model` on the freshly built model (before compile) and
+``keras_dyn.runs.fit`` calls :func:`prepare_model` on the freshly built model (before compile) and
 :func:`callbacks_for` to get the diagnostics for one run. Callbacks themselves never see the
 config: they get plain arguments from here.
 """
@@ -138,7 +138,7 @@ def probe_callbacks(cfg, data, run_dir, orders=None) -> list:
         from keras_dyn.callbacks.numpy_twin import NumpyTwin
 
         if orders is None:
-            raise ValueError("probes.numpy_twin needs the run's batch orders (keras_dyn.batches)")
+            raise ValueError("probes.numpy_twin needs the run's batch orders (keras_dyn.runs.batches)")
         out.append(NumpyTwin(data.x_train, data.y_train, orders, cfg.training.batch_size, log_dir=run_dir))
     return out
 

@@ -1,0 +1,106 @@
+"""What a metric is (:class:`Metric`), the error when one cannot be read, and the low-level access to a run's results tables that every reader shares.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+
+CHANCE_KEY = "num_classes"  # in results [run]; chance accuracy is 1 / num_classes
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One measurable quantity.
+
+    Args:
+        name: the name a TOML file uses.
+        what: one line for the documentation and the findings.
+        table: the results table it needs (``epochs``, ``gradients``, ``activations``, ``weights``,
+            ``noisy_labels``, ``shifts``, ``drift``, ``run``).
+        params: parameter names it takes (``layer``, ``kind``, ``severity``).
+        per_epoch: read at an epoch (``at``); False for run-level numbers.
+        percent: shown in percent (accuracies and fractions).
+        needs: the config switch that must be on for it to exist (for the config check).
+    """
+
+    name: str
+    what: str
+    table: str
+    params: tuple = ()
+    per_epoch: bool = True
+    percent: bool = False
+    needs: str = ""
+    series: object = field(default=None, repr=False, compare=False)  # (result, params) -> (epochs, values)
+    scalar: object = field(default=None, repr=False, compare=False)  # (result, params) -> value
+
+
+class MetricError(ValueError):
+    """A metric cannot be read from a results file (a bug or a mismatched results file)."""
+
+
+def to_float(value) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def epochs_table(result, key):
+    ep = result.get("epochs", {})
+    values = [to_float(v) for v in ep.get(key, [])]
+    epochs = [int(e) for e in ep.get("epoch", range(1, len(values) + 1))][: len(values)]
+    return epochs, values
+
+
+def hidden_layers(result) -> list[str]:
+    return [f"hidden{i}" for i in range(1, len(result["run"].get("hidden", [])) + 1)]
+
+
+def resolve_layer(result, layer: str, *, variable: bool) -> str:
+    """``first``/``last`` and a missing ``/kernel`` resolved for this run's model."""
+    name, _, part = (layer or "first").partition("/")
+    if name == "first":
+        name = "hidden1"
+    elif name == "last":
+        name = "output"
+    if variable:
+        return f"{name}/{part or 'kernel'}"
+    return name
+
+
+def table_series(table, *path):
+    def read(result, params):
+        t = result.get(table)
+        if not t:
+            raise MetricError(f"the run has no [{table}] table")
+        node = t
+        for p in path:
+            p = p(result, params) if callable(p) else p
+            if p not in node:
+                raise MetricError(f"[{table}] has no {p!r}")
+            node = node[p]
+        values = [to_float(v) for v in node]
+        return [int(e) for e in t["epoch"]][: len(values)], values
+    return read
+
+
+PARAMS = ("layer", "kind", "severity", "of", "threshold", "fraction")
+
+
+#: the per-epoch metric read by a metric that takes ``of``, when ``of`` is left out
+OF_DEFAULT = {"first_epoch": "train_accuracy", "cpu_seconds_to": "train_accuracy", "first_epoch_of_best": "val_accuracy", "volatility": "train_loss"}
+
+
+LAYER_RE = re.compile(r"^(hidden[1-9][0-9]{0,2}|output|first|last|mean)(/(kernel|bias))?$")
+
+
+def best_val_epoch(result) -> int:
+    """The first epoch with the highest finite validation accuracy."""
+    epochs, val = epochs_table(result, "val_accuracy")
+    finite = [(v, -e) for e, v in zip(epochs, val) if math.isfinite(v)]
+    if not finite:
+        raise MetricError("no finite validation accuracy to choose the best-validation epoch on")
+    return -max(finite)[1]
