@@ -21,7 +21,7 @@ class _LabMainLoader(importlib.abc.Loader):
         return None
 
     def get_code(self, fullname):  # runpy (python -m) runs this code as __main__
-        source = ("import sys\nfrom keras_dyn.lab import main\n\n"
+        source = ("import sys\nfrom keras_dyn.cli.lab import main\n\n"
                   f"if __name__ == '__main__':\n    sys.exit(main({self.lab!r}))\n")
         return compile(source, f"<lab {self.lab}>", "exec")
 

@@ -267,7 +267,8 @@ def test_tiny_cases_run_sequential_and_grid_and_findings(tmp_path):
     """Two cases x two activations x 2 seeds on circle through `run` and the keras-tuner grid:
     the same run folders, each run trained with its case's optimiser and rate, the findings'
     verdict and grouping by a case key, the HParams session with the case's values."""
-    from keras_dyn.report.findings import build_findings, setup_markdown
+    from keras_dyn.report.findings import build_findings
+    from keras_dyn.report.setup import setup_markdown
     from keras_dyn.report.results import records_to_results
     from keras_dyn.runs.files import read_toml
     from keras_dyn.runs.experiment import run_experiment

@@ -191,7 +191,7 @@ def test_scaffolded_lab_lists_and_refuses_to_overwrite(lab_tree):
 
 def test_toml_only_lab_on_grid_and_label_noise_runs_to_verdicts(lab_tree, monkeypatch, capsys):
     """The issue's check: a new lab as TOML only (grid and label noise) runs and gives its verdicts."""
-    from keras_dyn.lab import main
+    from keras_dyn.cli.lab import main
 
     name = "exp98_toml_only"
     catalogue.scaffold(name)

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.mark.parametrize("lab", sorted(LABS))
 def test_lab_runs_and_writes_findings(lab, tmp_path):
-    from keras_dyn.lab import run_lab
+    from keras_dyn.cli.lab import run_lab
 
     if not os.environ.get("KERAS_DYN_DATA"):
         pytest.skip("needs KERAS_DYN_DATA")

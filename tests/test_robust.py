@@ -132,7 +132,7 @@ class _FrozenDatetime(real_datetime.datetime):
 
 
 def test_findings_in_the_same_second_get_distinct_names(cfg, tmp_path, monkeypatch):
-    from keras_dyn import lab
+    from keras_dyn.report import output as lab
     from keras_dyn.report.results import records_to_results
 
     logdir = tmp_path / "logs"
@@ -148,7 +148,7 @@ def test_findings_in_the_same_second_get_distinct_names(cfg, tmp_path, monkeypat
 
 def test_findings_that_fail_after_training_keep_the_runs_and_leave_no_partial_findings(cfg, tmp_path,
                                                                                       monkeypatch):
-    from keras_dyn import lab
+    from keras_dyn.report import output as lab
     from keras_dyn.report import findings as engine
     from keras_dyn.report.results import records_to_results
 
@@ -317,7 +317,7 @@ def test_second_grid_on_the_same_folder_is_refused_with_one_line(tmp_path, tiny_
 
 
 def test_lab_name_must_be_a_name(tmp_path, capsys):
-    from keras_dyn.lab import run_lab
+    from keras_dyn.cli.lab import run_lab
 
     lab = tmp_path / "bad lab"
     lab.mkdir()

@@ -8,7 +8,7 @@ import pytest
 from keras_dyn import cli
 from keras_dyn.catalogue import find_lab
 from keras_dyn.report.lablog import FINDINGS_END, FINDINGS_START, SETUP_END, SETUP_START
-from keras_dyn.worksheet import blank_markdown, render_html, write_worksheet
+from keras_dyn.report.worksheet import blank_markdown, render_html, write_worksheet
 from tests._chromium import Chromium, chromium_executable
 from tests.test_cli import PNG, tiny_lab  # noqa: F401 (a fixture)
 

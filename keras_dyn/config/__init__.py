@@ -25,11 +25,10 @@ naming the file, the dotted key and what is allowed. Nothing here imports Tensor
 from keras_dyn.config.experiment import ExperimentConfig, from_dict, load_config, same_run_config
 from keras_dyn.config.names import check_name, name_problem
 from keras_dyn.config.schema import (ALL_SECTIONS, CORRUPTIONS, DATASETS, GRID_KEYS, INPUT_CORRUPTIONS,
-                                     KERAS_ACTIVATIONS, KERAS_INITIALIZERS, LABEL_NOISE_KINDS,
-                                     MAX_LAYERS, MAX_PARAMS, MAX_RUNS, MAX_WIDTH, NAME_MAX,
-                                     OPTIMIZERS, QUICK_SUFFIX, RUN_NAME_MAX, SCHEDULERS, SEED_MAX,
-                                     SHIFT_KINDS, DataConfig, ExperimentSection, LogConfig,
-                                     ModelConfig, ProbesConfig, TrainingConfig)
+                                     KERAS_ACTIVATIONS, KERAS_INITIALIZERS, LABEL_NOISE_KINDS, MAX_LAYERS,
+                                     MAX_PARAMS, MAX_RUNS, MAX_WIDTH, NAME_MAX, OPTIMIZERS, QUICK_SUFFIX,
+                                     RUN_NAME_MAX, SCHEDULERS, SEED_MAX, SHIFT_KINDS, DataConfig,
+                                     ExperimentSection, LogConfig, ModelConfig, ProbesConfig, TrainingConfig)
 
 __all__ = [
     "ExperimentConfig", "from_dict", "load_config", "same_run_config", "check_name", "name_problem",

@@ -11,13 +11,17 @@ import itertools
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+
 import toml
-from keras_dyn.errors import ConfigError
+
 from keras_dyn.config.lab import parse_lab
 from keras_dyn.config.names import first_line, name_problem, plain, same_value, short, suggest
 from keras_dyn.config.plan import check_combinations, check_plan, parse_cases, parse_grid
 from keras_dyn.config.rules import check_value
-from keras_dyn.config.schema import ALL_SECTIONS, CORRUPTIONS, DataConfig, ExperimentSection, FREEFORM_SECTIONS, GRID_KEYS, LogConfig, ModelConfig, ProbesConfig, RUN_NAME_TAGS, SECTION_TYPES, TrainingConfig
+from keras_dyn.config.schema import (ALL_SECTIONS, CORRUPTIONS, FREEFORM_SECTIONS, GRID_KEYS, RUN_NAME_TAGS,
+                                     SECTION_TYPES, DataConfig, ExperimentSection, LogConfig, ModelConfig,
+                                     ProbesConfig, TrainingConfig)
+from keras_dyn.errors import ConfigError
 
 
 @dataclass(frozen=True)

@@ -47,12 +47,12 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from keras_dyn.errors import ConfigError
-from keras_dyn.config.names import show, suggest
+
 from keras_dyn.config.lab_checks import LabContext, check_metric, check_param_value, check_reading, text_value
+from keras_dyn.config.names import show, suggest
+from keras_dyn.errors import ConfigError
 from keras_dyn.report.metrics import PARAMS
 from keras_dyn.report.sections import SECTIONS
-
 
 RUNNERS = ("sequential", "grid")
 

@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
-from keras_dyn.errors import ConfigError
 from keras_dyn.config.names import plain_text, show, suggest
-from keras_dyn.report.metrics import LAYER_RE, METRICS, OF_DEFAULT, PARAMS, check_param, parse_reading, recorded_every
+from keras_dyn.errors import ConfigError
+from keras_dyn.report.metrics import (LAYER_RE, METRICS, OF_DEFAULT, PARAMS, check_param, parse_reading,
+                                      recorded_every)
 
 
 def text_value(source, dotted, value, required=False, limit=2000) -> str:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import difflib
 import re
-from keras_dyn.errors import ConfigError
-from keras_dyn.config.schema import NAME_MAX
 
+from keras_dyn.config.schema import NAME_MAX
+from keras_dyn.errors import ConfigError
 
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 

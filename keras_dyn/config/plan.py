@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
-from keras_dyn.errors import ConfigError
-
 from keras_dyn.config.names import name_problem, show, show_point, suggest
 from keras_dyn.config.rules import grid_value
-from keras_dyn.config.schema import DATASET_SHAPES, GRID_KEYS, MAX_CASES, MAX_DECISION_GRID, MAX_LAYERS, MAX_PARAMS, MAX_RUNS, RUN_NAME_MAX, RUN_NAME_TAGS, SYNTHETIC, TWIN_ACTIVATIONS, TWIN_OPTIMIZERS
+from keras_dyn.config.schema import (DATASET_SHAPES, GRID_KEYS, MAX_CASES, MAX_DECISION_GRID, MAX_LAYERS,
+                                     MAX_PARAMS, MAX_RUNS, RUN_NAME_MAX, RUN_NAME_TAGS, SYNTHETIC,
+                                     TWIN_ACTIVATIONS, TWIN_OPTIMIZERS)
+from keras_dyn.errors import ConfigError
 
 
 def check_plan(cfg):

@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
+
+from keras_dyn.config.names import check_name, plain_text, show, suggest
+from keras_dyn.config.schema import (CORRUPTIONS, DATASETS, DTYPES, GRADIENT_MODES, GRID_KEYS,
+                                     INITIALIZER_ALIASES, INPUT_CORRUPTIONS, INT_MAX, KERAS_ACTIVATIONS,
+                                     KERAS_INITIALIZERS, LABEL_NOISE_KINDS, MAX_DECISION_GRID, MAX_LAYERS,
+                                     MAX_RUNS, MAX_SEVERITY, MAX_WIDTH, NAME_MAX, NORMALIZATIONS, OPTIMIZERS,
+                                     OUTPUTS, QUICK_SUFFIX, SCHEDULERS, SECTION_TYPES, SEED_MAX, SHIFT_KINDS)
 from keras_dyn.errors import ConfigError
-from keras_dyn.config.names import plain_text, show, suggest, check_name
-from keras_dyn.config.schema import CORRUPTIONS, DATASETS, DTYPES, GRADIENT_MODES, GRID_KEYS, INITIALIZER_ALIASES, INPUT_CORRUPTIONS, INT_MAX, KERAS_ACTIVATIONS, KERAS_INITIALIZERS, LABEL_NOISE_KINDS, MAX_DECISION_GRID, MAX_LAYERS, MAX_RUNS, MAX_WIDTH, NAME_MAX, NORMALIZATIONS, OPTIMIZERS, QUICK_SUFFIX, SCHEDULERS, SECTION_TYPES, SEED_MAX, SHIFT_KINDS, MAX_SEVERITY, OUTPUTS
 
 
 def check_value(source, dotted, rule_key, value, fld):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-
 DATASETS = ("mnist", "fashion_mnist", "circle", "nested_rings")
 
 

@@ -24,10 +24,12 @@ import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-import toml
-from keras_dyn.errors import OutputError
-from keras_dyn.runs.files import CONFIG_FILE, RESULTS_FILE, _output_error, atomic_write_text, ensure_dir, inside, read_toml
 
+import toml
+
+from keras_dyn.errors import OutputError
+from keras_dyn.runs.files import (CONFIG_FILE, RESULTS_FILE, atomic_write_text, ensure_dir, inside,
+                                  output_error, read_toml)
 
 CLAIM_FILE = ".claim"
 
@@ -46,7 +48,7 @@ def experiment_lock(experiment_dir):
     try:
         fd = _open_nofollow(path, os.O_RDWR | os.O_CREAT)
     except OSError as exc:
-        raise _output_error(exc, path, "cannot write") from None
+        raise output_error(exc, path, "cannot write") from None
     try:
         _flock(fd, fcntl.LOCK_EX, path)
         yield
@@ -75,7 +77,7 @@ def process_lock(path, what: str):
     try:
         fd = _open_nofollow(path, os.O_RDWR | os.O_CREAT)
     except OSError as exc:
-        raise _output_error(exc, path, "cannot write") from None
+        raise output_error(exc, path, "cannot write") from None
     try:
         _flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, path)
     except BlockingIOError:
@@ -276,7 +278,7 @@ def _new_run_dir(experiment_dir: Path, name: str, config_text: str, root) -> Run
         except FileExistsError:
             continue
         except OSError as exc:
-            raise _output_error(exc, candidate, "cannot create folder") from None
+            raise output_error(exc, candidate, "cannot create folder") from None
         try:
             inside(root, candidate)
             fd = process_lock(candidate / CLAIM_FILE, f"training {name}")

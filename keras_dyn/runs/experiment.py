@@ -6,12 +6,12 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
 from keras_dyn.config import ExperimentConfig, same_run_config
 from keras_dyn.errors import KerasDynError
-from keras_dyn.runs.files import inside
 from keras_dyn.runs.claims import candidates, claim_run, find_finished, finished_results
+from keras_dyn.runs.files import inside
 from keras_dyn.runs.fit import train_claimed
-
 
 QUICK_TRAIN_EXAMPLES = 1000
 

@@ -18,9 +18,10 @@ import errno
 import os
 import tempfile
 from pathlib import Path
-import toml
-from keras_dyn.errors import OutputError
 
+import toml
+
+from keras_dyn.errors import OutputError
 
 CONFIG_FILE = "config.toml"
 
@@ -50,13 +51,13 @@ def ensure_dir(path, root=None) -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise _output_error(exc, path, "cannot create folder") from None
+        raise output_error(exc, path, "cannot create folder") from None
     if root is not None:
         inside(root, path)  # a link created meanwhile
     return path
 
 
-def _output_error(exc: OSError, path, what: str) -> OutputError:
+def output_error(exc: OSError, path, what: str) -> OutputError:
     reason = exc.strerror or type(exc).__name__
     if exc.errno == errno.ENOSPC:
         reason += " (the disk is full)"
@@ -84,7 +85,7 @@ def atomic_write_text(path, text: str, *, root=None, exclusive: bool = False) ->
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:100]}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
-        raise _output_error(exc, path, "cannot write") from None
+        raise output_error(exc, path, "cannot write") from None
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file normal permissions
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -101,7 +102,7 @@ def atomic_write_text(path, text: str, *, root=None, exclusive: bool = False) ->
         raise
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
-        raise _output_error(exc, path, "cannot write") from None
+        raise output_error(exc, path, "cannot write") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -18,11 +18,12 @@ import math
 import sys
 import time
 from pathlib import Path
+
 from keras_dyn import __version__
 from keras_dyn.config import ExperimentConfig
 from keras_dyn.errors import OutputError
-from keras_dyn.runs.files import atomic_write_text, atomic_write_toml
 from keras_dyn.runs.claims import discard_run_dir
+from keras_dyn.runs.files import atomic_write_text, atomic_write_toml
 
 
 def train_claimed(claim, run_cfg, data, *, root, **kwargs) -> dict:
@@ -117,9 +118,9 @@ def fit_and_record(cfg: ExperimentConfig, data, run_dir, model, *, point=None, e
     ``nan`` / ``inf``. A run that trained all its epochs has ``status = "complete"``.
     """
     from keras_dyn import diagnostics
-    from keras_dyn.runs.batches import epoch_orders, fixed_order_dataset
     from keras_dyn.callbacks.divergence import StopOnDivergence
     from keras_dyn.callbacks.epoch_recorder import EpochRecorder
+    from keras_dyn.runs.batches import epoch_orders, fixed_order_dataset
 
     run_dir = Path(run_dir)
     seed = cfg.training.seeds[0]

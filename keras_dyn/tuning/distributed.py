@@ -9,8 +9,8 @@ import socket
 import subprocess
 import sys
 import time
-from keras_dyn.errors import KerasDynError
 
+from keras_dyn.errors import KerasDynError
 
 CHILD_ENV = "KERAS_DYN_GRID_CHILD"  # set by the --workers launcher in its children
 

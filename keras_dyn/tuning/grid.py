@@ -27,19 +27,18 @@ import os
 import shutil
 import sys
 from pathlib import Path
+
 import keras_tuner
+
 from keras_dyn.config import ExperimentConfig, same_run_config
 from keras_dyn.errors import ConfigError, KerasDynError
-from keras_dyn.runs.files import atomic_write_text, ensure_dir, inside
 from keras_dyn.runs.claims import candidates, finished_results, owner_of, process_lock
+from keras_dyn.runs.files import atomic_write_text, ensure_dir, inside
 from keras_dyn.tuning.distributed import CHILD_ENV, launch_local
 from keras_dyn.tuning.hparams import write_hparams_config
-from keras_dyn.tuning.oracle import KerasDynGridSearch
 from keras_dyn.tuning.hypermodel import ExperimentHyperModel
+from keras_dyn.tuning.oracle import KerasDynGridSearch
 from keras_dyn.tuning.space import SUPERSEDED, TUNER_DIRNAME, plan_of, read_superseded
-
-
-
 
 GRID_LOCK = ".grid.lock"
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import numbers
 from pathlib import Path
+
 from keras_dyn.config import ExperimentConfig
 from keras_dyn.errors import OutputError
-from keras_dyn.runs.files import atomic_write_text, inside
 from keras_dyn.runs.claims import experiment_lock
+from keras_dyn.runs.files import atomic_write_text, inside
 from keras_dyn.tuning.space import FINAL_TAGS, SEED_HP, TUNER_DIRNAME, encode, hparam_values, trial_metrics
-
 
 HPARAMS_MARKER = ".hparams_written"
 

@@ -7,28 +7,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+
 import keras_tuner
+
 from keras_dyn.config import ExperimentConfig
 from keras_dyn.errors import KerasDynError, OutputError
 from keras_dyn.runs.claims import claim_run, discard_run_dir
 from keras_dyn.tuning.hparams import HPARAMS_MARKER, write_trial_hparams
-from keras_dyn.tuning.space import CASE_HP, OBJECTIVE, SEED_HP, decode, encode, plan_of, read_superseded, trial_metrics
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
+from keras_dyn.tuning.space import (CASE_HP, OBJECTIVE, SEED_HP, decode, encode, plan_of, read_superseded,
+                                    trial_metrics)
 
 
 class ExperimentHyperModel(keras_tuner.HyperModel):
@@ -106,7 +93,7 @@ class ExperimentHyperModel(keras_tuner.HyperModel):
     def fit(self, hp, model, *args, callbacks=None, verbose=None, **kwargs):
         """Train one trial into its run folder; returns the metrics reported to the oracle."""
         from keras_dyn.callbacks.progress import Progress
-        from keras_dyn.runs.fit import write_problem, fit_and_record
+        from keras_dyn.runs.fit import fit_and_record, write_problem
 
         point, seed, run_cfg = self.run_config(hp)
         name = self.cfg.run_name(point, seed)

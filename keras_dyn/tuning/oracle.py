@@ -7,9 +7,11 @@ import functools
 import json
 import os
 import time
+
 import keras_tuner
 from keras_tuner.src.engine.trial import TrialStatus
 from keras_tuner.src.tuners.gridsearch import GridSearchOracle, LinkedList
+
 from keras_dyn.runs.files import atomic_write_text
 from keras_dyn.tuning.hypermodel import ExperimentHyperModel
 from keras_dyn.tuning.space import OBJECTIVE, TUNER_DIRNAME

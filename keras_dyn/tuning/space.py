@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+
 from keras_dyn.config.experiment import ExperimentConfig
 
 OBJECTIVE = "val_accuracy"

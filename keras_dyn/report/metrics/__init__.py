@@ -31,10 +31,9 @@ read; :func:`value` and :func:`series`).
 """
 
 from keras_dyn.report.metrics.base import (CHANCE_KEY, LAYER_RE, OF_DEFAULT, PARAMS, Metric, MetricError,
-                                           hidden_layers, resolve_layer)
-from keras_dyn.report.metrics.base import best_val_epoch
-from keras_dyn.report.metrics.readings import (Reading, check_param, describe, parse_reading,
-                                               recorded_every, series, value)
+                                           best_val_epoch, hidden_layers, resolve_layer)
+from keras_dyn.report.metrics.readings import (Reading, check_param, describe, parse_reading, recorded_every,
+                                               series, value)
 from keras_dyn.report.metrics.registry import EPOCH_TREND_WINDOW, METRICS
 from keras_dyn.report.metrics.tables import TWIN_LOCKSTEP, VOLATILITY_WINDOW
 

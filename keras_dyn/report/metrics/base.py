@@ -7,7 +7,6 @@ import math
 import re
 from dataclasses import dataclass, field
 
-
 CHANCE_KEY = "num_classes"  # in results [run]; chance accuracy is 1 / num_classes
 
 

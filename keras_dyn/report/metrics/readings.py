@@ -6,9 +6,9 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from keras_dyn.report.metrics.base import LAYER_RE, Metric, MetricError, PARAMS, best_val_epoch
-from keras_dyn.report.metrics.registry import METRICS
 
+from keras_dyn.report.metrics.base import LAYER_RE, PARAMS, Metric, MetricError, best_val_epoch
+from keras_dyn.report.metrics.registry import METRICS
 
 _AT_RE = re.compile(r"^last:([1-9][0-9]{0,4})$")
 

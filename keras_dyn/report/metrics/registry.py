@@ -4,9 +4,14 @@
 from __future__ import annotations
 
 import math
-from keras_dyn.report.metrics.base import Metric, MetricError, OF_DEFAULT, epochs_table, table_series
-from keras_dyn.report.metrics.base import best_val_epoch
-from keras_dyn.report.metrics.tables import ratio_of, read_epoch_metric, read_gap, read_global_grad, read_grad, read_loss_volatility, read_per_entry, read_per_layer, read_rms_attenuation, read_run_value, read_shift, read_source_stability, read_twin_lockstep, read_twin_max, read_weights
+
+from keras_dyn.report.metrics.base import (OF_DEFAULT, Metric, MetricError, best_val_epoch, epochs_table,
+                                           table_series)
+from keras_dyn.report.metrics.tables import (ratio_of, read_epoch_metric, read_gap, read_global_grad,
+                                             read_grad, read_loss_volatility, read_per_entry, read_per_layer,
+                                             read_rms_attenuation, read_run_value, read_shift,
+                                             read_source_stability, read_twin_lockstep, read_twin_max,
+                                             read_weights)
 
 
 def read_layer_spread(result, params):

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import math
-from keras_dyn.report.metrics.base import CHANCE_KEY, MetricError, epochs_table, hidden_layers, resolve_layer, table_series, to_float
+
+from keras_dyn.report.metrics.base import (CHANCE_KEY, MetricError, epochs_table, hidden_layers,
+                                           resolve_layer, table_series, to_float)
 
 
 def read_grad(stat):

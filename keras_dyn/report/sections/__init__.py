@@ -2,7 +2,7 @@
 
 A section is a small function ``render(ctx, **params) -> str`` (markdown; figures written through
 ``ctx.figure(name)``) from the runs' results, where ``ctx`` is a
-:class:`keras_dyn.report.findings.FindingsContext`. None hard-codes a grid key: grouping is by the
+:class:`keras_dyn.report.context.FindingsContext`. None hard-codes a grid key: grouping is by the
 keys the TOML names (``by``), or by every grid key. This module holds only the registry (names,
 parameters, what each does) so that the config check can validate ``[[lab.findings]]`` without
 importing matplotlib; the functions are imported when a section is rendered.
@@ -256,10 +256,10 @@ _LIST = [
                 "keys": Param("grid_keys", None, required=True),
                 "metric": Param("metric", "val_accuracy"), "at": Param("reading", None),
             }),
-    # ---- diagnostics (keras_dyn/report/sections/dynamics.py)
+    # ---- diagnostics (keras_dyn/report/sections/layers.py, updates.py)
     Section("layer_table", "a per-layer (per-variable) table of metrics at readings, per group; a verdict per "
             "layer between two sides (a, b) or between each layer's bias and kernel, with the chance count",
-            "dynamics:layer_table", {
+            "layers:layer_table", {
                 "metrics": Param("metrics", None, required=True, what="per-layer metrics (they take `layer`)"),
                 "at": Param("readings", None, what="readings (default: the last epoch)"),
                 "by": _BY, "select": Param("selector", None, what="only these runs"),
@@ -272,7 +272,7 @@ _LIST = [
             }, check=_check_layer_table),
     Section("layer_curves", "a per-layer metric over epochs: one panel per group, one line per layer, mean "
             "over seeds with a ±1 sd band (gradient flow, dead units, drift, update ratios)",
-            "dynamics:layer_curves", {
+            "layers:layer_curves", {
                 "metric": Param("metric", None, required=True), "by": _BY,
                 "select": Param("selector", None, what="only these runs"),
                 "part": Param("text", "kernel", what="kernel | bias | all (gradient and weight metrics)"),
@@ -280,7 +280,7 @@ _LIST = [
             }, check=_check_layer_metric),
     Section("layer_profile", "a per-layer metric against layer position at readings, one line per group "
             "(the depth profile), mean over seeds with a ±1 sd band",
-            "dynamics:layer_profile", {
+            "layers:layer_profile", {
                 "metric": Param("metric", None, required=True),
                 "at": Param("readings", None, what="one panel per reading (default: the last epoch)"),
                 "by": _BY, "select": Param("selector", None, what="only these runs"),
@@ -289,14 +289,14 @@ _LIST = [
             }, check=_check_layer_metric),
     Section("run_figures", "single-run diagnostic figures of the lowest seed among the selected runs: "
             "gradient flow, every step's norm, gradient histograms over time, dead units",
-            "dynamics:run_figures", {
+            "layers:run_figures", {
                 "select": Param("selector", None, what="which runs (default: all); the lowest seed is drawn"),
                 "figures": Param("strings", list(_RUN_FIGURES), what=", ".join(_RUN_FIGURES)),
                 "title": Param("text", ""),
             }, check=_check_run_figures),
     Section("variance_decomposition", "a layer's gradient-norm mean, sd, variance and cv for two sides, "
             "each compared, and var = cv² × mean² splitting the variance ratio into size and relative spread",
-            "dynamics:variance_decomposition", {
+            "updates:variance_decomposition", {
                 "a": Param("selector", None, required=True), "b": Param("selector", None, required=True),
                 "layer": Param("layer", "first", what="a layer or variable (default: the first kernel)"),
                 "at": Param("readings", None, what="readings (default: the last epoch)"),
@@ -340,7 +340,7 @@ _LIST = [
     Section("gradient_vs_update", "the raw gradient beside the step the optimiser took, per layer: each "
             "per-layer metric relative to the output kernel (table and figure), the spread across layers, "
             "and whether the steps are more uniform across layers than the gradients",
-            "dynamics:gradient_vs_update", {
+            "updates:gradient_vs_update", {
                 "metrics": Param("metrics", ["grad_rms", "update_rms", "update_ratio"],
                                  what="per-layer gradient or weight metrics; the first is the baseline"),
                 "at": Param("readings", None, what="readings (the table: the last; the figure: each)"),

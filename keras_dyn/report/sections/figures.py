@@ -7,7 +7,7 @@ import math
 from keras_dyn.report import metrics as M
 
 
-def _plt():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
@@ -16,7 +16,7 @@ def _plt():
     return plt
 
 
-def _slug(text: str) -> str:
+def slug(text: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in text).strip("_").lower()
 
 
@@ -57,7 +57,7 @@ def _draw_groups(ax, ctx, metric, groups, params=None) -> int:
 
 def curves(ctx, metric="test_accuracy", by=None, params=None, title="", log_y=False):
     """Mean over seeds per epoch, one line per group, ±1 sd band; diverged runs left out."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
     left_out = _draw_groups(ax, ctx, metric, ctx.groups(by), params)
     name = M.describe(metric, params)
@@ -66,7 +66,7 @@ def curves(ctx, metric="test_accuracy", by=None, params=None, title="", log_y=Fa
     ax.set_title(title or f"{ctx.cfg.name}: {name}, mean ± sd over seeds")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    ref = ctx.save_figure(fig, f"{_slug(name)}_vs_epochs.png")
+    ref = ctx.save_figure(fig, f"{slug(name)}_vs_epochs.png")
     note = f" ({left_out} diverged run(s) left out)" if left_out else ""
     return f"![{name} against epochs]({ref}){note}"
 
@@ -78,7 +78,7 @@ def sweep(ctx, x, metrics=("test_accuracy",), at=None, by=None, params=None, tit
     runs and non-finite values left out and counted."""
     import numpy as np
 
-    plt = _plt()
+    plt = pyplot()
     reading = ctx.reading(at)
     xs = sorted(ctx.cfg.swept[x])
     others = [k for k in ctx.grid_keys(by) if k != x]
@@ -114,7 +114,7 @@ def sweep(ctx, x, metrics=("test_accuracy",), at=None, by=None, params=None, tit
         ax.legend(fontsize=7)
     fig.suptitle(title or f"{ctx.cfg.name}: against {x}, mean ± sd over seeds (dots: seeds)", fontsize=10)
     fig.tight_layout()
-    ref = ctx.save_figure(fig, f"{'_'.join(_slug(m) for m in metrics)}_vs_{_slug(x)}.png")
+    ref = ctx.save_figure(fig, f"{'_'.join(slug(m) for m in metrics)}_vs_{slug(x)}.png")
     note = f" ({left_out} run(s) without a finite value left out)" if left_out else ""
     head = f"### {title}\n\n" if title else ""
     return f"{head}![{', '.join(metrics)} against {x}]({ref}){note}"
@@ -124,7 +124,7 @@ def schedule(ctx, metric="val_accuracy", by=None, select=None, params=None, titl
     """The learning-rate schedule: the rate in force at the end of each epoch (log scale; the
     ``[epochs] learning_rate`` list of each run), one line per group, beside ``metric`` over the
     same epochs, so a drop of the rate can be read against what the run did next."""
-    plt = _plt()
+    plt = pyplot()
     runs = ctx.select(select) if select else None
     groups = ctx.groups(by, runs)
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.4), dpi=110)
@@ -139,8 +139,8 @@ def schedule(ctx, metric="val_accuracy", by=None, select=None, params=None, titl
     bx.legend(fontsize=7)
     fig.suptitle(title or f"{ctx.cfg.name}: learning-rate schedules", fontsize=11)
     fig.tight_layout()
-    ref = ctx.save_figure(fig, f"learning_rate_schedule_{_slug(name)}"
-                          + (f"_{_slug(str(select))}" if select else "") + ".png")
+    ref = ctx.save_figure(fig, f"learning_rate_schedule_{slug(name)}"
+                          + (f"_{slug(str(select))}" if select else "") + ".png")
     lines = [f"### {title or 'Learning-rate schedules'}", "",
              "Left: the learning rate in force at the end of each epoch (the rate the next epoch starts "
              "with; a step schedule that decays after epoch k shows its drop at epoch k; a rate of 0, as "
@@ -155,7 +155,7 @@ def heatmap(ctx, x, y, metrics=("val_accuracy", "test_accuracy"), at=None, title
     """One panel per metric: the mean over seeds over two grid keys, sd under each cell."""
     import numpy as np
 
-    plt = _plt()
+    plt = pyplot()
     reading = ctx.reading(at)
     xs, ys = list(ctx.cfg.swept[x]), list(ctx.cfg.swept[y])
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics) + 0.8, 4.2), squeeze=False)
@@ -189,6 +189,6 @@ def heatmap(ctx, x, y, metrics=("val_accuracy", "test_accuracy"), at=None, title
     fig.suptitle(title or f"{ctx.cfg.name}: mean over seeds")
     fig.tight_layout()
     # one file per reading, so two heatmaps of the same keys at different readings both survive
-    when = "" if reading.kind == "last" else "_" + _slug(reading.short)
-    ref = ctx.save_figure(fig, f"heatmap_{_slug(x)}_{_slug(y)}{when}.png", dpi=110)
+    when = "" if reading.kind == "last" else "_" + slug(reading.short)
+    ref = ctx.save_figure(fig, f"heatmap_{slug(x)}_{slug(y)}{when}.png", dpi=110)
     return f"![{' and '.join(metrics)} over {x} × {y}]({ref})"

@@ -12,7 +12,7 @@ import math
 from keras_dyn import stats
 from keras_dyn.report import metrics as M
 from keras_dyn.report.findings import markdown_table
-from keras_dyn.report.sections.figures import _slug
+from keras_dyn.report.sections.figures import slug
 
 
 def _has_noisy(run) -> bool:
@@ -229,7 +229,7 @@ def _shift_figure(ctx, a_runs, b_runs, a_name, b_name, kinds, sevs, reading) -> 
                         for k in kinds for s in sevs}
         values[name] = {key: (s.mean, s.sd) for key, s in values[name].items()}
         clean[name] = ctx.summary(runs, "shift_clean_accuracy", None, reading).mean
-    path, ref = ctx.figure(f"shift_accuracy_{_slug(reading.short)}.png")
+    path, ref = ctx.figure(f"shift_accuracy_{slug(reading.short)}.png")
     shift_bars(values, kinds, sevs, path, reference=clean,
                title=f"{ctx.cfg.name}: test accuracy under shift, {reading.label} (dashed: unshifted)")
     return f"![accuracy under each shift and severity, {reading.label}]({ref})"

@@ -3,7 +3,7 @@ per-step training loss."""
 
 from __future__ import annotations
 
-from keras_dyn.report.sections.figures import _plt, _slug
+from keras_dyn.report.sections.figures import pyplot, slug
 
 
 def _cells(ctx, rows, cols, select):
@@ -34,7 +34,7 @@ def decision_boundaries(ctx, rows=None, cols=None, select=None, title=""):
     points on top coloured by their class."""
     import numpy as np
 
-    plt = _plt()
+    plt = pyplot()
     row_values, col_values, seed, cell = _cells(ctx, rows, cols, select)
     fig, axes = plt.subplots(len(row_values), len(col_values), squeeze=False,
                              figsize=(2.6 * len(col_values) + 0.6, 2.6 * len(row_values) + 0.4), dpi=100)
@@ -71,7 +71,7 @@ def decision_boundaries(ctx, rows=None, cols=None, select=None, title=""):
     if image is not None:
         fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8, label="P(class 1)")
     fig.suptitle(title or f"{ctx.cfg.name}: decision surfaces at the last epoch (seed {seed})", fontsize=10)
-    ref = ctx.save_figure(fig, f"decision_boundaries_{_slug(rows or '')}_{_slug(cols or '')}.png")
+    ref = ctx.save_figure(fig, f"decision_boundaries_{slug(rows or '')}_{slug(cols or '')}.png")
     head = f"### {title}\n\n" if title else ""
     return (head + f"The model's output P(class 1) over the input plane after the last epoch "
             f"(red: class 1, blue: class 0; black line: 0.5), with the test points; one run per panel "
@@ -84,7 +84,7 @@ def step_loss_curves(ctx, rows=None, by=None, select=None, title=""):
     ``rows``, one line per group of ``by`` (the lowest seed of each)."""
     import numpy as np
 
-    plt = _plt()
+    plt = pyplot()
     runs = ctx.select(select or {})
     seed = min((r["run"]["seed"] for r in runs), default=None)
     runs = [r for r in runs if r["run"]["seed"] == seed and r.get("step_loss")]
@@ -103,7 +103,7 @@ def step_loss_curves(ctx, rows=None, by=None, select=None, title=""):
     axes[-1, 0].set_xlabel("optimiser step")
     fig.suptitle(title or f"every step's training loss, unfiltered (seed {seed})", fontsize=10)
     fig.tight_layout()
-    ref = ctx.save_figure(fig, f"step_loss_{_slug(rows or 'all')}.png")
+    ref = ctx.save_figure(fig, f"step_loss_{slug(rows or 'all')}.png")
     head = f"### {title}\n\n" if title else ""
     return (head + f"Each step's mini-batch loss as Keras computed it (no smoothing, no selection; "
             f"seed {seed}). The oscillation around the trend is what `loss_volatility` measures."

@@ -6,8 +6,8 @@ from __future__ import annotations
 import math
 
 from keras_dyn.report import metrics as M
-from keras_dyn.report.findings import _g, markdown_table
-from keras_dyn.report.sections.figures import _plt, _slug
+from keras_dyn.report.findings import short_number, markdown_table
+from keras_dyn.report.sections.figures import pyplot, slug
 
 
 def numpy_twin(ctx, tolerance=1e-3, by=None, title=""):
@@ -18,7 +18,7 @@ def numpy_twin(ctx, tolerance=1e-3, by=None, title=""):
     seed per group) and of the per-epoch relative difference of every twin run."""
     import numpy as np
 
-    plt = _plt()
+    plt = pyplot()
     twin_runs = [r for r in ctx.results if r.get("numpy_twin")]
     head = f"### {title or 'Two engines, one run: Keras and the NumPy twin'}\n\n"
     if not twin_runs:
@@ -32,8 +32,8 @@ def numpy_twin(ctx, tolerance=1e-3, by=None, title=""):
         finite = [v for v in max_loss if math.isfinite(v)]
         worst = max([worst, *finite]) if finite else math.inf
         over += [r for r, v in zip(runs, max_loss) if not v < tolerance]
-        rows.append([label, ", ".join(str(r["run"]["seed"]) for r in runs), _g(max(max_loss)),
-                     _g(max(max_step)), _g(max(w_last)), f"{min(lock):g}–{max(lock):g}"])
+        rows.append([label, ", ".join(str(r["run"]["seed"]) for r in runs), short_number(max(max_loss)),
+                     short_number(max(max_step)), short_number(max(w_last)), f"{min(lock):g}–{max(lock):g}"])
     n_epochs = sum(len(r["numpy_twin"]["epoch"]) for r in twin_runs)
     dtypes = sorted({str(r["numpy_twin"].get("dtype", "float32")) for r in twin_runs})
     verdict = ("within tolerance" if not over else "tolerance exceeded")
@@ -48,7 +48,7 @@ def numpy_twin(ctx, tolerance=1e-3, by=None, title=""):
                              f"epochs in lockstep (weights < {M.TWIN_LOCKSTEP:g})"], rows), "",
              f"**Tolerance: relative training-loss difference < {tolerance:g} at every epoch of every "
              f"twin run.** {len(twin_runs)} run(s), {n_epochs} epoch(s); the largest difference is "
-             f"{_g(worst)}; {len(over)} run(s) exceed it"
+             f"{short_number(worst)}; {len(over)} run(s) exceed it"
              + (f" ({', '.join(r['run']['name'] for r in over[:5])}{', …' if len(over) > 5 else ''})"
                 if over else "") + f". **Agreement: {verdict}.**", ""]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5), dpi=110)
@@ -72,6 +72,6 @@ def numpy_twin(ctx, tolerance=1e-3, by=None, title=""):
     for ax in (ax1, ax2):
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    ref = ctx.save_figure(fig, f"numpy_twin_{_slug(title) or 'curves'}.png")
+    ref = ctx.save_figure(fig, f"numpy_twin_{slug(title) or 'curves'}.png")
     lines.append(f"![Keras and the NumPy twin: loss curves and their relative difference]({ref})")
     return "\n".join(lines)

@@ -8,10 +8,10 @@
     keras-dyn labs
     keras-dyn worksheet NAME [--out DIR] [--force]
 
-``run``, ``grid`` and ``check`` are :mod:`keras_dyn.__main__`'s commands, unchanged. ``lab`` runs
+``run``, ``grid`` and ``check`` are :mod:`keras_dyn.cli.experiment`'s commands. ``lab`` runs
 a lab of the catalogue from any folder: runs go to ``./modellogs`` (``--logdir``), its findings to
 ``<logdir>/<experiment>/FINDINGS-<time>.md``, and a full run fills in a worksheet only where
-``--worksheet DIR`` says (``DIR/NAME.md``, see :mod:`keras_dyn.worksheet`); the lab's own LOG.md,
+``--worksheet DIR`` says (``DIR/NAME.md``, see :mod:`keras_dyn.report.worksheet`); the lab's own LOG.md,
 inside the installed package, is never written. Bad input: one line, exit status 2.
 """
 
@@ -31,7 +31,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         prog=prog, description="keras_dyn: TOML experiments and labs -> Keras runs -> TensorBoard "
                                "logs and findings")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    # run / grid / check are parsed by keras_dyn.__main__ (listed here for --help)
+    # run / grid / check are parsed by keras_dyn.cli.experiment (listed here for --help)
     sub.add_parser("run", help="train every grid point and seed of CONFIG.toml", add_help=False)
     sub.add_parser("grid", help="run CONFIG.toml's grid through keras-tuner (resumable, HParams)",
                    add_help=False)
@@ -55,7 +55,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
 def main(argv=None, prog: str = PROG) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in EXPERIMENT_COMMANDS:
-        from keras_dyn.__main__ import main as experiment_main
+        from keras_dyn.cli.experiment import main as experiment_main
 
         return experiment_main(argv, prog=prog)
     args = build_parser(prog).parse_args(argv)
@@ -68,7 +68,7 @@ def main(argv=None, prog: str = PROG) -> int:
             sys.stdout.write(format_catalogue(list_labs(), run=f"{prog} lab {{name}}"))
             return 0
         if args.command == "worksheet":
-            from keras_dyn.worksheet import write_worksheet
+            from keras_dyn.report.worksheet import write_worksheet
 
             for path in write_worksheet(args.name, args.out, force=args.force):
                 print(f"wrote {path}")
@@ -81,12 +81,9 @@ def main(argv=None, prog: str = PROG) -> int:
 
 def _lab(args, prog) -> int:
     from keras_dyn.catalogue import find_lab
-    from keras_dyn.lab import run_lab
+    from keras_dyn.cli.lab import run_lab
 
     lab = find_lab(args.name)
     return run_lab(lab.log_path, config=lab.config_path, argv=args.options,
                    tuner=lab.runner == "grid", prog=f"{prog} lab {lab.name}", worksheet=True)
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -53,7 +53,7 @@ def blank_markdown(lab) -> str:
     """The lab's worksheet without findings (markdown; figure references still ``figures/...``)."""
     from keras_dyn.catalogue import SUMMARY_RE
     from keras_dyn.config import load_config
-    from keras_dyn.report.findings import setup_markdown
+    from keras_dyn.report.setup import setup_markdown
     from keras_dyn.report.lablog import (FINDINGS_END, FINDINGS_START, SETUP_END, SETUP_START,
                                          replace_block)
 

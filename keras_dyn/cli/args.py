@@ -1,0 +1,90 @@
+"""What every command line of keras_dyn shares: one-line usage errors (:class:`OneLineParser`), the run options (``--quick``, ``--seeds``, ``--logdir``, ``--data-dir``, ``--restart``, ``--report-only``), and the config as the options make it (:func:`experiment_cfg`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (``usage error: ...``) and exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"usage error: {self.prog}: {message} (see --help)\n")
+
+
+MAX_SEEDS_OPTION = 10_000
+
+
+MAX_WORKERS = 64
+
+
+def common_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("--quick", action="store_true",
+                        help="the same experiment on a small subset (seconds, for tests); findings "
+                             "go to the log folder only")
+    parser.add_argument("--seeds", type=bounded_int(1, MAX_SEEDS_OPTION), metavar="N",
+                        help="run seeds 0..N-1 instead of the config's seeds")
+    parser.add_argument("--logdir", default="modellogs", metavar="DIR",
+                        help="root folder for run output (default: modellogs)")
+    parser.add_argument("--data-dir", metavar="DIR",
+                        help="folder holding mnist.npz and fashion-mnist/*.gz "
+                             "(default: $KERAS_DYN_DATA, then the Keras cache, then download)")
+    parser.add_argument("--restart", action="store_true",
+                        help="train every run again, into new run folders (name_2, ...); nothing "
+                             "is deleted (a grid also starts a new search state)")
+    parser.add_argument("--report-only", action="store_true",
+                        help="train nothing: rebuild the findings from the finished runs of the "
+                             "plan (an error says how many planned runs have no results)")
+    return parser
+
+
+def bounded_int(low, high):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low} to {high}, not {value}")
+        return value
+    return parse
+
+
+positive_int = bounded_int(1, MAX_WORKERS)
+
+
+def quiet_tensorflow():
+    """Keep TensorFlow's C++ start-up chatter out of the lab's output.
+
+    ``TF_CPP_MIN_LOG_LEVEL`` silences TensorFlow's own logging, but a few lines are printed by
+    native code before logging is set up (oneDNN, CUDA stubs); those are dropped by importing
+    TensorFlow once with the process's stderr pointed at /dev/null. Python errors raised by the
+    import are not affected: they surface after stderr is restored.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "tensorflow" in sys.modules or os.environ.get("KERAS_DYN_VERBOSE_TF"):
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real file descriptor (e.g. captured by a test runner)
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            try:
+                import keras  # noqa: F401
+                import tensorflow  # noqa: F401
+            finally:
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
+def experiment_cfg(cfg, args):
+    from keras_dyn.runs.experiment import quick_version
+
+    if args.seeds is not None:
+        cfg = cfg.replace(training={"seeds": list(range(args.seeds))})
+    return quick_version(cfg) if args.quick else cfg

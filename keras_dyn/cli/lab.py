@@ -1,0 +1,129 @@
+"""The command line every lab shares.
+
+A lab is ``configs/<lab>.toml`` (runs and ``[lab]`` section) plus ``labs/<lab>/LOG.md``; no
+Python of its own. ``python -m labs.<lab>`` (see ``labs/__init__.py``) calls :func:`main`, which
+reads the lab's config, runs the experiment (one run after another, or through keras-tuner when
+``[lab] runner = "grid"``; finished runs are reused, ``--restart`` trains them again into new
+folders, ``--report-only`` trains nothing), and writes the findings
+(:func:`keras_dyn.report.output.write_findings`).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from keras_dyn.cli.args import OneLineParser, common_arguments, experiment_cfg, positive_int, quiet_tensorflow
+from keras_dyn.errors import KerasDynError
+from keras_dyn.report.output import write_findings
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def main(name: str, argv=None) -> int:
+    """Run lab ``name`` (``python -m labs.<name>``); exits 0, 2 and one line on bad input, or 1
+    when the runs finished but part of the findings could not be written."""
+    from keras_dyn.catalogue import find_lab, installed
+
+    try:
+        lab = find_lab(name)
+    except KerasDynError as exc:
+        print(str(exc), file=sys.stderr)
+        sys.exit(exc.exit_code)
+    return run_lab(lab.log_path, config=lab.config_path, argv=argv, tuner=lab.runner == "grid",
+                   worksheet=installed())  # an installed package's LOG.md is never written
+
+
+def run_lab(main_file, findings=None, config=None, argv=None, *, tuner=None, prog=None,
+            worksheet=False) -> int:
+    """Run a lab whose folder holds ``main_file`` (its LOG.md or an old ``__main__.py``).
+
+    ``worksheet`` (``keras-dyn lab``): the lab's own LOG.md is never written; a full run writes
+    the worksheet only where ``--worksheet DIR`` says (see :mod:`keras_dyn.report.worksheet`).
+
+    The runner comes from ``[lab] runner`` (``tuner`` overrides it): ``grid`` runs through
+    keras-tuner (:func:`keras_dyn.tuning.run_grid`: resumable, HParams, ``--workers N``).
+    Either way finished runs are reused, ``--restart`` trains them again into new folders and
+    ``--report-only`` trains nothing. ``findings`` is accepted for older ``__main__.py`` files
+    and ignored: the findings come from the ``[lab]`` section.
+    """
+    lab_dir = Path(main_file).resolve().parent
+    config = Path(config) if config else REPO_ROOT / "configs" / f"{lab_dir.name}.toml"
+    title = _lab_title(config) or lab_dir.name
+    if tuner is None:
+        tuner = _lab_runner(config) == "grid"
+    parser = common_arguments(OneLineParser(prog=prog or f"python -m labs.{lab_dir.name}",
+                                            description=title))
+    if worksheet:
+        parser.add_argument("--worksheet", metavar="DIR",
+                            help=f"a full run writes the worksheet DIR/{lab_dir.name}.md (kept, "
+                                 f"generated blocks rewritten) and its figures; default: none")
+    if tuner:
+        parser.add_argument("--workers", type=positive_int, default=0, metavar="N",
+                            help="a keras-tuner chief and N workers on 127.0.0.1 (docs/distributed.md)")
+    args = parser.parse_args(argv)
+    if args.restart and args.report_only:
+        parser.error("--restart and --report-only exclude each other")
+    try:
+        lab_log, lab_figures = lab_dir / "LOG.md", None
+        if worksheet:  # keras-dyn lab: never the lab's own LOG.md (read-only when installed)
+            from keras_dyn.report.worksheet import run_worksheet
+
+            lab_log, lab_figures = run_worksheet(lab_dir.name, args.worksheet, quick=args.quick)
+        from keras_dyn.config import check_name, load_config
+        from keras_dyn.report.results import records_to_results
+        from keras_dyn.runs.experiment import run_experiment
+
+        check_name(main_file, "lab name", lab_dir.name)
+        cfg = load_config(config)
+        quiet_tensorflow()  # after the config check, so a bad file is reported at once
+        if tuner:
+            from keras_dyn.tuning import run_grid
+
+            records = run_grid(cfg, args.logdir, quick=args.quick, seeds=args.seeds,
+                               data_dir=args.data_dir, workers=args.workers,
+                               restart=args.restart, config_path=config,
+                               report_only=args.report_only)
+            if records is None:  # a keras-tuner worker: the chief writes the findings
+                return 0
+        else:
+            records = run_experiment(cfg, args.logdir, quick=args.quick, seeds=args.seeds,
+                                     data_dir=args.data_dir, restart=args.restart,
+                                     report_only=args.report_only)
+        run_cfg = experiment_cfg(cfg, args)
+        out, errors = write_findings(run_cfg, records_to_results(records), args.logdir,
+                                     lab_log=lab_log, quick=args.quick, lab_figures=lab_figures)
+    except KerasDynError as exc:
+        print(str(exc), file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        print("interrupted: finished runs keep their results; the unfinished run has none",
+              file=sys.stderr)
+        sys.exit(130)
+    except OSError as exc:  # the file system refused something not written through runfiles
+        print(f"output error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        sys.exit(2)
+    print(f"findings: {out}" + ("" if args.quick or lab_log is None else f" and {lab_log}"),
+          file=sys.stderr)
+    for error in errors:
+        print(f"findings error: {error}", file=sys.stderr)
+    if errors:
+        sys.exit(1)
+    return 0
+
+
+def _lab_table(config) -> dict:
+    import toml
+
+    try:
+        return toml.loads(Path(config).read_text(encoding="utf-8")).get("lab", {}) or {}
+    except (OSError, ValueError, IndexError, toml.TomlDecodeError):
+        return {}  # load_config reports it properly
+
+
+def _lab_title(config) -> str:
+    return str(_lab_table(config).get("title", ""))
+
+
+def _lab_runner(config) -> str:
+    return str(_lab_table(config).get("runner", "sequential"))
