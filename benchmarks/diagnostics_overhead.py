@@ -109,7 +109,7 @@ def run_way(way, data, args, logroot):
 def _time_way(way, data, args, logroot, log):
     import keras
 
-    from keras_dyn import diagnostics
+    from keras_dyn.runs import diagnostics
     from keras_dyn.config import from_dict
     from keras_dyn.models import build_model
 
