@@ -392,8 +392,11 @@ def test_verdicts_without_a_direction():
 # --------------------------------------------------------------------------- the module itself
 
 def test_docstring_examples_hold():
-    result = doctest.testmod(stats, optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 10 and result.failed == 0
+    from keras_dyn.stats import comparison as compare_module, summary as summary_module
+
+    results = [doctest.testmod(m, optionflags=doctest.ELLIPSIS)
+               for m in (stats, compare_module, summary_module)]
+    assert sum(r.attempted for r in results) > 10 and sum(r.failed for r in results) == 0
 
 
 def test_module_needs_neither_tensorflow_nor_matplotlib():

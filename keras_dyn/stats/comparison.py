@@ -1,178 +1,30 @@
-"""Numbers over seeds: mean ± sd, and the one rule for comparing two sides of a lab.
-
-Every comparison in every lab log goes through :func:`compare`; this docstring is the project's
-single statement of the rule. (numpy and ``scipy.stats`` only: no TensorFlow, no matplotlib.)
-
-**Summaries.** A side's values (one per seed) are summarised as mean ± sample sd (``ddof=1``;
-sd 0 for one value, NaN for none). Non-finite values (NaN, ±inf: a diverged run, a metric not
-measured) and ``None`` are never averaged and never silently dropped: they are left out of the
-mean and sd, counted in ``n_missing`` and named (by seed, else by position) in ``missing``.
-
-**Which test.**
-
-* *Paired t-test* when both sides name their seeds (``a_seeds``, ``b_seeds``) and ran the same
-  set of seeds. Values are matched by seed (not by position); a seed where either side is
-  non-finite is dropped from the pairs (and named in ``dropped_seeds``). The test runs on the
-  per-seed differences ``d_s = A_s − B_s``: ``diff = mean(d)``, ``se = sd(d) / √n``,
-  ``df = n − 1``. Runs with the same seed share their data order and initial state, so most of
-  the seed-to-seed spread is common to both sides and cancels in ``d_s``: pairing is the honest
-  test for such runs, and the more powerful one.
-* *Welch's t-test* otherwise (the seed sets differ, or no seeds are given), on the finite values
-  of each side: ``diff = mean(A) − mean(B)``, ``se = √(sd_A²/n_A + sd_B²/n_B)``, ``df`` by
-  Welch–Satterthwaite, ``(sd_A²/n_A + sd_B²/n_B)² / ((sd_A²/n_A)²/(n_A−1) + (sd_B²/n_B)²/(n_B−1))``.
-
-``t = diff / se``; ``p`` is two-sided, ``2 · P(T_df > |t|)``. (t, df and se are computed here
-with numpy; ``scipy.stats.t`` gives only the distribution. The tests check t and p against
-``scipy.stats.ttest_rel`` and ``ttest_ind(equal_var=False)`` on the same numbers.)
-
-**Beyond seed noise** ⇔ ``p < α`` (``ALPHA = 0.05``, two-sided) ⇔ ``|diff| > threshold``, where
-``threshold = t_{1−α/2, df} · se`` is the smallest difference this comparison would call beyond
-noise. With an expected direction (``expect="greater"``: the hypothesis is A > B; ``"less"``:
-A < B) a difference beyond noise in that direction is **supported**, in the other direction
-**refuted**; anything else is **within seed noise**. Without a direction (``expect=None``) the
-verdict is **beyond seed noise** or **within seed noise**.
-
-**A single seed** — fewer than 2 finite values on a side (Welch), or fewer than 2 finite pairs
-(paired) — has no spread to compare with: the verdict is at most **suggests** (the sign of
-``diff`` agrees with ``expect``) or **suggests not** (it does not, or ``diff == 0``), or
-**single seed** without a direction; ``threshold``, ``se``, ``t``, ``p`` and ``df`` are NaN.
-No finite value on a side (or no finite pair) gives **no data**.
-
-**No spread** (``se == 0``: every per-seed difference equal, or both sides constant): a zero
-difference is within noise (``t = 0``, ``p = 1``), a nonzero one is beyond noise
-(``t = ±inf``, ``p = 0``); ``threshold`` is 0. Where the Welch–Satterthwaite ``df`` is 0/0 it is
-reported as ``n_A + n_B − 2``; it does not enter the verdict.
-
-**Many comparisons.** α holds per comparison: among ``k`` comparisons where nothing differs,
-chance alone calls about ``k · α`` of them beyond noise (:func:`expected_false_calls`). A
-section that makes many comparisons says so (:func:`chance_note`). The smallest difference a
-number of seeds with a given spread can resolve is :func:`resolvable_difference`.
-
-Example:
-    >>> c = compare([0.871, 0.874, 0.869], [0.866, 0.870, 0.864], a_seeds=[0, 1, 2],
-    ...             b_seeds=[0, 1, 2])
-    >>> c.test, c.verdict
-    ('paired t-test', 'supported')
-    >>> summarise([0.871, float("nan"), 0.869]).fmt()
-    '87.00 ± 0.14% (1 of 3 not finite)'
+"""The one comparison of two sides of a lab (:func:`compare`) and what a number of seeds can resolve; the rule is stated once, in :mod:`keras_dyn.stats`.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Hashable, Iterable, Sequence
+from typing import Hashable, Sequence
 
 import numpy as np
 from scipy import stats as _sps
 
+from keras_dyn.stats.summary import Summary, check_seeds, finite_floats, summarise
+
 ALPHA = 0.05  # two-sided, per comparison
+
+
 RULE_SHORT = (f"The rule (keras_dyn.stats): a paired t-test on the per-seed differences when both sides "
               f"ran the same seeds, Welch's t-test otherwise; a difference counts only if p < {ALPHA} "
               f"(two-sided); a single seed gives at most \"suggests\".")
 
+
 _DIRECTIONS = ("greater", "less", None)
+
+
 BEYOND_VERDICTS = ("supported", "refuted", "beyond seed noise")
 
-
-# --------------------------------------------------------------------------- summaries
-
-@dataclass(frozen=True)
-class Summary:
-    """Mean ± sd of one side over seeds.
-
-    Args:
-        mean: mean of the finite values (NaN when there are none).
-        sd: sample standard deviation (``ddof=1``) of the finite values; 0.0 for one value,
-            NaN for none.
-        n: number of finite values used.
-        n_missing: number of non-finite values (diverged runs, unmeasured metrics) left out.
-        missing: the seeds (or, without seeds, the positions) of those values.
-
-    Example:
-        >>> Summary(0.871, 0.0026, 3, 0).fmt()
-        '87.10 ± 0.26%'
-    """
-
-    mean: float
-    sd: float
-    n: int
-    n_missing: int = 0
-    missing: tuple = ()
-
-    def fmt(self, scale: float = 100.0, digits: int = 2, unit: str = "%") -> str:
-        """``"87.10 ± 0.26%"``; ``"87.10%"`` for one seed; ``"n/a"`` for none. Values left out
-        are said: ``"87.10 ± 0.26% (1 of 4 not finite)"``.
-
-        Args:
-            scale: factor applied to mean and sd (100 turns a fraction into percent).
-            digits: decimals shown.
-            unit: text appended to the numbers.
-
-        Example:
-            >>> Summary(0.5, 0.0, 1, 0).fmt(scale=1, digits=1, unit="")
-            '0.5'
-        """
-        if self.n == 0:
-            text = "n/a"
-        else:
-            text = f"{self.mean * scale:.{digits}f}"
-            if self.n > 1:
-                text += f" ± {self.sd * scale:.{digits}f}"
-            text += unit
-        if self.n_missing:
-            text += f" ({self.n_missing} of {self.n + self.n_missing} not finite)"
-        return text
-
-
-def _as_float(v) -> float:
-    if v is None:
-        return math.nan
-    return float(v)
-
-
-def _floats(values) -> list[float]:
-    """Values as Python floats (None → NaN); a numpy array of any shape is flattened."""
-    if isinstance(values, np.ndarray):
-        values = values.ravel().tolist()
-    return [_as_float(v) for v in values]
-
-
-def _check_seeds(values: list, seeds, side: str) -> list:
-    seeds = list(seeds)
-    if len(seeds) != len(values):
-        raise ValueError(f"{side}: {len(values)} values but {len(seeds)} seeds")
-    if len(set(seeds)) != len(seeds):
-        raise ValueError(f"{side}: a seed appears twice in {seeds}")
-    return seeds
-
-
-def summarise(values: Iterable, seeds: Sequence[Hashable] | None = None) -> Summary:
-    """Mean ± sd over the finite values; non-finite ones (and ``None``) counted and named.
-
-    Args:
-        values: one number per seed (list, tuple or numpy array).
-        seeds: optional seed of each value, used only to name the values left out.
-
-    Returns:
-        A :class:`Summary`.
-
-    Example:
-        >>> s = summarise([0.8, float("nan"), 0.9], seeds=[0, 1, 2])
-        >>> s.n, s.n_missing, s.missing
-        (2, 1, (1,))
-    """
-    vals = _floats(values)
-    names = list(range(len(vals))) if seeds is None else _check_seeds(vals, seeds, "values")
-    x = np.array([v for v in vals if math.isfinite(v)], dtype=np.float64)
-    missing = tuple(s for s, v in zip(names, vals) if not math.isfinite(v))
-    if x.size == 0:
-        return Summary(math.nan, math.nan, 0, len(missing), missing)
-    sd = float(np.std(x, ddof=1)) if x.size > 1 else 0.0
-    return Summary(float(np.mean(x)), sd, int(x.size), len(missing), missing)
-
-
-# --------------------------------------------------------------------------- distribution
 
 def t_critical(df: float, alpha: float = ALPHA) -> float:
     """The two-sided critical value ``t_{1−α/2, df}`` of Student's t distribution.
@@ -295,8 +147,6 @@ def _check_alpha(alpha: float) -> None:
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must be between 0 and 1, got {alpha}")
 
-
-# --------------------------------------------------------------------------- comparison
 
 @dataclass(frozen=True)
 class Comparison:
@@ -510,11 +360,11 @@ def compare(a_values, b_values, *, expect: str | None = "greater",
     _check_alpha(alpha)
     if (a_seeds is None) != (b_seeds is None):
         raise ValueError("give seeds for both sides or for neither")
-    a_vals = _floats(a_values)
-    b_vals = _floats(b_values)
+    a_vals = finite_floats(a_values)
+    b_vals = finite_floats(b_values)
     if a_seeds is not None:
-        a_seeds = _check_seeds(a_vals, a_seeds, "a")
-        b_seeds = _check_seeds(b_vals, b_seeds, "b")
+        a_seeds = check_seeds(a_vals, a_seeds, "a")
+        b_seeds = check_seeds(b_vals, b_seeds, "b")
     a, b = summarise(a_vals, a_seeds), summarise(b_vals, b_seeds)
     sign = -1.0 if expect == "less" else 1.0
 
