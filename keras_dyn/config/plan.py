@@ -92,13 +92,17 @@ def grid_key_of(cfg, point: dict, target: str) -> str:
     return target
 
 
+def check_grid_key(source, dotted, key, what):
+    """``key`` is one of GRID_KEYS, else a one-line error with a suggestion and the keys allowed."""
+    if key not in GRID_KEYS:
+        raise ConfigError(source, dotted, f"{what}{suggest(key, GRID_KEYS)}; allowed: {', '.join(GRID_KEYS)}")
+
+
 def parse_grid(source, raw_grid, sections) -> dict:
     grid = {}
     for key, values in raw_grid.items():
         dotted = f"grid.{key}"
-        if key not in GRID_KEYS:
-            raise ConfigError(source, dotted, f"unknown grid key{suggest(key, GRID_KEYS)}; "
-                              f"allowed: {', '.join(GRID_KEYS)}")
+        check_grid_key(source, dotted, key, "unknown grid key")
         if not isinstance(values, list) or not values:
             raise ConfigError(source, dotted, f"must be a non-empty list of values, not {show(values)}")
         checked = [grid_value(source, dotted, key, value) for value in values]
@@ -133,9 +137,7 @@ def parse_cases(source, raw_cases, grid) -> tuple:
         case = {}
         for key, value in raw.items():
             dotted = f"cases[{i}].{key}"
-            if key not in GRID_KEYS:
-                raise ConfigError(source, dotted, f"unknown key{suggest(key, GRID_KEYS)}; "
-                                  f"allowed: {', '.join(GRID_KEYS)}")
+            check_grid_key(source, dotted, key, "unknown key")
             if key in grid:
                 raise ConfigError(source, dotted, f"is also a [grid] key; a key is swept either by "
                                   f"the grid or by the cases, not both")

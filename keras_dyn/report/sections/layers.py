@@ -167,6 +167,15 @@ def _comparison_summary(comparisons, groups_compared, expect, metric, reading) -
     return lines
 
 
+def style_axes(ax, xlabel, log_y):
+    """The x label, whole-number ticks, a light grid and (optionally) a log y axis."""
+    ax.set_xlabel(xlabel)
+    integer_ticks(ax)
+    ax.grid(alpha=0.3, which="both")
+    if log_y:
+        ax.set_yscale("log")
+
+
 def integer_ticks(ax):
     from matplotlib.ticker import MaxNLocator
 
@@ -212,11 +221,7 @@ def layer_curves(ctx, metric, by=None, part="kernel", select=None, log_y=False, 
             x = np.asarray(series[0][0][:n])
             mean_band(ax, x, [np.asarray(v[:n], float) * scale for _, v in series], row, color)
         ax.set_title(f"{label} (n={len(good)})", fontsize=9)
-        ax.set_xlabel("epoch")
-        integer_ticks(ax)
-        ax.grid(alpha=0.3, which="both")
-        if log_y:
-            ax.set_yscale("log")
+        style_axes(ax, "epoch", log_y)
     axes[0, 0].set_ylabel(M.describe(metric) + (" (%)" if m.percent else ""))
     from matplotlib.lines import Line2D
 

@@ -10,8 +10,8 @@ from keras_dyn.report import metrics as M
 from keras_dyn.report.context import per_seed
 from keras_dyn.report.findings import markdown_table
 from keras_dyn.report.sections.figures import pyplot, slug
-from keras_dyn.report.sections.layers import (integer_ticks, mean_band, rows_of, run_rows, runs_having,
-                                              save_figure, selected_runs, two_sides)
+from keras_dyn.report.sections.layers import (mean_band, rows_of, run_rows, runs_having,
+                                              save_figure, selected_runs, style_axes, two_sides)
 
 
 def variance_decomposition(ctx, a, b, layer="first", at=None, by=None, title=""):
@@ -201,11 +201,7 @@ def gradient_vs_update(ctx, metrics=None, at=None, by=None, select=None, log_y=T
                     mean_band(ax, np.arange(1, len(rows_g) + 1), data, m, color)
             ax.axhline(1.0, color="grey", lw=0.8, ls=":")
             ax.set_title(f"{label}, {reading.label} (n={len(good)})", fontsize=9)
-            ax.set_xlabel("kernel position (1 = first hidden, last = output)")
-            integer_ticks(ax)
-            ax.grid(alpha=0.3, which="both")
-            if log_y:
-                ax.set_yscale("log")
+            style_axes(ax, "kernel position (1 = first hidden, last = output)", log_y)
         axes[i, 0].set_ylabel("relative to the output kernel")
     axes[0, -1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.suptitle(f"{ctx.cfg.name}: raw gradient against the applied step, per layer (mean ± sd over seeds)",
