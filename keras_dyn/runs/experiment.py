@@ -67,7 +67,7 @@ def run_experiment(cfg: ExperimentConfig, logdir="modellogs", *, quick=False, se
                    data_dir=None, verbose=True, restart=False, report_only=False) -> list[RunRecord]:
     """Run every grid point with every seed, one after another; finished runs are reused.
 
-    Each run's folder is claimed before it trains (:func:`keras_dyn.runfiles.claim_run`), so
+    Each run's folder is claimed before it trains (:func:`keras_dyn.runs.claims.claim_run`), so
     several processes on the same log folder share the work: a run whose folder already holds
     its finished results (same resolved ``config.toml``) is reused, never trained again; a run
     another live process is training is left to it, this process trains the others first and

@@ -133,7 +133,7 @@ def fit_and_record(cfg: ExperimentConfig, data, run_dir, model, *, point=None, e
     # TensorBoard callback is not used: it numbers epochs from 0)
     recorder = EpochRecorder(data.x_test if cfg.log.test_every_epoch else None, data.y_test,
                              log_dir=run_dir if cfg.log.tensorboard else None)
-    # With the NumPy twin on, the batch order is drawn in advance (keras_dyn.batches) so the
+    # With the NumPy twin on, the batch order is drawn in advance (keras_dyn.runs.batches) so the
     # twin can replay it; otherwise Keras shuffles.
     orders = (epoch_orders(n_train, cfg.training.epochs, seed) if cfg.probes.numpy_twin else None)
     extra = diagnostics.callbacks_for(cfg, data, run_dir, orders=orders)
