@@ -89,7 +89,7 @@ def run_experiment(cfg: ExperimentConfig, logdir="modellogs", *, quick=False, se
     Returns:
         One :class:`RunRecord` per run, in grid order.
     """
-    from keras_dyn import diagnostics
+    from keras_dyn.runs import diagnostics
     from keras_dyn.data import load_dataset  # imported here: keeps `--help` and config errors fast
 
     cfg = prepared(cfg, quick=quick, seeds=seeds)
