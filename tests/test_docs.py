@@ -75,3 +75,8 @@ def test_readme_and_docs_links_resolve():
         for target in re.findall(r"\]\(([^)#\s]+\.md)(?:#[^)]*)?\)", page.read_text(encoding="utf-8")):
             if not re.match(r"[a-z]+://", target):
                 assert (page.parent / target).is_file(), f"{page.name} links to {target}, which does not exist"
+
+
+def test_python_m_labs_docs_prints_it(capsys):
+    assert catalogue.main(["docs"]) == 0
+    assert capsys.readouterr().out == catalogue.markdown_catalogue(catalogue.list_labs())
