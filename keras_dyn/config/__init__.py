@@ -17,8 +17,8 @@ generated from :mod:`keras_dyn.config.reference`::
 
 The package, one job a module: ``schema`` (sections, vocabularies, caps), ``names`` (path names
 and the wording of errors), ``rules`` (each key's rule), ``plan`` (grid, cases, every run
-checked), ``experiment`` (the whole file: load, validate, expand), ``lab`` and ``lab_checks``
-(the ``[lab]`` table). Every problem raises :class:`keras_dyn.errors.ConfigError`, one line
+checked), ``experiment`` (the whole file: load, validate, expand), ``lab``, ``lab_checks`` and ``lab_keys``
+(the ``[lab]`` table), ``reference`` (docs/config.md, generated). Every problem raises :class:`keras_dyn.errors.ConfigError`, one line
 naming the file, the dotted key and what is allowed. Nothing here imports TensorFlow.
 """
 

@@ -18,9 +18,9 @@ from keras_dyn.config.lab import parse_lab
 from keras_dyn.config.names import first_line, name_problem, plain, same_value, short, suggest
 from keras_dyn.config.plan import check_combinations, check_plan, parse_cases, parse_grid
 from keras_dyn.config.rules import check_value
-from keras_dyn.config.schema import (ALL_SECTIONS, CORRUPTIONS, FREEFORM_SECTIONS, GRID_KEYS, RUN_NAME_TAGS,
-                                     SECTION_TYPES, DataConfig, ExperimentSection, LogConfig, ModelConfig,
-                                     ProbesConfig, TrainingConfig)
+from keras_dyn.config.schema import (ALL_SECTIONS, CORRUPTIONS, FREEFORM_SECTIONS, GRID_KEYS, REQUIRED_SECTIONS,
+                                     RUN_NAME_TAGS, SECTION_TYPES, DataConfig, ExperimentSection, LogConfig,
+                                     ModelConfig, ProbesConfig, TrainingConfig)
 from keras_dyn.errors import ConfigError
 
 
@@ -211,7 +211,7 @@ def from_dict(raw: dict, source: str = "<dict>", *, quick: bool = False) -> Expe
             continue  # a list of tables, checked by parse_cases
         if not isinstance(raw[name], dict):
             raise ConfigError(source, name, "must be a table, e.g. [" + name + "]")
-    for required in ("data", "model", "training"):
+    for required in REQUIRED_SECTIONS:
         if required not in raw:
             raise ConfigError(source, required, f"missing section [{required}]")
     sections = {name: parse_section(source, name, cls, raw.get(name, {}))

@@ -49,29 +49,11 @@ import re
 from dataclasses import dataclass, field
 
 from keras_dyn.config.lab_checks import LabContext, check_metric, check_param_value, check_reading, text_value
+from keras_dyn.config.lab_keys import CLAIM_KEYS, EXPECTS, HYPOTHESIS_KEYS, LAB_KEYS, RUNNERS, SIDE_EXTRA
 from keras_dyn.config.names import show, suggest
 from keras_dyn.errors import ConfigError
 from keras_dyn.report.metrics import PARAMS
 from keras_dyn.report.sections import SECTIONS
-
-RUNNERS = ("sequential", "grid")
-
-
-EXPECTS = ("greater", "less", "below")  # below: every run of side a under `bound`
-
-
-LAB_KEYS = ("title", "question", "source", "runner", "hypotheses", "claims", "findings")
-
-
-HYPOTHESIS_KEYS = ("id", "statement", "metric", "at", "expect", "a", "b", "layer", "kind", "severity", "of",
-                   "threshold", "fraction", "bound")
-
-
-CLAIM_KEYS = ("claim", "hypotheses", "source_value")
-
-
-SIDE_EXTRA = ("at", "label")
-
 
 ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,19}$")
 

@@ -65,7 +65,16 @@ def check_list_item(source, dotted, item, low: int, high: int | None = None) -> 
     return item
 
 
+def _allows(text):
+    """Give a named rule function its ``allowed`` text (shown in docs/config.md)."""
+    def mark(rule):
+        rule.allowed = text
+        return rule
+    return mark
+
+
 def _choice(choices):
+    @_allows("one of: " + ", ".join(choices))
     def rule(source, dotted, value):
         if value not in choices:
             raise ConfigError(source, dotted, f"unknown value {value!r}{suggest(value, choices)}; "
@@ -75,19 +84,26 @@ def _choice(choices):
 
 
 def _range(low=None, high=None, low_open=False, high_open=False, what="value"):
+    lo = "" if low is None else f"{'>' if low_open else '>='} {low}"
+    hi = "" if high is None else f"{'<' if high_open else '<='} {high}"
+    allowed = " and ".join(p for p in (lo, hi) if p)
+
+    @_allows(allowed)
     def rule(source, dotted, value):
         bad = ((low is not None and (value < low or (low_open and value == low)))
                or (high is not None and (value > high or (high_open and value == high))))
         if bad:
-            lo = "" if low is None else f"{'>' if low_open else '>='} {low}"
-            hi = "" if high is None else f"{'<' if high_open else '<='} {high}"
-            allowed = " and ".join(p for p in (lo, hi) if p)
             raise ConfigError(source, dotted, f"{value} is out of range; allowed: {allowed}")
         return value
     return rule
 
 
 def _int_list(low, high=None, nonempty=True, what="whole numbers", max_len=None, distinct=False):
+    allowed = (f"{'a non-empty' if nonempty else 'a'} list of {'distinct ' if distinct else ''}{what}, each a "
+               f"whole number {f'>= {low}' if high is None else f'from {low} to {high}'}"
+               f"{f'; at most {max_len} items' if max_len is not None else ''}")
+
+    @_allows(allowed)
     def rule(source, dotted, value):
         if nonempty and not value:
             raise ConfigError(source, dotted, f"must be a non-empty list of {what}")
@@ -101,6 +117,7 @@ def _int_list(low, high=None, nonempty=True, what="whole numbers", max_len=None,
     return rule
 
 
+@_allows("any Keras activation that keeps the width: " + ", ".join(sorted(KERAS_ACTIVATIONS)))
 def _activation(source, dotted, value):
     if value in KERAS_ACTIVATIONS:
         return value
@@ -109,6 +126,8 @@ def _activation(source, dotted, value):
                       f"relu, sigmoid, tanh, gelu, elu, selu, leaky_relu, silu, softplus, linear")
 
 
+@_allows("an alias (" + ", ".join(f"{k} = {v}" for k, v in INITIALIZER_ALIASES.items()) + ") or a Keras "
+         "initializer: " + ", ".join(sorted(KERAS_INITIALIZERS)))
 def _initializer(source, dotted, value):
     if INITIALIZER_ALIASES.get(value, value) in KERAS_INITIALIZERS:
         return value
@@ -118,6 +137,7 @@ def _initializer(source, dotted, value):
                       f"name ({', '.join(sorted(KERAS_INITIALIZERS))})")
 
 
+@_allows("a list of distinct names from: " + ", ".join(SHIFT_KINDS))
 def _shift_list(source, dotted, value):
     for item in value:
         if item not in SHIFT_KINDS:
@@ -132,6 +152,8 @@ def _shift_list(source, dotted, value):
 _seeds = _int_list(0, SEED_MAX, what="seeds", max_len=MAX_RUNS, distinct=True)
 
 
+@_allows(f"\"\" (the file name) or 1 to {NAME_MAX} characters from A-Z a-z 0-9 . _ -, starting "
+         f"with a letter or digit, no '..'")
 def _experiment_name(source, dotted, value):
     if not value:
         return value  # "" = the file name (checked by load_config)
@@ -184,6 +206,18 @@ RULES = {
     "probes.numpy_twin_seeds": _int_list(0, SEED_MAX, nonempty=False, what="seeds", max_len=MAX_RUNS,
                                          distinct=True),
 }
+
+
+def allowed(rule_key: str, default) -> str:
+    """What ``section.key`` accepts, in words: its rule's ``allowed`` text, else what its type allows."""
+    rule = RULES.get(rule_key)
+    if rule is not None:
+        return rule.allowed
+    if isinstance(default, bool):
+        return "true or false"
+    if isinstance(default, str):
+        return "text without control characters"
+    return "a 64-bit whole number" if isinstance(default, int) else "a finite number"
 
 
 def grid_value(source, dotted, key, value):

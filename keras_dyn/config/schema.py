@@ -1,11 +1,15 @@
 """The shape of an experiment file: its sections as frozen dataclasses (every key with its default), the value vocabularies, the grid keys and the size caps.
 
-Nothing here imports TensorFlow, so a bad file is reported in a fraction of a second. The meaning of every key, for the generated reference (docs/config.md), is in :mod:`keras_dyn.config.reference`.
+Nothing here imports TensorFlow, so a bad file is reported in a fraction of a second.
+
+This is the one place for what a key means: each section field's ``metadata["doc"]`` (one line),
+and ``GRID_KEY_DOCS`` for the grid keys; each rule in :mod:`keras_dyn.config.rules` says what
+it allows (``rule.allowed``). :mod:`keras_dyn.config.reference` builds docs/config.md from them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 DATASETS = ("mnist", "fashion_mnist", "circle", "nested_rings")
 
@@ -125,36 +129,49 @@ DATASET_SHAPES = {"mnist": (784, 10), "fashion_mnist": (784, 10), "circle": (2, 
                   "nested_rings": (2, 2)}
 
 
+def _key(default, doc: str):
+    """A section key: its default and its one-line meaning (``metadata["doc"]``, in docs/config.md)."""
+    return field(default=default, metadata={"doc": doc})
+
+
 @dataclass(frozen=True)
 class ExperimentSection:
-    name: str = ""
-    description: str = ""
+    """What the experiment is called."""
+
+    name: str = _key("", "the folder under modellogs/ its runs are written to; \"\" = the file's name")
+    description: str = _key("", "free text, kept with the runs")
 
 
 @dataclass(frozen=True)
 class DataConfig:
-    dataset: str = "mnist"
-    validation_split: float = 0.1
-    normalize: str = "zero_one"
-    subset: int = 0  # training examples kept (0 = all)
-    test_subset: int = 0  # test examples kept (0 = all)
-    split_seed: int = 0
-    n_samples: int = 2000  # synthetic data sets only
-    noise: float = 0.1  # synthetic data sets only: std of input noise
-    label_noise: float = 0.0
-    label_noise_kind: str = "symmetric"
-    label_noise_seed: int = 0
-    input_corruption: str = "none"  # images only: none | shuffled_pixels | random_pixels
-    input_corruption_seed: int = 0
+    """The data set, its validation split, subsets, label noise and input corruption (in that order)."""
+
+    dataset: str = _key("mnist", "the data set; circle and nested_rings are 2-D synthetic (2 classes)")
+    validation_split: float = _key(0.1, "fraction of the training pool held out for validation (test untouched)")
+    normalize: str = _key("zero_one", "image scaling: x / 255 in [0, 1], or x / 127.5 - 1 in [-1, 1]")
+    subset: int = _key(0, "training examples kept, a seeded choice; validation shrinks alike (0 = all)")
+    test_subset: int = _key(0, "test examples kept, a seeded choice (0 = all)")
+    split_seed: int = _key(0, "seed of the validation split, the subsets and the synthetic data")
+    n_samples: int = _key(2000, "synthetic data sets only: training pool size (test: a quarter, at least 10)")
+    noise: float = _key(0.1, "synthetic data sets only: std of the input noise")
+    label_noise: float = _key(0.0, "fraction of training labels changed (after subsets)")
+    label_noise_kind: str = _key("symmetric", "symmetric: another class at random; pair: c -> c+1 mod K; "
+                                 "random: any class")
+    label_noise_seed: int = _key(0, "seed of the label noise")
+    input_corruption: str = _key("none", "images only: one pixel permutation for all images, or one per image")
+    input_corruption_seed: int = _key(0, "seed of the input corruption")
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    hidden: tuple = (128, 128)
-    activation: str = "relu"
-    initializer: str = "glorot_uniform"
-    output: str = "softmax"  # "sigmoid": one unit with binary cross-entropy (2-class data only)
-    dtype: str = "float32"  # the arithmetic of every layer, its weights and its optimiser state
+    """A fully connected network: hidden widths, activation, initialiser, output layer, dtype."""
+
+    hidden: tuple = _key((128, 128), "hidden layer widths; the output layer follows from the data")
+    activation: str = _key("relu", "activation of every hidden layer")
+    initializer: str = _key("glorot_uniform", "kernel initialiser of every layer")
+    output: str = _key("softmax", "softmax over the classes, or one sigmoid unit with binary "
+                       "cross-entropy (2-class data only)")
+    dtype: str = _key("float32", "the arithmetic of every layer, its weights and its optimiser state")
 
     @property
     def keras_initializer(self) -> str:
@@ -163,48 +180,58 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    optimizer: str = "adam"
-    learning_rate: float = 1e-3
-    momentum: float = 0.9  # sgd_momentum
-    weight_decay: float = 1e-4  # adamw
-    scheduler: str = "none"
-    step_size: int = 5  # step: epochs between decays
-    gamma: float = 0.5  # step / exponential: decay factor
-    batch_size: int = 64
-    epochs: int = 5
-    seeds: tuple = (0,)
+    """The optimiser, its learning rate and schedule, the batch size, the epochs and the seeds."""
+
+    optimizer: str = _key("adam", "the optimiser (sgd_momentum: SGD with momentum; adamw: Adam with weight decay)")
+    learning_rate: float = _key(1e-3, "the (initial) learning rate")
+    momentum: float = _key(0.9, "sgd_momentum only: the momentum")
+    weight_decay: float = _key(1e-4, "adamw only: the decoupled weight decay")
+    scheduler: str = _key("none", "learning-rate schedule: constant, step decay, cosine decay to 0 over "
+                          "the epochs, exponential decay")
+    step_size: int = _key(5, "step only: epochs between decays")
+    gamma: float = _key(0.5, "step / exponential: decay factor (per step_size epochs / per epoch)")
+    batch_size: int = _key(64, "examples per optimiser step")
+    epochs: int = _key(5, "epochs of training per run")
+    seeds: tuple = _key((0,), "one run per seed (per grid point); --seeds N replaces them with 0..N-1")
 
 
 @dataclass(frozen=True)
 class LogConfig:
-    """Which diagnostics a run writes (see README, "TensorBoard tags")."""
+    """Which diagnostics a run writes and how often (docs/diagnostics.md)."""
 
-    tensorboard: bool = True
-    test_every_epoch: bool = True
-    gradients: bool = True  # per-step stats of the applied gradients
-    gradient_mode: str = "applied"  # "probe": a separate batch, tagged grad_probe/
-    gradient_histogram_every: int = 0  # steps; 0 = at epoch ends only
-    activations: bool = True
-    weights: bool = True
-    step_loss: bool = False  # every optimiser step's training loss (raw, unfiltered)
-    probe_size: int = 512  # examples in the fixed probe batch for activations
-    every: int = 1  # epochs between activation / weight diagnostics
+    tensorboard: bool = _key(True, "write TensorBoard event files (the results file is written either way)")
+    test_every_epoch: bool = _key(True, "evaluate the test set every epoch (false: once, at the end)")
+    gradients: bool = _key(True, "per-step statistics of the gradients, per layer")
+    gradient_mode: str = _key("applied", "applied: the training batches' gradients; probe: a separate fixed "
+                              "batch, tagged grad_probe/")
+    gradient_histogram_every: int = _key(0, "steps between gradient histograms; 0 = at epoch ends only")
+    activations: bool = _key(True, "activation statistics per layer (dead units, saturation)")
+    weights: bool = _key(True, "weight norms, update norms and update ratios per layer")
+    step_loss: bool = _key(False, "every optimiser step's training loss (raw, unfiltered)")
+    probe_size: int = _key(512, "examples in the fixed probe batch for activations (and probe gradients)")
+    every: int = _key(1, "epochs between activation / weight diagnostics (and the last epoch)")
 
 
 @dataclass(frozen=True)
 class ProbesConfig:
-    noisy_labels: bool = True  # active only when data.label_noise > 0
-    shifts: tuple = ()  # names from SHIFT_KINDS; empty = no shifted-test probe
-    shift_severities: tuple = (1, 2, 3)
-    shift_every: int = 1
-    shift_seed: int = 0
-    shift_test_size: int = 2000
-    drift: bool = False
-    drift_probe_size: int = 512
-    noisy_eval_size: int = 5000  # cap per subset evaluated by NoisyLabelGap (0 = all)
-    numpy_twin: bool = False  # replay every batch on keras_dyn.numpy_mlp from the same weights
-    numpy_twin_seeds: tuple = ()  # the seeds whose runs get the twin (empty = every seed)
-    decision_grid: int = 0  # N > 0: the trained model's output on an N x N grid of the input plane
+    """Memorisation and robustness probes: noisy labels, shifted test images, representation drift,
+    the NumPy twin, the decision surface."""
+
+    noisy_labels: bool = _key(True, "accuracy on the clean and the corrupted labels; only when "
+                              "data.label_noise > 0")
+    shifts: tuple = _key((), "input shifts applied to the test images; empty = no shifted-test probe")
+    shift_severities: tuple = _key((1, 2, 3), "severities of every shift")
+    shift_every: int = _key(1, "epochs between shifted-test evaluations")
+    shift_seed: int = _key(0, "seed of the random parts of the shifts")
+    shift_test_size: int = _key(2000, "test images the shifts are evaluated on (at most)")
+    drift: bool = _key(False, "representation drift per layer against initialisation and the previous epoch")
+    drift_probe_size: int = _key(512, "training examples the drift is measured on")
+    noisy_eval_size: int = _key(5000, "cap per subset evaluated by the noisy-label probe (0 = all)")
+    numpy_twin: bool = _key(False, "replay every batch on keras_dyn.numpy_mlp from the same weights "
+                            "(sgd or adam, constant rate, relu/tanh/sigmoid/linear)")
+    numpy_twin_seeds: tuple = _key((), "the seeds whose runs get the twin (empty = every seed)")
+    decision_grid: int = _key(0, "N > 0: the trained model's output on an N x N grid of the input plane "
+                              "(2-D data; N = 1 is refused)")
 
 
 SECTION_TYPES = {
@@ -218,6 +245,9 @@ SECTION_TYPES = {
 
 
 FREEFORM_SECTIONS = ("grid", "cases", "lab")
+
+
+REQUIRED_SECTIONS = ("data", "model", "training")
 
 
 ALL_SECTIONS = tuple(SECTION_TYPES) + FREEFORM_SECTIONS
@@ -244,6 +274,17 @@ GRID_KEYS = {
     "corruption": ("data", "corruption"),  # a preset: sets the data fields of CORRUPTIONS[value]
     "gamma": ("training", "gamma"),
     "dataset": ("data", "dataset"),
+}
+
+
+# what a grid key sets, for docs/config.md (a key missing here sets its (section, field) plainly)
+GRID_KEY_DOCS = {
+    "units": f"the width of every hidden layer (a whole number from 1 to {MAX_WIDTH})",
+    "layers": f"the number of hidden layers, each as wide as the first (1 to {MAX_LAYERS})",
+    "hidden": "a whole width list per value, e.g. hidden = [[64, 64], [128]] (not with units / layers)",
+    **{f"units_{i}": f"the width of hidden layer {i} (the model must have {i} or more)" for i in range(1, 9)},
+    "corruption": "a preset: each of " + ", ".join(CORRUPTIONS) + " sets data.label_noise, "
+                  "label_noise_kind and input_corruption (not with label_noise / input_corruption)",
 }
 
 
