@@ -52,7 +52,7 @@ from keras_dyn.errors import ConfigError
 
 RUNNERS = ("sequential", "grid")
 EXPECTS = ("greater", "less", "below")  # below: every run of side a under `bound`
-LAB_KEYS = ("title", "question", "source", "runner", "hypotheses", "claims", "findings")
+LAB_KEYS = ("title", "question", "source", "runner", "hypotheses", "claims", "findings", "quick")
 HYPOTHESIS_KEYS = ("id", "statement", "metric", "at", "expect", "a", "b", "layer", "kind", "severity", "of",
                    "threshold", "fraction", "bound")
 CLAIM_KEYS = ("claim", "hypotheses", "source_value")
@@ -78,6 +78,7 @@ class Hypothesis:
     a: Side
     b: Side | None  # None for expect = "below"
     bound: float | None = None  # expect = "below": every run of side a must read less than this
+    absent: str = ""  # a --quick run: why the quick plan cannot test it ("" = it can)
 
     @property
     def is_bound(self) -> bool:
@@ -95,6 +96,7 @@ class Claim:
 class SectionSpec:
     section: str
     params: dict
+    absent: str = ""  # a --quick run: why the quick plan cannot show it ("" = it can)
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,7 @@ class LabSpec:
     hypotheses: tuple = ()
     claims: tuple = ()
     findings: tuple = field(default_factory=tuple)
+    quick: object = None  # keras_dyn.quick.QuickSpec from [lab.quick], or None (the default plan)
 
 
 # --------------------------------------------------------------------------- parsing
@@ -139,7 +142,12 @@ def parse_lab(source, raw, cfg, *, quick=False) -> LabSpec:
             raise ConfigError(source, "lab.runner", "\"grid\" chooses on validation accuracy and needs "
                               "data.validation_split > 0; use runner = \"sequential\"")
     ctx = _Context(source, cfg, quick)
-    hyps = tuple(_hypothesis(ctx, f"lab.hypotheses[{i}]", h)
+    quick_spec = None
+    if "quick" in raw and not quick:  # a quick version is already the plan [lab.quick] chose
+        from keras_dyn.quick import parse_quick
+
+        quick_spec = parse_quick(source, raw["quick"], cfg)
+    hyps = tuple(_hypothesis_or_absent(ctx, f"lab.hypotheses[{i}]", h)
                  for i, h in enumerate(_table_list(source, "lab.hypotheses", raw.get("hypotheses", []))))
     ids = [h.id for h in hyps]
     for i, hid in enumerate(ids):
@@ -147,9 +155,55 @@ def parse_lab(source, raw, cfg, *, quick=False) -> LabSpec:
             raise ConfigError(source, f"lab.hypotheses[{i}].id", f"duplicate id {hid!r}; ids must be distinct")
     claims = tuple(_claim(ctx, f"lab.claims[{i}]", c, ids)
                    for i, c in enumerate(_table_list(source, "lab.claims", raw.get("claims", []))))
-    sections = tuple(_section(ctx, f"lab.findings[{i}]", s)
+    sections = tuple(_section_or_absent(ctx, f"lab.findings[{i}]", s)
                      for i, s in enumerate(_table_list(source, "lab.findings", raw.get("findings", []))))
-    return LabSpec(title, question, src, runner, hyps, claims, sections)
+    return LabSpec(title, question, src, runner, hyps, claims, sections, quick_spec)
+
+
+def _quick_absent(exc) -> str:
+    """Why a hypothesis or section is not in a quick plan: the check that fails on it."""
+    return f"{exc.key}: {exc.message}" if exc.key else exc.message
+
+
+def _hypothesis_or_absent(ctx, dotted, raw) -> Hypothesis:
+    """:func:`_hypothesis`; in a ``--quick`` version (whose full config was checked already) one
+    that needs runs, epochs or readings the quick plan leaves out is kept as ``absent``."""
+    if not ctx.quick:
+        return _hypothesis(ctx, dotted, raw)
+    try:
+        return _hypothesis(ctx, dotted, raw)
+    except ConfigError as exc:
+        from keras_dyn.report.metrics import Reading
+
+        last = Reading("last")
+        return Hypothesis(str(raw.get("id", "?")), str(raw.get("statement", "")), str(raw.get("metric", "")),
+                          last, str(raw.get("expect", "greater")), Side({}, {}, last, ""), None,
+                          absent=_quick_absent(exc))
+
+
+def _section_or_absent(ctx, dotted, raw) -> SectionSpec:
+    """:func:`_section`; in a ``--quick`` version one the quick plan cannot show is ``absent``."""
+    if not ctx.quick:
+        return _section(ctx, dotted, raw)
+    try:
+        return _section(ctx, dotted, raw)
+    except ConfigError as exc:
+        return SectionSpec(str(raw.get("section", "?")), {}, absent=_quick_absent(exc))
+
+
+def _quick_reading(reading, epochs):
+    """A reading clamped to a quick run's ``epochs`` (so it is labelled with the epoch read)."""
+    from keras_dyn.report.metrics import Reading
+
+    if reading.kind == "epoch" and reading.epoch > epochs:
+        return Reading("epoch", epoch=epochs)
+    if reading.kind == "last_k" and reading.k > epochs:
+        return Reading("last_k", k=epochs)
+    return reading
+
+
+def _plan_epochs(ctx) -> int:
+    return max(ctx.cfg.at_point(p).training.epochs for p in ctx.points)
 
 
 def _text(source, dotted, value, required=False, limit=2000) -> str:
@@ -199,7 +253,8 @@ class _Context:
                 raise self.error(f"{dotted}.{key}", f"not a grid key{_suggest(key, swept)}; grid keys: {allowed}")
             if not any(_same(v, value) for v in swept[key]):
                 shown = ", ".join(repr(list(v)) if isinstance(v, tuple) else repr(v) for v in swept[key])
-                where = (f"is not in the grid; grid.{key} holds" if key in self.cfg.grid
+                where = (f"is not in the quick plan; it keeps {key} =" if self.quick
+                         else f"is not in the grid; grid.{key} holds" if key in self.cfg.grid
                          else f"is in no case; the cases' {key} values are")
                 raise self.error(f"{dotted}.{key}", f"{value!r} {where} {shown}")
         points = [p for p in self.points
@@ -224,6 +279,8 @@ def _reading(ctx, dotted, value, metric, points):
     if metric is None or not metric.per_epoch:
         return reading
     epochs = ctx.epochs_of(points)
+    if ctx.quick:
+        reading = _quick_reading(reading, epochs)
     if reading.kind == "epoch" and reading.epoch > epochs and not ctx.quick:
         raise ctx.error(dotted, f"epoch {reading.epoch} is past the end; the selected runs train {epochs} epochs")
     if reading.kind == "last_k" and reading.k > epochs and not ctx.quick:
@@ -370,6 +427,8 @@ def _hypothesis(ctx, dotted, raw) -> Hypothesis:
         sides.append(Side(select, params, at, label or ""))
     a, b = sides if len(sides) == 2 else (sides[0], None)
     if b is not None and a.select == b.select and a.params == b.params and a.at == b.at:
+        if ctx.quick:
+            raise ctx.error(dotted, f"both sides read the same runs at {a.at.label} in the quick plan")
         raise ctx.error(dotted, "sides a and b are the same runs, metric and reading; they must differ")
     at = a.at if "at" not in raw else _reading(ctx, f"{dotted}.at", raw["at"], None, [])
     return Hypothesis(hid, statement, raw["metric"], at, expect, a, b,
@@ -461,13 +520,15 @@ def check_param_value(ctx, dotted, kind, value):
         return [check_param_value(ctx, dotted, "metric", v) for v in value]
     if kind == "reading":
         try:
-            return parse_reading(value)
+            reading = parse_reading(value)
         except ValueError as exc:
             raise ctx.error(dotted, str(exc)) from None
+        return _quick_reading(reading, _plan_epochs(ctx)) if ctx.quick else reading
     if kind == "readings":
         if not isinstance(value, list) or not value:
             fail("a non-empty list of readings (epochs, \"last\", \"last:K\", \"best_val\", \"mean\")")
-        return [check_param_value(ctx, dotted, "reading", v) for v in value]
+        readings = [check_param_value(ctx, dotted, "reading", v) for v in value]
+        return list(dict.fromkeys(readings)) if ctx.quick else readings  # clamped ones may repeat
     if kind in ("grid_key", "grid_keys"):
         values = value if kind == "grid_keys" else [value]
         if not isinstance(values, list) or (kind == "grid_keys" and not values):

@@ -26,10 +26,8 @@ from keras_dyn.errors import KerasDynError, OutputError
 from keras_dyn.runfiles import (atomic_write_text, atomic_write_toml, candidates, claim_run,
                                 discard_run_dir, find_finished, finished_results, inside)
 
-QUICK_TRAIN_EXAMPLES = 1000
-QUICK_TEST_EXAMPLES = 500
-QUICK_MAX_SEEDS = 2
-QUICK_MAX_EPOCHS = 5
+from keras_dyn.quick import (QUICK_MAX_EPOCHS, QUICK_MAX_SEEDS, QUICK_TEST_EXAMPLES,  # noqa: F401
+                              QUICK_TRAIN_EXAMPLES)
 
 
 @dataclass(frozen=True)
@@ -41,33 +39,10 @@ class RunRecord:
 
 
 def quick_version(cfg: ExperimentConfig) -> ExperimentConfig:
-    """The same experiment on a small subset (for tests and a first look): at most
-    1000 training and 500 test examples, at most two seeds and five epochs, synthetic sets at
-    most 1000 points."""
-    if cfg.data.dataset in ("circle", "nested_rings"):  # small already: fewer points, no subsets
-        data = {"n_samples": min(cfg.data.n_samples, 1000)}
-    else:
-        data = {"subset": min(cfg.data.subset or QUICK_TRAIN_EXAMPLES, QUICK_TRAIN_EXAMPLES),
-                "test_subset": min(cfg.data.test_subset or QUICK_TEST_EXAMPLES, QUICK_TEST_EXAMPLES)}
-    training = {"seeds": list(cfg.training.seeds[:QUICK_MAX_SEEDS]),
-                "epochs": min(cfg.training.epochs, QUICK_MAX_EPOCHS)}
-    sections = {}
-    if "epochs" in cfg.grid:
-        grid = cfg.to_dict()["grid"]
-        grid["epochs"] = sorted({min(e, QUICK_MAX_EPOCHS) for e in grid["epochs"]})
-        sections["grid"] = grid
-    if cfg.cases and "epochs" in cfg.cases[0]:
-        cases = []  # cases that become equal once capped are run once
-        for case in cfg.to_dict()["cases"]:
-            case["epochs"] = min(case["epochs"], QUICK_MAX_EPOCHS)
-            if case not in cases:
-                cases.append(case)
-        sections["cases"] = cases
-    probes = {"shift_test_size": min(cfg.probes.shift_test_size, 300),
-              "drift_probe_size": min(cfg.probes.drift_probe_size, 128)}
-    log = {"probe_size": min(cfg.log.probe_size, 128)}
-    return cfg.replace(data=data, training=training, probes=probes, log=log,
-                       experiment={"name": cfg.name + "-quick"}, quick=True, **sections)
+    """The same experiment, small: see :func:`keras_dyn.quick.quick_version`."""
+    from keras_dyn.quick import quick_version as _quick_version
+
+    return _quick_version(cfg)
 
 
 def run_experiment(cfg: ExperimentConfig, logdir="modellogs", *, quick=False, seeds=None,
