@@ -253,7 +253,7 @@ class _Context:
                 raise self.error(f"{dotted}.{key}", f"not a grid key{_suggest(key, swept)}; grid keys: {allowed}")
             if not any(_same(v, value) for v in swept[key]):
                 shown = ", ".join(repr(list(v)) if isinstance(v, tuple) else repr(v) for v in swept[key])
-                where = (f"is not in the quick plan; it keeps {key} =" if self.quick
+                where = (f"is left out; the quick plan keeps {key} =" if self.quick
                          else f"is not in the grid; grid.{key} holds" if key in self.cfg.grid
                          else f"is in no case; the cases' {key} values are")
                 raise self.error(f"{dotted}.{key}", f"{value!r} {where} {shown}")

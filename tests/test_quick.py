@@ -84,11 +84,11 @@ def test_quick_readings_are_clamped_and_what_it_leaves_out_is_said(tmp_path):
     quick = quick_version(_cfg())
     h1, h2, h3 = quick.lab.hypotheses
     assert h1.a.at == Reading("epoch", epoch=2) and h1.a.at.label == "epoch 2" and not h1.absent
-    assert "not in the quick plan" in h2.absent and "units" in h2.absent
+    assert "16 is left out; the quick plan keeps units = 4, 32" in h2.absent
     assert "same runs at epoch 2" in h3.absent  # epoch 10 against epoch 5: both read at 2
     seed_table, pairwise = quick.lab.findings
     assert seed_table.params["at"] == [Reading("epoch", epoch=1), Reading("epoch", epoch=2)]
-    assert "not in the quick plan" in pairwise.absent
+    assert "left out; the quick plan keeps units" in pairwise.absent
     md = build_findings(quick, [], tmp_path).markdown
     assert "**H2** — 16 beats 8  \n  Not in the quick plan:" in md
     assert md.count("**Verdict: not in the quick plan.**") == 2
