@@ -186,9 +186,18 @@ def _section_or_absent(ctx, dotted, raw) -> SectionSpec:
     if not ctx.quick:
         return _section(ctx, dotted, raw)
     try:
-        return _section(ctx, dotted, raw)
+        spec = _section(ctx, dotted, raw)
     except ConfigError as exc:
         return SectionSpec(str(raw.get("section", "?")), {}, absent=_quick_absent(exc))
+    if spec.section == "source_values":  # the source's numbers are at its epochs: none moves
+        from keras_dyn.report.metrics import parse_reading
+
+        asked = [parse_reading(v) for v in raw["at"]]
+        if asked != spec.params["at"]:
+            return SectionSpec(spec.section, {}, absent=f"{dotted}.at: the source's numbers are at "
+                               f"{', '.join(r.label for r in asked)}; the quick run stops at epoch "
+                               f"{_plan_epochs(ctx)}")
+    return spec
 
 
 def _quick_reading(reading, epochs):

@@ -57,6 +57,7 @@ BASE = {
         "findings": [
             {"section": "seed_table", "metrics": ["test_accuracy"], "at": [1, 5, 10]},
             {"section": "pairwise", "metric": "test_accuracy", "baseline": {"units": 8}},
+            {"section": "source_values", "at": [10], "values": {"32": [90.0]}},
         ],
         "quick": {"keep": {"units": [4, 32], "layers": [1, 3]}, "seeds": 2},
     },
@@ -86,7 +87,8 @@ def test_quick_readings_are_clamped_and_what_it_leaves_out_is_said(tmp_path):
     assert h1.a.at == Reading("epoch", epoch=2) and h1.a.at.label == "epoch 2" and not h1.absent
     assert "16 is left out; the quick plan keeps units = 4, 32" in h2.absent
     assert "same runs at epoch 2" in h3.absent  # epoch 10 against epoch 5: both read at 2
-    seed_table, pairwise = quick.lab.findings
+    seed_table, pairwise, source = quick.lab.findings
+    assert "the source's numbers are at epoch 10; the quick run stops at epoch 2" in source.absent
     assert seed_table.params["at"] == [Reading("epoch", epoch=1), Reading("epoch", epoch=2)]
     assert "left out; the quick plan keeps units" in pairwise.absent
     md = build_findings(quick, [], tmp_path).markdown
