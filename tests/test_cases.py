@@ -143,7 +143,7 @@ def test_quick_version_caps_epochs_in_cases_and_merges_equal_ones(tmp_path):
     cfg = load_config(write(tmp_path, text))
     assert len(cfg.cases) == 2
     quick = quick_version(cfg)
-    assert quick.cases == ({"optimizer": "sgd", "learning_rate": 0.1, "epochs": 5},)
+    assert quick.cases == ({"optimizer": "sgd", "learning_rate": 0.1, "epochs": 2},)
 
 
 def test_lab_selectors_and_groupings_use_case_keys(tmp_path):

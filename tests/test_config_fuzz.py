@@ -3,7 +3,8 @@
 Every leaf key of ``configs/*.toml`` (and of any ``labs/*/*.toml``) gets the mutations that fit
 its value: wrong type, out of range, an unknown value or key, path-like strings ("../../x",
 "/abs", "a/b", "..", "", 300 characters, NUL), empty lists, non-finite numbers, a table. Each
-mutated file goes through ``python -m keras_dyn check`` (in-process for the corpus, a handful in
+mutated file goes through ``python -m keras_dyn check`` (in-process: the fast suite a sample with
+every key and mutation once, ``-m slow`` the whole corpus; a handful in
 subprocesses to see the real exit status and stderr; a few through ``run --quick`` to see that a
 rejection comes before training). Asserted: no traceback, exit 0 or 2, a rejection is one line
 naming the file, the mutations that must be rejected are, and no file is written anywhere.
@@ -153,14 +154,50 @@ def test_corpus_enters_cases(tmp_path):
     assert not problems, problems
 
 
+def kind(keys) -> tuple:
+    """A key path with list indices folded: ``cases.0.optimizer`` and ``cases.3.optimizer`` alike."""
+    return tuple("[i]" if isinstance(k, int) else k for k in keys)
+
+
+def sample(cases, seed=0):
+    """One case for every distinct (key, mutation) of the corpus, from a file (and case) drawn
+    with a fixed seed: every key of every shipped config gets every mutation that fits it, once
+    (the whole corpus repeats the shared keys once per config and per case)."""
+    import random
+
+    by_kind: dict = {}
+    for case in cases:
+        by_kind.setdefault((kind(case[1]), case[2]), []).append(case)
+    rng = random.Random(seed)
+    return [rng.choice(group) for group in by_kind.values()]
+
+
+def test_sample_covers_every_key_and_mutation():
+    cases = corpus()
+    picked = sample(cases)
+    assert {(kind(c[1]), c[2]) for c in picked} == {(kind(c[1]), c[2]) for c in cases}
+    assert len({c[0] for c in picked}) == len(SHIPPED)  # drawn from every shipped file
+    assert len(picked) < len(cases) // 3
+
+
+def test_mutated_configs_sample_in_process(tmp_path, monkeypatch):
+    """The fast suite's share of the corpus (:func:`sample`) through ``main(["check", file])``."""
+    check_in_process(tmp_path, monkeypatch, sample(corpus()))
+
+
+@pytest.mark.slow
 def test_mutated_configs_in_process(tmp_path, monkeypatch):
     """Every case through ``main(["check", file])``: no traceback, exit 0 or 2, one line."""
+    check_in_process(tmp_path, monkeypatch, corpus())
+
+
+def check_in_process(tmp_path, monkeypatch, cases):
+    """Each case through ``main(["check", file])``: no traceback, exit 0 or 2, one line."""
     work = tmp_path / "cwd"
     work.mkdir()
     corpus_dir = tmp_path / "corpus"
     corpus_dir.mkdir()
     monkeypatch.chdir(work)
-    cases = corpus()
     files = []
     for i, (path, keys, literal, must_reject) in enumerate(cases):
         text = mutated_text(path, keys, literal)

@@ -195,7 +195,7 @@ def test_toml_only_lab_on_grid_and_label_noise_runs_to_verdicts(lab_tree, monkey
 
     name = "exp98_toml_only"
     catalogue.scaffold(name)
-    raw = _raw(**{"experiment.name": name})
+    raw = _raw(**{"experiment.name": name, "training.seeds": [0, 1]})  # 2 x 2 grid x 2 seeds: 8 runs
     (lab_tree / "configs" / f"{name}.toml").write_text(toml.dumps(raw))
     logdir = lab_tree / "modellogs"
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -208,10 +208,10 @@ def test_toml_only_lab_on_grid_and_label_noise_runs_to_verdicts(lab_tree, monkey
     assert "What these seeds can resolve" in findings
     assert "The source's claims" in findings
     setup = log.split("keras_dyn:setup:start")[1].split("keras_dyn:setup:end")[0]
-    assert "circle" in setup and "seeds 0, 1, 2" in setup and "label noise" in setup
+    assert "circle" in setup and "seeds 0, 1" in setup and "seeds 0, 1, 2" not in setup and "label noise" in setup
     assert (lab_tree / "labs" / name / "figures" / "val_accuracy_vs_epochs.png").stat().st_size > 1000
     last = catalogue.find_lab(name).last_run()
-    assert set(last["verdicts"]) == {"H1", "H2", "H3"} and last["runs"] == 12
+    assert set(last["verdicts"]) == {"H1", "H2", "H3"} and last["runs"] == 8
     assert name in catalogue.format_catalogue(catalogue.list_labs())
 
 

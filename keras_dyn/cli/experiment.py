@@ -2,7 +2,7 @@
 
     python -m keras_dyn run CONFIG.toml [--logdir DIR] [--quick] [--seeds N] [--data-dir DIR]
                                         [--restart | --report-only]
-    python -m keras_dyn check CONFIG.toml
+    python -m keras_dyn check CONFIG.toml [--quick]
     python -m keras_dyn grid CONFIG.toml [--logdir DIR] [--quick] [--seeds N] [--data-dir DIR]
                                          [--workers N] [--restart | --report-only]
 
@@ -16,6 +16,7 @@ import sys
 
 from keras_dyn.cli.args import (MAX_WORKERS, OneLineParser, bounded_int, common_arguments, experiment_cfg,
                                 quiet_tensorflow)
+from keras_dyn.config.quick import plan_size, quick_version
 from keras_dyn.errors import KerasDynError
 from keras_dyn.report.output import write_findings
 
@@ -28,6 +29,8 @@ def main(argv=None, prog: str = "python -m keras_dyn") -> int:
     run.add_argument("config", help="experiment TOML file")
     check = sub.add_parser("check", help="validate CONFIG and list its runs, without training")
     check.add_argument("config", help="experiment TOML file")
+    check.add_argument("--quick", action="store_true",
+                       help="check the --quick plan (at most 8 runs x 2 epochs) and say what it leaves out")
     grid = common_arguments(sub.add_parser(
         "grid", help="run CONFIG's grid through keras-tuner (GridSearch, resumable, HParams)"))
     grid.add_argument("config", help="experiment TOML file")
@@ -43,6 +46,8 @@ def main(argv=None, prog: str = "python -m keras_dyn") -> int:
         if args.command != "check":
             quiet_tensorflow()  # after the config check, so a bad file is reported at once
         if args.command == "check":
+            if args.quick:
+                cfg = quick_version(cfg)
             for point in cfg.points():
                 for seed in cfg.training.seeds:
                     print(cfg.run_name(point, seed))
@@ -51,6 +56,8 @@ def main(argv=None, prog: str = "python -m keras_dyn") -> int:
             if cfg.swept and cfg.data.validation_split == 0:
                 print(f"note: data.validation_split = 0: fine for `run`; `grid` refuses it (a "
                       f"keras-tuner grid chooses on validation accuracy)", file=sys.stderr)
+            if args.quick:
+                _quick_note(cfg)
             return 0
         if args.command == "grid":
             return _grid(cfg, args)
@@ -94,6 +101,19 @@ def _grid(cfg, args) -> int:
     out, errors = write_findings(experiment_cfg(cfg, args), records_to_results(records),
                                  args.logdir, quick=args.quick)
     return _report(out, errors)
+
+
+def _quick_note(cfg):
+    """``check --quick``: the quick plan's size and what of the lab it cannot test."""
+    size = plan_size(cfg)
+    print(f"quick plan: {size['runs']} run(s) x at most {size['epochs']} epoch(s) x {size['examples']:,} "
+          f"training / {size['test_examples']:,} test examples", file=sys.stderr)
+    for hyp in (cfg.lab.hypotheses if cfg.lab else ()):
+        if hyp.absent:
+            print(f"quick plan: hypothesis {hyp.id} not in it ({hyp.absent})", file=sys.stderr)
+    for spec in (cfg.lab.findings if cfg.lab else ()):
+        if spec.absent:
+            print(f"quick plan: section {spec.section!r} not in it ({spec.absent})", file=sys.stderr)
 
 
 def _report(out, errors) -> int:

@@ -18,9 +18,9 @@ from keras_dyn.config.lab import parse_lab
 from keras_dyn.config.names import first_line, name_problem, plain, same_value, short, suggest
 from keras_dyn.config.plan import check_combinations, check_plan, parse_cases, parse_grid
 from keras_dyn.config.rules import check_value
-from keras_dyn.config.schema import (ALL_SECTIONS, CORRUPTIONS, FREEFORM_SECTIONS, GRID_KEYS, REQUIRED_SECTIONS,
-                                     RUN_NAME_TAGS, SECTION_TYPES, DataConfig, ExperimentSection, LogConfig,
-                                     ModelConfig, ProbesConfig, TrainingConfig)
+from keras_dyn.config.schema import (ALL_SECTIONS, CORRUPTIONS, FREEFORM_SECTIONS, GRID_KEYS,
+                                     REQUIRED_SECTIONS, RUN_NAME_TAGS, SECTION_TYPES, DataConfig,
+                                     ExperimentSection, LogConfig, ModelConfig, ProbesConfig, TrainingConfig)
 from keras_dyn.errors import ConfigError
 
 
@@ -198,7 +198,7 @@ def load_config(path) -> ExperimentConfig:
 def from_dict(raw: dict, source: str = "<dict>", *, quick: bool = False) -> ExperimentConfig:
     """Validate an already-parsed TOML table (the same rules as :func:`load_config`).
 
-    ``quick`` marks a ``--quick`` version (see :func:`keras_dyn.runs.experiment.quick_version`): the
+    ``quick`` marks a ``--quick`` version (see :func:`keras_dyn.config.quick.quick_version`): the
     ``[lab]`` readings may lie past its (fewer) epochs; they are read at the last one.
     """
     if not isinstance(raw, dict):

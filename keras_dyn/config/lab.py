@@ -48,11 +48,14 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from keras_dyn.config.lab_checks import LabContext, check_metric, check_param_value, check_reading, text_value
+from keras_dyn.config.lab_checks import (LabContext, check_metric, check_param_value, check_reading,
+                                         plan_epochs, text_value)
 from keras_dyn.config.lab_keys import CLAIM_KEYS, EXPECTS, HYPOTHESIS_KEYS, LAB_KEYS, RUNNERS, SIDE_EXTRA
 from keras_dyn.config.names import show, suggest
+from keras_dyn.config.quick import parse_quick
 from keras_dyn.errors import ConfigError
 from keras_dyn.report.metrics import PARAMS
+from keras_dyn.report.metrics.readings import Reading, parse_reading
 from keras_dyn.report.sections import SECTIONS
 
 ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,19}$")
@@ -76,6 +79,7 @@ class Hypothesis:
     a: Side
     b: Side | None  # None for expect = "below"
     bound: float | None = None  # expect = "below": every run of side a must read less than this
+    absent: str = ""  # a --quick run: why the quick plan cannot test it ("" = it can)
 
     @property
     def is_bound(self) -> bool:
@@ -93,6 +97,7 @@ class Claim:
 class SectionSpec:
     section: str
     params: dict
+    absent: str = ""  # a --quick run: why the quick plan cannot show it ("" = it can)
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,7 @@ class LabSpec:
     hypotheses: tuple = ()
     claims: tuple = ()
     findings: tuple = field(default_factory=tuple)
+    quick: object = None  # keras_dyn.config.quick.QuickSpec from [lab.quick], or None (the default plan)
 
 
 def parse_lab(source, raw, cfg, *, quick=False) -> LabSpec:
@@ -133,7 +139,10 @@ def parse_lab(source, raw, cfg, *, quick=False) -> LabSpec:
             raise ConfigError(source, "lab.runner", "\"grid\" chooses on validation accuracy and needs "
                               "data.validation_split > 0; use runner = \"sequential\"")
     ctx = LabContext(source, cfg, quick)
-    hyps = tuple(_hypothesis(ctx, f"lab.hypotheses[{i}]", h)
+    quick_spec = None
+    if "quick" in raw and not quick:  # a quick version is already the plan [lab.quick] chose
+        quick_spec = parse_quick(source, raw["quick"], cfg)
+    hyps = tuple(_hypothesis_or_absent(ctx, f"lab.hypotheses[{i}]", h)
                  for i, h in enumerate(_table_list(source, "lab.hypotheses", raw.get("hypotheses", []))))
     ids = [h.id for h in hyps]
     for i, hid in enumerate(ids):
@@ -141,9 +150,45 @@ def parse_lab(source, raw, cfg, *, quick=False) -> LabSpec:
             raise ConfigError(source, f"lab.hypotheses[{i}].id", f"duplicate id {hid!r}; ids must be distinct")
     claims = tuple(_claim(ctx, f"lab.claims[{i}]", c, ids)
                    for i, c in enumerate(_table_list(source, "lab.claims", raw.get("claims", []))))
-    sections = tuple(_section(ctx, f"lab.findings[{i}]", s)
+    sections = tuple(_section_or_absent(ctx, f"lab.findings[{i}]", s)
                      for i, s in enumerate(_table_list(source, "lab.findings", raw.get("findings", []))))
-    return LabSpec(title, question, src, runner, hyps, claims, sections)
+    return LabSpec(title, question, src, runner, hyps, claims, sections, quick_spec)
+
+
+def _quick_absent(exc) -> str:
+    """Why a hypothesis or section is not in a quick plan: the check that fails on it."""
+    return f"{exc.key}: {exc.message}" if exc.key else exc.message
+
+
+def _hypothesis_or_absent(ctx, dotted, raw) -> Hypothesis:
+    """:func:`_hypothesis`; in a ``--quick`` version (whose full config was checked already) one
+    that needs runs, epochs or readings the quick plan leaves out is kept as ``absent``."""
+    if not ctx.quick:
+        return _hypothesis(ctx, dotted, raw)
+    try:
+        return _hypothesis(ctx, dotted, raw)
+    except ConfigError as exc:
+        last = Reading("last")
+        return Hypothesis(str(raw.get("id", "?")), str(raw.get("statement", "")), str(raw.get("metric", "")),
+                          last, str(raw.get("expect", "greater")), Side({}, {}, last, ""), None,
+                          absent=_quick_absent(exc))
+
+
+def _section_or_absent(ctx, dotted, raw) -> SectionSpec:
+    """:func:`_section`; in a ``--quick`` version one the quick plan cannot show is ``absent``."""
+    if not ctx.quick:
+        return _section(ctx, dotted, raw)
+    try:
+        spec = _section(ctx, dotted, raw)
+    except ConfigError as exc:
+        return SectionSpec(str(raw.get("section", "?")), {}, absent=_quick_absent(exc))
+    if spec.section == "source_values":  # the source's numbers are at its epochs: none moves
+        asked = [parse_reading(v) for v in raw["at"]]
+        if asked != spec.params["at"]:
+            return SectionSpec(spec.section, {}, absent=f"{dotted}.at: the source's numbers are at "
+                               f"{', '.join(r.label for r in asked)}; the quick run stops at epoch "
+                               f"{plan_epochs(ctx)}")
+    return spec
 
 
 def _table_list(source, dotted, value) -> list:
@@ -202,6 +247,8 @@ def _hypothesis(ctx, dotted, raw) -> Hypothesis:
         sides.append(Side(select, params, at, label or ""))
     a, b = sides if len(sides) == 2 else (sides[0], None)
     if b is not None and a.select == b.select and a.params == b.params and a.at == b.at:
+        if ctx.quick:
+            raise ctx.error(dotted, f"both sides read the same runs at {a.at.label} in the quick plan")
         raise ctx.error(dotted, "sides a and b are the same runs, metric and reading; they must differ")
     at = a.at if "at" not in raw else check_reading(ctx, f"{dotted}.at", raw["at"], None, [])
     return Hypothesis(hid, statement, raw["metric"], at, expect, a, b,

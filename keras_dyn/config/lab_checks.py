@@ -7,6 +7,7 @@ from keras_dyn.config.names import plain_text, show, suggest
 from keras_dyn.errors import ConfigError
 from keras_dyn.report.metrics import (LAYER_RE, METRICS, OF_DEFAULT, PARAMS, check_param, parse_reading,
                                       recorded_every)
+from keras_dyn.report.metrics.readings import Reading
 
 
 def text_value(source, dotted, value, required=False, limit=2000) -> str:
@@ -46,7 +47,8 @@ class LabContext:
                 raise self.error(f"{dotted}.{key}", f"not a grid key{suggest(key, swept)}; grid keys: {allowed}")
             if not any(same_grid_value(v, value) for v in swept[key]):
                 shown = ", ".join(repr(list(v)) if isinstance(v, tuple) else repr(v) for v in swept[key])
-                where = (f"is not in the grid; grid.{key} holds" if key in self.cfg.grid
+                where = (f"is left out; the quick plan keeps {key} =" if self.quick
+                         else f"is not in the grid; grid.{key} holds" if key in self.cfg.grid
                          else f"is in no case; the cases' {key} values are")
                 raise self.error(f"{dotted}.{key}", f"{value!r} {where} {shown}")
         points = [p for p in self.points
@@ -70,6 +72,8 @@ def check_reading(ctx, dotted, value, metric, points):
     if metric is None or not metric.per_epoch:
         return reading
     epochs = ctx.epochs_of(points)
+    if ctx.quick:
+        reading = quick_reading(reading, epochs)
     if reading.kind == "epoch" and reading.epoch > epochs and not ctx.quick:
         raise ctx.error(dotted, f"epoch {reading.epoch} is past the end; the selected runs train {epochs} epochs")
     if reading.kind == "last_k" and reading.k > epochs and not ctx.quick:
@@ -186,13 +190,15 @@ def check_param_value(ctx, dotted, kind, value):
         return [check_param_value(ctx, dotted, "metric", v) for v in value]
     if kind == "reading":
         try:
-            return parse_reading(value)
+            reading = parse_reading(value)
         except ValueError as exc:
             raise ctx.error(dotted, str(exc)) from None
+        return quick_reading(reading, plan_epochs(ctx)) if ctx.quick else reading
     if kind == "readings":
         if not isinstance(value, list) or not value:
             fail("a non-empty list of readings (epochs, \"last\", \"last:K\", \"best_val\", \"mean\")")
-        return [check_param_value(ctx, dotted, "reading", v) for v in value]
+        readings = [check_param_value(ctx, dotted, "reading", v) for v in value]
+        return list(dict.fromkeys(readings)) if ctx.quick else readings  # clamped ones may repeat
     if kind in ("grid_key", "grid_keys"):
         values = value if kind == "grid_keys" else [value]
         if not isinstance(values, list) or (kind == "grid_keys" and not values):
@@ -243,3 +249,17 @@ def check_param_value(ctx, dotted, kind, value):
         return [check_param_value(ctx, f"{dotted}[{i}]" if isinstance(value, list) else dotted, "params", t)
                 for i, t in enumerate(tables)]
     raise AssertionError(f"unknown parameter kind {kind}")  # pragma: no cover
+
+
+def quick_reading(reading, epochs):
+    """A reading clamped to a quick run's ``epochs`` (so it is labelled with the epoch read)."""
+    if reading.kind == "epoch" and reading.epoch > epochs:
+        return Reading("epoch", epoch=epochs)
+    if reading.kind == "last_k" and reading.k > epochs:
+        return Reading("last_k", k=epochs)
+    return reading
+
+
+def plan_epochs(ctx) -> int:
+    """The most epochs any run of the plan trains."""
+    return max(ctx.cfg.at_point(p).training.epochs for p in ctx.points)

@@ -23,6 +23,8 @@ LAB_KEY_DOCS = {
     "claims": "[[lab.claims]] blocks: the source's claims, each tested by hypotheses (keys below)",
     "findings": "[[lab.findings]] blocks: the findings sections to write, in order; section = a name "
                 "below, plus that section's parameters",
+    "quick": "[lab.quick]: what --quick keeps: keep = { grid key = [values] } (a key left out keeps every "
+             "value) and seeds = N (default 2); at most 8 runs in all (keras_dyn.config.quick)",
 }
 
 

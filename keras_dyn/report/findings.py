@@ -93,6 +93,15 @@ def bound_verdict(ctx, hyp) -> tuple[str, str, str]:
     return verdict, line, resolution
 
 
+NOT_IN_QUICK = "not in the quick plan"
+
+
+def absent_verdict(hyp) -> tuple[str, str]:
+    """``(verdict, line)`` of a hypothesis a ``--quick`` plan cannot test (``hyp.absent`` says why)."""
+    return NOT_IN_QUICK, (f"- **{hyp.id}** — {hyp.statement}  \n  Not in the quick plan: {hyp.absent}. "
+                          f"The full run tests it.  \n  **Verdict: {NOT_IN_QUICK}.**")
+
+
 def build_findings(cfg, results, figure_dir, figure_ref="", *, header="") -> Findings:
     """The generated findings of a lab (or any experiment) from its runs' results."""
     ctx = FindingsContext(cfg, results, figure_dir, figure_ref)
@@ -105,6 +114,10 @@ def build_findings(cfg, results, figure_dir, figure_ref="", *, header="") -> Fin
         lines += ["### Verdicts", ""]
         resolution = []
         for hyp in lab.hypotheses:
+            if hyp.absent:
+                verdicts[hyp.id], line = absent_verdict(hyp)
+                lines.append(line)
+                continue
             try:
                 verdicts[hyp.id], line, text = (bound_verdict if hyp.is_bound else comparison_verdict)(ctx, hyp)
             except (M.MetricError, KeyError, ValueError) as exc:
@@ -120,6 +133,9 @@ def build_findings(cfg, results, figure_dir, figure_ref="", *, header="") -> Fin
     for spec in (lab.findings if lab else default_sections(cfg)):
         from keras_dyn.report.sections import SECTIONS
 
+        if spec.absent:
+            lines += [f"_Findings section `{spec.section}`: not in the quick plan ({spec.absent})._", ""]
+            continue
         try:
             body = SECTIONS[spec.section].render()(ctx, **spec.params)
         except Exception as exc:  # noqa: BLE001 - a section must not lose the finished runs

@@ -1,4 +1,4 @@
-"""A whole experiment (:func:`run_experiment`): every point of the plan with every seed, one after another; finished runs are found and reused, ``--restart`` supersedes them, ``--report-only`` collects them. ``--quick`` is :func:`quick_version`.
+"""A whole experiment (:func:`run_experiment`): every point of the plan with every seed, one after another; finished runs are found and reused, ``--restart`` supersedes them, ``--report-only`` collects them. ``--quick`` is :func:`keras_dyn.config.quick.quick_version`.
 """
 
 from __future__ import annotations
@@ -8,21 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from keras_dyn.config import ExperimentConfig, same_run_config
+from keras_dyn.config.quick import quick_version
 from keras_dyn.errors import KerasDynError
 from keras_dyn.runs.claims import candidates, claim_run, find_finished, finished_results
 from keras_dyn.runs.files import inside
 from keras_dyn.runs.fit import train_claimed
-
-QUICK_TRAIN_EXAMPLES = 1000
-
-
-QUICK_TEST_EXAMPLES = 500
-
-
-QUICK_MAX_SEEDS = 2
-
-
-QUICK_MAX_EPOCHS = 5
 
 
 @dataclass(frozen=True)
@@ -31,36 +21,6 @@ class RunRecord:
 
     run_dir: Path
     results: dict
-
-
-def quick_version(cfg: ExperimentConfig) -> ExperimentConfig:
-    """The same experiment on a small subset (for tests and a first look): at most
-    1000 training and 500 test examples, at most two seeds and five epochs, synthetic sets at
-    most 1000 points."""
-    if cfg.data.dataset in ("circle", "nested_rings"):  # small already: fewer points, no subsets
-        data = {"n_samples": min(cfg.data.n_samples, 1000)}
-    else:
-        data = {"subset": min(cfg.data.subset or QUICK_TRAIN_EXAMPLES, QUICK_TRAIN_EXAMPLES),
-                "test_subset": min(cfg.data.test_subset or QUICK_TEST_EXAMPLES, QUICK_TEST_EXAMPLES)}
-    training = {"seeds": list(cfg.training.seeds[:QUICK_MAX_SEEDS]),
-                "epochs": min(cfg.training.epochs, QUICK_MAX_EPOCHS)}
-    sections = {}
-    if "epochs" in cfg.grid:
-        grid = cfg.to_dict()["grid"]
-        grid["epochs"] = sorted({min(e, QUICK_MAX_EPOCHS) for e in grid["epochs"]})
-        sections["grid"] = grid
-    if cfg.cases and "epochs" in cfg.cases[0]:
-        cases = []  # cases that become equal once capped are run once
-        for case in cfg.to_dict()["cases"]:
-            case["epochs"] = min(case["epochs"], QUICK_MAX_EPOCHS)
-            if case not in cases:
-                cases.append(case)
-        sections["cases"] = cases
-    probes = {"shift_test_size": min(cfg.probes.shift_test_size, 300),
-              "drift_probe_size": min(cfg.probes.drift_probe_size, 128)}
-    log = {"probe_size": min(cfg.log.probe_size, 128)}
-    return cfg.replace(data=data, training=training, probes=probes, log=log,
-                       experiment={"name": cfg.name + "-quick"}, quick=True, **sections)
 
 
 def run_experiment(cfg: ExperimentConfig, logdir="modellogs", *, quick=False, seeds=None,
@@ -89,8 +49,8 @@ def run_experiment(cfg: ExperimentConfig, logdir="modellogs", *, quick=False, se
     Returns:
         One :class:`RunRecord` per run, in grid order.
     """
-    from keras_dyn.runs import diagnostics
     from keras_dyn.data import load_dataset  # imported here: keeps `--help` and config errors fast
+    from keras_dyn.runs import diagnostics
 
     cfg = prepared(cfg, quick=quick, seeds=seeds)
     points = cfg.points()

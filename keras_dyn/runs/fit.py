@@ -92,9 +92,9 @@ def build_compiled_model(cfg: ExperimentConfig, data):
     """Seed (the config's first seed), build, instrument and compile the run's model."""
     import keras
 
-    from keras_dyn.runs import diagnostics
     from keras_dyn.models import build_model, training_loss
     from keras_dyn.optim import build_optimizer
+    from keras_dyn.runs import diagnostics
 
     keras.utils.set_random_seed(cfg.training.seeds[0])
     model = build_model(cfg.model, data.input_shape, data.num_classes)
@@ -117,9 +117,9 @@ def fit_and_record(cfg: ExperimentConfig, data, run_dir, model, *, point=None, e
     as long as the epochs it reached (the last one partial), non-finite numbers stored as TOML
     ``nan`` / ``inf``. A run that trained all its epochs has ``status = "complete"``.
     """
-    from keras_dyn.runs import diagnostics
     from keras_dyn.callbacks.divergence import StopOnDivergence
     from keras_dyn.callbacks.epoch_recorder import EpochRecorder
+    from keras_dyn.runs import diagnostics
     from keras_dyn.runs.batches import epoch_orders, fixed_order_dataset
 
     run_dir = Path(run_dir)
