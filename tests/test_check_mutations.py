@@ -166,3 +166,135 @@ def test_hypothesis_of_empty_list_is_one_line():
     raw = _shipped("exp6_activations_optimizers")
     raw["lab"]["hypotheses"][0]["of"] = []
     _refused(raw)
+
+
+# --------------------------------------------------------------------------- the leaf-mutation corpus
+
+MUTATIONS = ["", [], [[]], "zzz_unknown", -1, 0, 10 ** 18, 1e308, -1e308, float("nan"), float("inf"), True,
+             {"x": 1}, [{}], "../../x"]
+
+
+def _leaves(node, path=()):
+    """Every leaf path of a parsed TOML table: scalars, lists (as a whole), and each item of a list."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _leaves(value, path + (key,))
+        return
+    if path:
+        yield path
+    if isinstance(node, list):
+        for i, item in enumerate(node):
+            yield from _leaves(item, path + (i,))
+
+
+def _set(raw, path, value):
+    node = raw
+    for p in path[:-1]:
+        node = node[p]
+    node[path[-1]] = value
+
+
+def corpus():
+    out = []
+    for path in SHIPPED:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        for leaf in _leaves(raw):
+            for i, value in enumerate(MUTATIONS):
+                out.append((path.stem, leaf, i))
+    return out
+
+
+CORPUS = corpus()
+SAMPLE = random.Random(20).sample(CORPUS, 300)
+_RAW = {}
+
+
+def _mutated(stem, leaf, i):
+    if stem not in _RAW:
+        _RAW[stem] = tomllib.loads((REPO / "configs" / f"{stem}.toml").read_text(encoding="utf-8"))
+    raw = copy.deepcopy(_RAW[stem])
+    _set(raw, leaf, copy.deepcopy(MUTATIONS[i]))
+    return raw
+
+
+def _check_one(stem, leaf, i):
+    """None when the mutation is accepted or refused in one line; else what went wrong."""
+    try:
+        from_dict(_mutated(stem, leaf, i), source=f"{stem}.toml")
+    except ConfigError as exc:
+        text = str(exc)
+        if "\n" in text or not text.startswith(f"config error: {stem}.toml"):
+            return f"not one line naming the file: {text!r}"
+    except Exception as exc:  # noqa: BLE001 - what the test is for
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def _run(cases):
+    problems = []
+    for stem, leaf, i in cases:
+        problem = _check_one(stem, leaf, i)
+        if problem:
+            problems.append(f"{stem} {'.'.join(map(str, leaf))} = {MUTATIONS[i]!r}: {problem}")
+    assert not problems, f"{len(problems)} of {len(cases)}:\n" + "\n".join(problems[:40])
+
+
+def test_a_sample_of_leaf_mutations_is_accepted_or_one_line():
+    assert len(SAMPLE) == 300 and len({s for s, _, _ in CORPUS}) == len(SHIPPED)
+    _run(SAMPLE)
+
+
+@pytest.mark.slow
+def test_every_leaf_mutation_of_every_shipped_config_is_accepted_or_one_line():
+    _run(CORPUS)
+
+
+def test_a_mutation_from_the_command_line_exits_2_with_one_line(tmp_path):
+    import tomli_w
+
+    raw = _shipped("exp10_optimizers")
+    _findings(raw, "seed_table")[1]["by"] = [[]]
+    path = tmp_path / "bad.toml"
+    path.write_text(tomli_w.dumps(raw))
+    proc = subprocess.run([sys.executable, "-m", "keras_dyn", "check", str(path)], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().count("\n") == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert "lab.findings[" in proc.stderr and ".by" in proc.stderr, proc.stderr
+
+
+# --------------------------------------------------------------------------- values that cannot work
+
+
+@pytest.mark.parametrize("lr,words", [(1e-300, "rounds to 0"), (1e-40, "rounds to a subnormal"),
+                                      (0.0, "out of range"), (11.0, "out of range")])
+def test_learning_rate_float32_cannot_hold_is_refused(lr, words):
+    raw = _small(section="seed_table")
+    raw["training"]["learning_rate"] = lr
+    text = _refused(raw)
+    assert "training.learning_rate" in text and words in text, text
+    raw = _small(section="seed_table")
+    raw["grid"]["learning_rate"] = [0.01, lr]
+    assert "grid.learning_rate" in _refused(raw)
+
+
+def test_smallest_normal_float32_learning_rate_is_accepted():
+    raw = _small(section="seed_table")
+    raw["training"]["learning_rate"] = 1.2e-38
+    assert from_dict(raw).training.learning_rate == 1.2e-38
+
+
+def test_empty_experiment_name_is_refused(tmp_path):
+    from keras_dyn.config import load_config
+
+    raw = _small(section="seed_table")
+    raw["experiment"]["name"] = ""
+    assert "leave the key out to use the file name" in _refused(raw)
+    del raw["experiment"]["name"]
+    cfg = from_dict(raw)  # no name: load_config names it after the file
+    assert cfg.at_point(cfg.points()[0]).name == "" and from_dict(cfg.to_dict()).name == ""
+    path = tmp_path / "named_by_file.toml"
+    import tomli_w
+
+    path.write_text(tomli_w.dumps(raw))
+    assert load_config(path).name == "named_by_file"

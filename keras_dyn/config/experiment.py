@@ -74,7 +74,7 @@ class ExperimentConfig:
 
     def at_point(self, point: dict, seed: int | None = None) -> "ExperimentConfig":
         """The config of one run: grid values applied, grid emptied, optionally one seed."""
-        sections = {name: plain(dataclasses.asdict(getattr(self, name))) for name in SECTION_TYPES}
+        sections = self._sections()
         hidden = list(sections["model"]["hidden"])
         if "hidden" in point:
             hidden = list(point["hidden"])
@@ -130,8 +130,15 @@ class ExperimentConfig:
                 raw.setdefault(name, {}).update(values)
         return from_dict(raw, source=self.source, quick=self.quick if quick is None else quick)
 
-    def to_dict(self) -> dict:
+    def _sections(self) -> dict:
+        """Every section's values; an unset experiment name ("": from_dict without one) is left out."""
         out = {name: plain(dataclasses.asdict(getattr(self, name))) for name in SECTION_TYPES}
+        if not out["experiment"].get("name"):
+            out["experiment"].pop("name", None)
+        return out
+
+    def to_dict(self) -> dict:
+        out = self._sections()
         if self.grid:
             out["grid"] = {k: plain(v) for k, v in self.grid.items()}
         if self.cases:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import struct
 from keras_dyn.errors import ConfigError
 from keras_dyn.config.names import plain_text, show, suggest, check_name
 from keras_dyn.config.schema import CORRUPTIONS, DATASETS, DTYPES, GRADIENT_MODES, GRID_KEYS, INITIALIZER_ALIASES, INPUT_CORRUPTIONS, INT_MAX, KERAS_ACTIVATIONS, KERAS_INITIALIZERS, LABEL_NOISE_KINDS, MAX_DECISION_GRID, MAX_LAYERS, MAX_RUNS, MAX_WIDTH, NAME_MAX, NORMALIZATIONS, OPTIMIZERS, QUICK_SUFFIX, SCHEDULERS, SECTION_TYPES, SEED_MAX, SHIFT_KINDS, MAX_SEVERITY, OUTPUTS
@@ -129,9 +130,27 @@ _seeds = _int_list(0, SEED_MAX, what="seeds", max_len=MAX_RUNS, distinct=True)
 
 def _experiment_name(source, dotted, value):
     if not value:
-        return value  # "" = the file name (checked by load_config)
+        raise ConfigError(source, dotted, "must not be empty; leave the key out to use the file name")
     limit = NAME_MAX + len(QUICK_SUFFIX) if value.endswith(QUICK_SUFFIX) else NAME_MAX
     return check_name(source, dotted, value, limit)
+
+
+# The smallest normal float32: a learning rate below it is 0 or subnormal in the optimiser's float32
+# variable (Keras keeps the rate in float32 whatever model.dtype is), and the run trains nothing.
+FLOAT32_TINY = 1.1754943508222875e-38
+
+
+def _float32(value: float) -> float:
+    return struct.unpack("f", struct.pack("f", value))[0]
+
+
+def _learning_rate(source, dotted, value):
+    value = _range(0.0, 10.0, low_open=True)(source, dotted, value)
+    if value < FLOAT32_TINY:
+        raise ConfigError(source, dotted, f"{value} rounds to {'a subnormal' if _float32(value) else '0'} in "
+                          f"float32 (the optimiser's learning-rate variable), so nothing would train; "
+                          f"allowed: >= {FLOAT32_TINY:.3g} and <= 10")
+    return value
 
 
 RULES = {
@@ -155,7 +174,7 @@ RULES = {
     "model.output": _choice(OUTPUTS),
     "model.dtype": _choice(DTYPES),
     "training.optimizer": _choice(OPTIMIZERS),
-    "training.learning_rate": _range(0.0, 10.0, low_open=True),
+    "training.learning_rate": _learning_rate,
     "training.momentum": _range(0.0, 1.0, high_open=True),
     "training.weight_decay": _range(0.0, 1.0),
     "training.scheduler": _choice(SCHEDULERS),
