@@ -298,3 +298,11 @@ def test_empty_experiment_name_is_refused(tmp_path):
 
     path.write_text(tomli_w.dumps(raw))
     assert load_config(path).name == "named_by_file"
+
+
+@pytest.mark.parametrize("values,words", [({"units=4": [90.0]}, "one per reading"),
+                                          ({"units=4": [90.0, float("nan")]}, "finite")])
+def test_source_values_need_one_finite_number_per_reading(values, words):
+    raw = _small(section="source_values", at=[1, 2], values=values)
+    text = _refused(raw)
+    assert "lab.findings[0]" in text and words in text and "source_values" in text, text

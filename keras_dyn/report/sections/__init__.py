@@ -189,6 +189,17 @@ def _check_fit_table(ctx, params):
         raise ValueError(f"of must be a per-epoch accuracy (e.g. train_accuracy), not {params['of']!r}")
 
 
+def _check_source_values(ctx, params):
+    import math
+
+    for label, numbers in params["values"].items():
+        if len(numbers) != len(params["at"]):
+            raise ValueError(f"values.{label!r} has {len(numbers)} number(s); give one per reading in at "
+                             f"({len(params['at'])})")
+        if not all(math.isfinite(v) for v in numbers):
+            raise ValueError(f"values.{label!r} must hold finite numbers, not {numbers}")
+
+
 def _check_twin(ctx, params):
     if not ctx.cfg.probes.numpy_twin:
         raise ValueError("numpy_twin needs probes.numpy_twin = true")
@@ -245,7 +256,7 @@ _LIST = [
                 "at": Param("readings", None, required=True),
                 "values": Param("values", None, required=True, what="cell label = [one number per reading]"),
                 "by": _BY, "params": _PARAMS,
-            }),
+            }, check=_check_source_values),
     Section("heatmap", "a metric over two grid keys as a heatmap (mean over seeds, sd under it)",
             "figures:heatmap", {
                 "x": Param("grid_key", None, required=True), "y": Param("grid_key", None, required=True),
