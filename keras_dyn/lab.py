@@ -285,11 +285,11 @@ def run_lab(main_file, findings=None, config=None, argv=None, *, tuner=None, pro
 
 
 def _lab_table(config) -> dict:
-    import toml
+    from keras_dyn import tomlio
 
     try:
-        return toml.loads(Path(config).read_text(encoding="utf-8")).get("lab", {}) or {}
-    except (OSError, ValueError, IndexError, toml.TomlDecodeError):
+        return tomlio.loads(Path(config).read_text(encoding="utf-8")).get("lab", {}) or {}
+    except (OSError, ValueError, IndexError, tomlio.TOMLDecodeError):
         return {}  # load_config reports it properly
 
 

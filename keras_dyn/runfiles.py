@@ -35,7 +35,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import toml
+from keras_dyn import tomlio
 
 from keras_dyn.errors import OutputError
 
@@ -135,11 +135,11 @@ def _umask() -> int:
 
 
 def atomic_write_toml(path, data: dict, *, root=None) -> Path:
-    return atomic_write_text(path, toml.dumps(data), root=root)
+    return atomic_write_text(path, tomlio.dumps(data), root=root)
 
 
 def read_toml(path) -> dict:
-    return toml.loads(Path(path).read_text(encoding="utf-8"))
+    return tomlio.loads(Path(path).read_text(encoding="utf-8"))
 
 
 def exclusive_name(folder, make, root=None, limit: int = 10_000):
@@ -224,7 +224,7 @@ def _write_owner(fd: int, what: str):
 def owner_of(path) -> str:
     """``pid 123 on host x`` from a claim or lock file (best effort)."""
     try:
-        info = toml.loads(Path(path).read_text(encoding="utf-8"))
+        info = tomlio.loads(Path(path).read_text(encoding="utf-8"))
         return f"pid {info['pid']} on host {info['host']}"
     except Exception:  # written by a process that died mid-write, or unreadable
         return "another process"

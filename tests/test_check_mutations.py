@@ -306,3 +306,37 @@ def test_source_values_need_one_finite_number_per_reading(values, words):
     raw = _small(section="source_values", at=[1, 2], values=values)
     text = _refused(raw)
     assert "lab.findings[0]" in text and words in text and "source_values" in text, text
+
+
+# --------------------------------------------------------------------------- TOML 1.0
+
+
+def test_toml_1_0_is_read_mixed_arrays_and_quoted_keys(tmp_path):
+    """The toml package refused both; tomllib reads TOML 1.0."""
+    from keras_dyn.config import load_config
+
+    text = (REPO / "configs" / "exp6_activations_optimizers.toml").read_text(encoding="utf-8")
+    text = text.replace('at = ["1", "last"]', 'at = [1, "last"]', 1)
+    assert 'at = [1, "last"]' in text
+    text += ('\n[[lab.findings]]\nsection = "source_values"\nmetric = "test_accuracy"\nat = [1, "last"]\n'
+             'values = { "a = 1, b = 2" = [90, 91.5] }\n')
+    path = tmp_path / "toml10.toml"
+    path.write_text(text, encoding="utf-8")
+    cfg = load_config(path)
+    assert cfg.lab.findings[-1].params["values"] == {"a = 1, b = 2": [90, 91.5]}
+    assert [r.kind for r in cfg.lab.findings[-1].params["at"]] == ["epoch", "last"]
+
+
+def test_results_written_by_tomli_w_keep_nan_and_infinities(tmp_path):
+    import math
+
+    import numpy as np
+
+    from keras_dyn.runfiles import atomic_write_toml, read_toml
+
+    data = {"epochs": {"loss": [1.0, float("nan"), float("inf"), -float("inf")], "n": np.int64(3),
+                       "x": np.float32(0.5), "gone": None, "widths": (64, 64)}}
+    path = atomic_write_toml(tmp_path / "results.toml", data, root=tmp_path)
+    back = read_toml(path)["epochs"]
+    assert back["loss"][0] == 1.0 and math.isnan(back["loss"][1]) and back["loss"][2:] == [math.inf, -math.inf]
+    assert back["n"] == 3 and back["x"] == 0.5 and "gone" not in back and back["widths"] == [64, 64]

@@ -11,7 +11,7 @@ import itertools
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-import toml
+from keras_dyn import tomlio
 from keras_dyn.errors import ConfigError
 from keras_dyn.config.lab import parse_lab
 from keras_dyn.config.names import first_line, name_problem, plain, same_value, short, suggest
@@ -148,7 +148,7 @@ class ExperimentConfig:
         return out
 
     def to_toml(self) -> str:
-        return toml.dumps(self.to_dict())
+        return tomlio.dumps(self.to_dict())
 
 
 def same_run_config(stored: str | None, text: str) -> bool:
@@ -164,7 +164,7 @@ def same_run_config(stored: str | None, text: str) -> bool:
     if stored == text:
         return True
     try:
-        return from_dict(toml.loads(stored), source="config.toml").to_toml() == text
+        return from_dict(tomlio.loads(stored), source="config.toml").to_toml() == text
     except Exception:  # any damaged or foreign file is simply not this run
         return False
 
@@ -185,8 +185,8 @@ def load_config(path) -> ExperimentConfig:
     except OSError as exc:
         raise ConfigError(path, "", f"cannot read it ({exc.strerror or first_line(exc)})") from None
     try:
-        raw = toml.loads(text)
-    except Exception as exc:  # the toml package raises more than TomlDecodeError on odd input
+        raw = tomlio.loads(text)
+    except Exception as exc:  # TOMLDecodeError, or RecursionError on absurdly nested arrays
         raise ConfigError(path, "", f"not valid TOML ({first_line(exc)})") from None
     cfg = from_dict(raw, source=str(path))
     if not cfg.experiment.name:
