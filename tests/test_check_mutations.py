@@ -340,3 +340,18 @@ def test_results_written_by_tomli_w_keep_nan_and_infinities(tmp_path):
     back = read_toml(path)["epochs"]
     assert back["loss"][0] == 1.0 and math.isnan(back["loss"][1]) and back["loss"][2:] == [math.inf, -math.inf]
     assert back["n"] == 3 and back["x"] == 0.5 and "gone" not in back and back["widths"] == [64, 64]
+
+
+# --------------------------------------------------------------------------- quick mode
+
+
+def test_quick_findings_head_the_epoch_actually_read():
+    raw = _small(section="seed_table", metrics=["test_accuracy"], at=[1, 2])
+    raw["training"]["epochs"] = 8
+    raw["lab"]["findings"][0]["at"] = [1, 5, 8]
+    cfg = from_dict(raw)
+    assert [r.epoch for r in cfg.lab.findings[0].params["at"]] == [1, 5, 8]
+    quick = cfg.replace(training={"epochs": 5}, quick=True)  # what quick_version does to the epochs
+    assert [r.short for r in quick.lab.findings[0].params["at"]] == ["@1", "@5", "@5"]
+    raw["lab"]["findings"][0]["at"] = [1, 5, 10 ** 18]
+    assert "past the end" in _refused(raw)  # the full version is checked first, quick or not

@@ -289,6 +289,8 @@ def _section_params(ctx, dotted, name, raw) -> SectionSpec:
     for key, param in spec.params.items():  # readings past the last epoch (or not recorded there)
         if not param.reads_epochs or params[key] is None:
             continue
+        if ctx.quick:  # its full version was checked; here an epoch past the last is read (and headed) at it
+            params[key] = _quick_readings(ctx, params[key], points)
         readings = params[key] if isinstance(params[key], list) else [params[key]]
         for m in [METRICS[m] for m in metrics if METRICS[m].per_epoch] or [METRICS["train_loss"]]:
             for reading in readings:
@@ -299,6 +301,18 @@ def _section_params(ctx, dotted, name, raw) -> SectionSpec:
         except ValueError as exc:
             raise ctx.error(dotted, str(exc)) from None
     return SectionSpec(name, params)
+
+
+def _quick_readings(ctx, value, points):
+    """A ``--quick`` version's readings: an epoch past the last one its runs train becomes that last
+    epoch, so a findings column is headed with the epoch actually read (one column per reading
+    still, as source_values pairs each with a number)."""
+    last = max(ctx.cfg.at_point(p).training.epochs for p in points) if points else ctx.cfg.training.epochs
+    readings = value if isinstance(value, list) else [value]
+    out = []
+    for r in readings:
+        out.append(type(r)("epoch", epoch=last) if r.kind == "epoch" and r.epoch > last else r)
+    return out if isinstance(value, list) else out[0]
 
 
 def _section_metrics(params) -> list[str]:
