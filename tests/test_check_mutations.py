@@ -131,7 +131,7 @@ def test_param_no_metric_of_the_section_takes_is_refused():
 
 
 @pytest.mark.parametrize("section,key,value,words", [
-    ("pairwise", "expect", "sideways", "allowed: greater, less"),
+    ("pairwise", "expect", "sideways", "must be one of greater, less"),
     ("layer_table", "part", "kernal", "did you mean 'kernel'"),
     ("ranking", "columns", ["zzz"], "steps_per_epoch"),
     ("run_figures", "figures", ["nope"], "gradient_flow"),

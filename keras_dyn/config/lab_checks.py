@@ -179,11 +179,14 @@ def check_param_value(ctx, dotted, kind, value, param=None):
 
     checked = _check_kind(ctx, dotted, kind, value, fail)
     if param is not None and param.choices:
+        key = dotted.rsplit(".", 1)[-1]
+        allowed = ", ".join(repr(c) if c == "" else c for c in param.choices)
         for v in (checked if isinstance(checked, list) else [checked]):
             if v not in param.choices:
-                allowed = ", ".join(repr(c) if c == "" else c for c in param.choices)
-                raise ctx.error(dotted, f"unknown value {show(v)}{suggest(str(v), param.choices)}; "
-                                f"allowed: {allowed}")
+                hint = suggest(str(v), param.choices)
+                if isinstance(checked, list):  # figures = [...] -> "unknown figure 'x'"
+                    raise ctx.error(dotted, f"unknown {key.rstrip('s')} {v!r}{hint}; allowed: {allowed}")
+                raise ctx.error(dotted, f"{key} must be one of {allowed}, not {v!r}{hint}")
     if param is not None and param.range is not None and isinstance(checked, (int, float)):
         low, high = param.range
         if not low < checked <= high:
