@@ -307,7 +307,7 @@ def _quick_readings(ctx, value, points):
     """A ``--quick`` version's readings: an epoch past the last one its runs train becomes that last
     epoch, so a findings column is headed with the epoch actually read (one column per reading
     still, as source_values pairs each with a number)."""
-    last = max(ctx.cfg.at_point(p).training.epochs for p in points) if points else ctx.cfg.training.epochs
+    last = max(ctx.at_point(p).training.epochs for p in points) if points else ctx.cfg.training.epochs
     readings = value if isinstance(value, list) else [value]
     out = []
     for r in readings:

@@ -29,12 +29,20 @@ class LabContext:
     def __init__(self, source, cfg, quick):
         self.source, self.cfg, self.quick = source, cfg, quick
         self.points = cfg.points()
+        self._runs = {}
+
+    def at_point(self, point):
+        """``cfg.at_point(point)``, once per point (the checks ask for the same points often)."""
+        key = repr(point)
+        if key not in self._runs:
+            self._runs[key] = self.cfg.at_point(point)
+        return self._runs[key]
 
     def error(self, dotted, message):
         return ConfigError(self.source, dotted, message)
 
     def epochs_of(self, points) -> int:
-        return min(self.cfg.at_point(p).training.epochs for p in points)
+        return min(self.at_point(p).training.epochs for p in points)
 
     def select(self, dotted, selector: dict) -> list[dict]:
         """The points a selector picks; every key one the plan sweeps ([grid] or [[cases]]), every
@@ -129,7 +137,7 @@ def check_metric(ctx, dotted, name, params, points):
     elif need == "noisy_labels":
         if not cfg.probes.noisy_labels:
             missing = "probes.noisy_labels = true"
-        elif any(cfg.at_point(p).data.label_noise <= 0 for p in points):
+        elif any(ctx.at_point(p).data.label_noise <= 0 for p in points):
             missing = "data.label_noise > 0 for every run it reads (a run without noise has no noisy-label table)"
     elif need == "shifts":
         if not cfg.probes.shifts:
@@ -163,7 +171,7 @@ def check_layer(ctx, dotted, layer, points):
 
     name = layer.split("/")[0]
     if name.startswith("hidden") and points:
-        depth = min(len(ctx.cfg.at_point(p).model.hidden) for p in points)
+        depth = min(len(ctx.at_point(p).model.hidden) for p in points)
         if int(name[6:]) > depth:
             names = ", ".join([f"hidden{i}" for i in range(1, depth + 1)] + ["output"])
             raise ctx.error(dotted, f"{name} does not exist; the selected models have {depth} hidden "
