@@ -128,7 +128,7 @@ DATASET_SHAPES = {"mnist": (784, 10), "fashion_mnist": (784, 10), "circle": (2, 
 
 @dataclass(frozen=True)
 class ExperimentSection:
-    name: str = ""
+    name: str = ""  # left out: the file name ("" written out is refused)
     description: str = ""
 
 
@@ -165,7 +165,7 @@ class ModelConfig:
 @dataclass(frozen=True)
 class TrainingConfig:
     optimizer: str = "adam"
-    learning_rate: float = 1e-3
+    learning_rate: float = 1e-3  # > 0 and <= 10, and a normal float32 (>= 1.18e-38: else it trains nothing)
     momentum: float = 0.9  # sgd_momentum
     weight_decay: float = 1e-4  # adamw
     scheduler: str = "none"
