@@ -73,11 +73,11 @@ class Lab:
 
 
 def _read_lab(config_path: Path) -> Lab | None:
-    import toml
+    from keras_dyn import tomlio
 
     try:
-        raw = toml.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, toml.TomlDecodeError, IndexError):
+        raw = tomlio.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, tomlio.TOMLDecodeError, IndexError):
         return None
     lab = raw.get("lab")
     if not isinstance(lab, dict):
@@ -259,9 +259,9 @@ def scaffold(name: str, *, from_lab: str | None = None) -> tuple[Path, Path]:
         text = re.sub(r'(?m)^name = "[^"\n]*"', f'name = "{name}"', text, count=1)
     else:
         text = TEMPLATE_TOML.format(name=name)
-    import toml
+    from keras_dyn import tomlio
 
-    lab = toml.loads(text).get("lab", {})
+    lab = tomlio.loads(text).get("lab", {})
     hyps = "\n".join(f"- **{h.get('id')}**: {h.get('statement')}" for h in lab.get("hypotheses", []))
     log = LOG_TEMPLATE.format(name=name, title=lab.get("title", name), question=lab.get("question", ""),
                               hypotheses=hyps or "_State what you expect, and what would count against it._",

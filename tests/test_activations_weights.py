@@ -97,8 +97,8 @@ def test_diagnostics_from_log_section(tmp_path):
     model.compile("adam", "sparse_categorical_crossentropy")
     data = _data()
     model.fit(data.x_train, data.y_train, batch_size=8, epochs=1, verbose=0, callbacks=cbs)
-    import toml
-    toml.loads(toml.dumps({c.results_key: c.results() for c in cbs}))  # TOML-able
+    from keras_dyn import tomlio
+    tomlio.loads(tomlio.dumps({c.results_key: c.results() for c in cbs}))  # TOML-able
 
     off = _cfg(gradients=False, activations=False, weights=False)
     assert not isinstance(diagnostics.prepare_model(tiny_model(), off), RecordingModel)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-import toml
+from keras_dyn import tomlio
 
 from keras_dyn.config import from_dict
 from keras_dyn.errors import ConfigError
@@ -15,7 +15,7 @@ BOUND = {"id": "B1", "statement": "the last validation accuracy of every run sta
 
 
 def _raw(hyp):
-    raw = toml.loads(toml.dumps(BASE))
+    raw = tomlio.loads(tomlio.dumps(BASE))
     raw["lab"]["hypotheses"] = [raw["lab"]["hypotheses"][0], hyp]
     raw["lab"]["claims"] = [{"claim": "narrow stays low", "hypotheses": ["B1"]}]
     raw["lab"]["findings"] = []

@@ -6,7 +6,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
-import toml
+from keras_dyn import tomlio
 
 from keras_dyn.callbacks import (ActivationStatistics, DiagnosticCallback, EpochRecorder,
                                  GradientStatistics, NoisyLabelGap, Record, RepresentationDrift,
@@ -130,8 +130,8 @@ def test_every_diagnostic_numbers_epochs_the_same_way(tmp_path):
         assert [s for s, _ in events[tag]] == want[key], (key, tag)
     assert [s for s, _ in events["grad/hidden1/kernel/norm"]] == list(range(1, 10))  # 3 x 3 updates
     # the whole set is TOML-able and reads back
-    text = toml.dumps(_toml_safe({k: cb.results() for k, cb in cbs.items()}))
-    assert toml.loads(text)["activations"]["epoch"] == [0, 2, 3]
+    text = tomlio.dumps(_toml_safe({k: cb.results() for k, cb in cbs.items()}))
+    assert tomlio.loads(text)["activations"]["epoch"] == [0, 2, 3]
 
 
 def test_histograms_bin_finite_values_only():
@@ -145,7 +145,7 @@ def test_results_keep_nan_and_inf_as_toml_numbers():
     results = {"a": [1.0, float("nan"), float("inf"), -float("inf")], "b": [1, 2.5, np.float32(3)],
                "c": np.array([1, 2]), "d": {"x": np.float64("nan"), "skip": None},
                "e": [np.bool_(True)], "n": np.int64(4)}
-    back = toml.loads(toml.dumps(_toml_safe(results)))
+    back = tomlio.loads(tomlio.dumps(_toml_safe(results)))
     assert back["a"][0] == 1.0 and np.isnan(back["a"][1]) and back["a"][2:] == [np.inf, -np.inf]
     assert back["b"] == [1.0, 2.5, 3.0] and all(isinstance(v, float) for v in back["b"])
     assert back["c"] == [1, 2] and np.isnan(back["d"]["x"]) and "skip" not in back["d"]

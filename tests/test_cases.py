@@ -12,7 +12,7 @@ from pathlib import Path
 
 import keras_tuner
 import pytest
-import toml
+from keras_dyn import tomlio
 
 from keras_dyn.__main__ import main
 from keras_dyn.config import from_dict, load_config
@@ -129,7 +129,7 @@ def test_cases_without_a_grid_and_structural_keys(tmp_path):
 def test_round_trip_through_to_toml(tmp_path):
     cfg = load_config(write(tmp_path, lab="sequential"))
     text = cfg.to_toml()
-    again = from_dict(toml.loads(text), source=cfg.source)
+    again = from_dict(tomlio.loads(text), source=cfg.source)
     assert again.cases == cfg.cases and again.points() == cfg.points()
     assert again.to_toml() == text
     assert cfg.replace(training={"epochs": 2}).cases == cfg.cases

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
-import toml
+from keras_dyn import tomlio
 
 from keras_dyn.__main__ import main
 
@@ -83,7 +83,7 @@ def leaves(table, prefix=()):
 def corpus(paths=SHIPPED):
     cases = []
     for path in paths:
-        raw = toml.loads(path.read_text(encoding="utf-8"))
+        raw = tomlio.loads(path.read_text(encoding="utf-8"))
         for keys, value in leaves(raw):
             strict = keys[0] in STRICT
             for literal, must_reject in mutations(keys, value, strict):
@@ -95,14 +95,14 @@ def corpus(paths=SHIPPED):
 
 
 def mutated_text(path, keys, literal) -> str:
-    raw = toml.loads(path.read_text(encoding="utf-8"))
+    raw = tomlio.loads(path.read_text(encoding="utf-8"))
     table = raw
     for key in keys[:-1]:
         table = table[key] if isinstance(key, int) else table.setdefault(key, {})
         if not isinstance(table, dict) and not (isinstance(table, list) and table):
             return None
     table[keys[-1]] = MARK
-    return toml.dumps(raw).replace(f'"{MARK}"', literal)
+    return tomlio.dumps(raw).replace(f'"{MARK}"', literal)
 
 
 def snapshot(*folders):
@@ -113,7 +113,7 @@ def snapshot(*folders):
 def test_corpus_covers_every_key_of_every_shipped_config():
     cases = corpus()
     for path in SHIPPED:
-        raw = toml.loads(path.read_text(encoding="utf-8"))
+        raw = tomlio.loads(path.read_text(encoding="utf-8"))
         keys = {k for k, _ in leaves(raw)}
         assert keys <= {c[1] for c in cases if c[0] == path}
     assert len(cases) > 1000

@@ -4,7 +4,7 @@ results file holds them (the synthetic cases are in test_sections.py)."""
 from __future__ import annotations
 
 import keras
-import toml
+from keras_dyn import tomlio
 
 from keras_dyn.callbacks.activation_statistics import ActivationStatistics
 from keras_dyn.callbacks.gradient_statistics import GradientStatistics
@@ -23,7 +23,7 @@ def _results(seed):
     x, y = tiny_data(48)
     cbs = [GradientStatistics(None), ActivationStatistics(x[:16]), WeightStatistics(None)]
     model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=cbs)
-    out = toml.loads(toml.dumps({c.results_key: c.results() for c in cbs}))
+    out = tomlio.loads(tomlio.dumps({c.results_key: c.results() for c in cbs}))
     out["run"] = {"seed": seed, "name": f"tiny_s{seed}", "hidden": [8, 6], "point": {}}
     out["run_dir"] = f"/x/tiny_s{seed}"
     return out

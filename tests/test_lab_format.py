@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-import toml
+from keras_dyn import tomlio
 
 from keras_dyn import catalogue
 from keras_dyn.config import from_dict, load_config
@@ -51,7 +51,7 @@ BASE = {
 
 
 def _raw(**changes):
-    raw = toml.loads(toml.dumps(BASE))
+    raw = tomlio.loads(tomlio.dumps(BASE))
     for dotted, value in changes.items():
         node = raw
         parts = dotted.split(".")
@@ -116,7 +116,7 @@ def test_broken_lab_section_is_one_line_naming_the_key(changes, key, words):
 
 def test_broken_lab_from_the_command_line_exits_2_and_writes_nothing(tmp_path):
     path = tmp_path / "bad.toml"
-    path.write_text(toml.dumps(_raw(**{"lab.hypotheses.0.expect": "bigger"})))
+    path.write_text(tomlio.dumps(_raw(**{"lab.hypotheses.0.expect": "bigger"})))
     logdir = tmp_path / "logs"
     proc = subprocess.run([sys.executable, "-m", "keras_dyn", "run", str(path), "--logdir", str(logdir)],
                           cwd=REPO, capture_output=True, text=True, timeout=120)
@@ -196,7 +196,7 @@ def test_toml_only_lab_on_grid_and_label_noise_runs_to_verdicts(lab_tree, monkey
     name = "exp98_toml_only"
     catalogue.scaffold(name)
     raw = _raw(**{"experiment.name": name, "training.seeds": [0, 1]})  # 2 x 2 grid x 2 seeds: 8 runs
-    (lab_tree / "configs" / f"{name}.toml").write_text(toml.dumps(raw))
+    (lab_tree / "configs" / f"{name}.toml").write_text(tomlio.dumps(raw))
     logdir = lab_tree / "modellogs"
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")
     assert main(name, ["--logdir", str(logdir)]) == 0

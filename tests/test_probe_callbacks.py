@@ -107,12 +107,12 @@ def test_results_are_per_epoch_and_consistent(trained):
 
 
 def test_results_are_toml_able(trained):
-    import toml
+    from keras_dyn import tomlio
 
     _, callbacks = trained
     for cb in callbacks:
-        text = toml.dumps({cb.results_key: cb.results()})
-        assert toml.loads(text)[cb.results_key].keys() == cb.results().keys()
+        text = tomlio.dumps({cb.results_key: cb.results()})
+        assert tomlio.loads(text)[cb.results_key].keys() == cb.results().keys()
 
 
 def test_shift_every_k_epochs_still_measures_last(tmp_path):

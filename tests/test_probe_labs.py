@@ -4,7 +4,7 @@ import os
 from pathlib import Path
 
 import pytest
-import toml
+from keras_dyn import tomlio
 
 REPO = Path(__file__).resolve().parents[1]
 LABS = {
@@ -24,7 +24,7 @@ def test_lab_runs_and_writes_findings(lab, tmp_path):
 
     if not os.environ.get("KERAS_DYN_DATA"):
         pytest.skip("needs KERAS_DYN_DATA")
-    raw = toml.loads((REPO / "configs" / f"{lab}.toml").read_text())
+    raw = tomlio.loads((REPO / "configs" / f"{lab}.toml").read_text())
     raw["data"]["subset"] = 300
     raw["data"]["test_subset"] = 200
     raw["model"]["hidden"] = [16, 16, 16]
@@ -35,7 +35,7 @@ def test_lab_runs_and_writes_findings(lab, tmp_path):
     raw["training"]["seeds"] = [0, 1]
     raw.setdefault("probes", {})["shift_test_size"] = 100
     config = tmp_path / f"{lab}.toml"
-    config.write_text(toml.dumps(raw))
+    config.write_text(tomlio.dumps(raw))
     log = REPO / "labs" / lab / "LOG.md"
     before = log.read_bytes()
     assert run_lab(log, config=config, argv=["--quick", "--logdir", str(tmp_path / "logs")]) == 0

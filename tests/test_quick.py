@@ -4,7 +4,7 @@ is validated with one-line errors, and what the quick plan leaves out is said, n
 import math
 
 import pytest
-import toml
+from keras_dyn import tomlio
 
 from keras_dyn.catalogue import configs_root
 from keras_dyn.config import from_dict, load_config
@@ -65,7 +65,7 @@ BASE = {
 
 
 def _cfg(quick=None, drop_quick=False):
-    raw = toml.loads(toml.dumps(BASE))
+    raw = tomlio.loads(tomlio.dumps(BASE))
     if drop_quick:
         del raw["lab"]["quick"]
     elif quick is not None:
@@ -104,7 +104,7 @@ def test_default_quick_plan_fits_without_lab_quick():
     assert grid["units"][0] == 4 and grid["units"][-1] == 32
     size = plan_size(quick_version(cfg))
     assert size["runs"] <= QUICK_MAX_RUNS and size["epochs"] == 2
-    raw = toml.loads(toml.dumps(BASE))
+    raw = tomlio.loads(tomlio.dumps(BASE))
     del raw["lab"]
     raw["grid"] = {"units": [4, 8, 16, 32], "layers": [1, 2, 3], "batch_size": [16, 32, 64]}
     assert plan_size(quick_version(from_dict(raw, source="q.toml")))["runs"] <= QUICK_MAX_RUNS
@@ -131,7 +131,7 @@ def test_check_quick_says_the_plan_and_what_it_leaves_out(tmp_path, capsys):
     from keras_dyn.__main__ import main
 
     path = tmp_path / "q.toml"
-    path.write_text(toml.dumps(BASE))
+    path.write_text(tomlio.dumps(BASE))
     assert main(["check", str(path), "--quick"]) == 0
     out, err = capsys.readouterr()
     assert len(out.split()) == 8

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import toml
+from keras_dyn import tomlio
 
 from keras_dyn.config import from_dict, load_config
 from keras_dyn.errors import ConfigError
@@ -394,7 +394,7 @@ def test_exp8_rms_attenuation_from_recorded_sizes():
     x, y = tiny_data(48)
     cb = GradientStatistics(None)
     model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[cb])
-    g = toml.loads(toml.dumps({"gradients": cb.results()}))["gradients"]
+    g = tomlio.loads(tomlio.dumps({"gradients": cb.results()}))["gradients"]
     assert g["sizes"] == {"hidden1/kernel": 128, "hidden1/bias": 8, "hidden2/kernel": 48,
                           "hidden2/bias": 6, "output/kernel": 18, "output/bias": 3}
     result = {"run": {"hidden": [8, 6]}, "gradients": g}

@@ -37,7 +37,11 @@ def common_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
                              "is deleted (a grid also starts a new search state)")
     parser.add_argument("--report-only", action="store_true",
                         help="train nothing: rebuild the findings from the finished runs of the "
-                             "plan (an error says how many planned runs have no results)")
+                             "plan (an error says how many planned runs have no results); a "
+                             "read-only log folder gets them written elsewhere, named")
+    parser.add_argument("--out", metavar="DIR",
+                        help="write the findings and figures to DIR/<experiment> instead of the "
+                             "log folder")
     return parser
 
 

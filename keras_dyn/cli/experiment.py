@@ -68,7 +68,7 @@ def main(argv=None, prog: str = "python -m keras_dyn") -> int:
                                  data_dir=args.data_dir, restart=args.restart,
                                  report_only=args.report_only)
         out, errors = write_findings(experiment_cfg(cfg, args), records_to_results(records),
-                                     args.logdir, quick=args.quick)
+                                     args.logdir, quick=args.quick, out=args.out, fallback=args.report_only)
         return _report(out, errors)
     except KerasDynError as exc:
         print(str(exc), file=sys.stderr)
@@ -99,7 +99,7 @@ def _grid(cfg, args) -> int:
     if records is None or os.environ.get(CHILD_ENV):  # a worker, or a child of --workers
         return 0
     out, errors = write_findings(experiment_cfg(cfg, args), records_to_results(records),
-                                 args.logdir, quick=args.quick)
+                                 args.logdir, quick=args.quick, out=args.out, fallback=args.report_only)
     return _report(out, errors)
 
 

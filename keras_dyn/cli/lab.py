@@ -92,7 +92,8 @@ def run_lab(main_file, findings=None, config=None, argv=None, *, tuner=None, pro
                                      report_only=args.report_only)
         run_cfg = experiment_cfg(cfg, args)
         out, errors = write_findings(run_cfg, records_to_results(records), args.logdir,
-                                     lab_log=lab_log, quick=args.quick, lab_figures=lab_figures)
+                                     lab_log=lab_log, quick=args.quick, lab_figures=lab_figures,
+                                     out=args.out, fallback=args.report_only)
     except KerasDynError as exc:
         print(str(exc), file=sys.stderr)
         sys.exit(exc.exit_code)
@@ -113,11 +114,11 @@ def run_lab(main_file, findings=None, config=None, argv=None, *, tuner=None, pro
 
 
 def _lab_table(config) -> dict:
-    import toml
+    from keras_dyn import tomlio
 
     try:
-        return toml.loads(Path(config).read_text(encoding="utf-8")).get("lab", {}) or {}
-    except (OSError, ValueError, IndexError, toml.TomlDecodeError):
+        return tomlio.loads(Path(config).read_text(encoding="utf-8")).get("lab", {}) or {}
+    except (OSError, ValueError, IndexError, tomlio.TOMLDecodeError):
         return {}  # load_config reports it properly
 
 

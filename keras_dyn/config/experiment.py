@@ -12,8 +12,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import toml
-
+from keras_dyn import tomlio
 from keras_dyn.config.lab import parse_lab
 from keras_dyn.config.names import first_line, name_problem, plain, same_value, short, suggest
 from keras_dyn.config.plan import check_combinations, check_plan, parse_cases, parse_grid
@@ -78,7 +77,7 @@ class ExperimentConfig:
 
     def at_point(self, point: dict, seed: int | None = None) -> "ExperimentConfig":
         """The config of one run: grid values applied, grid emptied, optionally one seed."""
-        sections = {name: plain(dataclasses.asdict(getattr(self, name))) for name in SECTION_TYPES}
+        sections = self._sections()
         hidden = list(sections["model"]["hidden"])
         if "hidden" in point:
             hidden = list(point["hidden"])
@@ -134,8 +133,15 @@ class ExperimentConfig:
                 raw.setdefault(name, {}).update(values)
         return from_dict(raw, source=self.source, quick=self.quick if quick is None else quick)
 
-    def to_dict(self) -> dict:
+    def _sections(self) -> dict:
+        """Every section's values; an unset experiment name ("": from_dict without one) is left out."""
         out = {name: plain(dataclasses.asdict(getattr(self, name))) for name in SECTION_TYPES}
+        if not out["experiment"].get("name"):
+            out["experiment"].pop("name", None)
+        return out
+
+    def to_dict(self) -> dict:
+        out = self._sections()
         if self.grid:
             out["grid"] = {k: plain(v) for k, v in self.grid.items()}
         if self.cases:
@@ -145,7 +151,7 @@ class ExperimentConfig:
         return out
 
     def to_toml(self) -> str:
-        return toml.dumps(self.to_dict())
+        return tomlio.dumps(self.to_dict())
 
 
 def same_run_config(stored: str | None, text: str) -> bool:
@@ -161,7 +167,7 @@ def same_run_config(stored: str | None, text: str) -> bool:
     if stored == text:
         return True
     try:
-        return from_dict(toml.loads(stored), source="config.toml").to_toml() == text
+        return from_dict(tomlio.loads(stored), source="config.toml").to_toml() == text
     except Exception:  # any damaged or foreign file is simply not this run
         return False
 
@@ -182,8 +188,8 @@ def load_config(path) -> ExperimentConfig:
     except OSError as exc:
         raise ConfigError(path, "", f"cannot read it ({exc.strerror or first_line(exc)})") from None
     try:
-        raw = toml.loads(text)
-    except Exception as exc:  # the toml package raises more than TomlDecodeError on odd input
+        raw = tomlio.loads(text)
+    except Exception as exc:  # TOMLDecodeError, or RecursionError on absurdly nested arrays
         raise ConfigError(path, "", f"not valid TOML ({first_line(exc)})") from None
     cfg = from_dict(raw, source=str(path))
     if not cfg.experiment.name:

@@ -48,13 +48,13 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from keras_dyn.config.lab_checks import (LabContext, check_metric, check_param_value, check_reading,
-                                         plan_epochs, text_value)
+from keras_dyn.config.lab_checks import (LabContext, check_layer, check_metric, check_param_value, check_read,
+                                         check_reading, plan_epochs, text_value)
 from keras_dyn.config.lab_keys import CLAIM_KEYS, EXPECTS, HYPOTHESIS_KEYS, LAB_KEYS, RUNNERS, SIDE_EXTRA
 from keras_dyn.config.names import show, suggest
 from keras_dyn.config.quick import parse_quick
 from keras_dyn.errors import ConfigError
-from keras_dyn.report.metrics import PARAMS
+from keras_dyn.report.metrics import METRICS, PARAMS
 from keras_dyn.report.metrics.readings import Reading, parse_reading
 from keras_dyn.report.sections import SECTIONS
 
@@ -278,6 +278,15 @@ def _section(ctx, dotted, raw) -> SectionSpec:
     if not isinstance(name, str) or name not in SECTIONS:
         raise ctx.error(f"{dotted}.section", f"unknown section {show(name)}{suggest(str(name), SECTIONS)}; "
                         f"allowed: {', '.join(SECTIONS)}")
+    try:
+        return _section_params(ctx, dotted, name, raw)
+    except ConfigError as exc:  # name the section in every problem with its parameters
+        if f"section {name!r}" in exc.message:
+            raise
+        raise ctx.error(exc.key, f"{exc.message} (section {name!r})") from None
+
+
+def _section_params(ctx, dotted, name, raw) -> SectionSpec:
     spec = SECTIONS[name]
     params = {}
     for key, value in raw.items():
@@ -286,15 +295,58 @@ def _section(ctx, dotted, raw) -> SectionSpec:
         if key not in spec.params:
             raise ctx.error(f"{dotted}.{key}", f"unknown key{suggest(key, spec.params)} for section "
                             f"{name!r}; allowed: {', '.join(spec.params) or 'none'}")
-        params[key] = check_param_value(ctx, f"{dotted}.{key}", spec.params[key].kind, value)
+        params[key] = check_param_value(ctx, f"{dotted}.{key}", spec.params[key].kind, value, spec.params[key])
     for key, param in spec.params.items():
         if key not in params:
             if param.required:
                 raise ctx.error(f"{dotted}.{key}", f"missing; section {name!r} needs it ({param.what})")
             params[key] = param.default
+    points = ctx.select(f"{dotted}.select", params["select"]) if params.get("select") else ctx.points
+    metrics = _section_metrics(params)
+    if params.get("params"):  # metric parameters: each taken by a metric the section reads, valid for it
+        for key in params["params"]:
+            if not any(key in METRICS[m].params for m in metrics):
+                raise ctx.error(f"{dotted}.params.{key}", f"none of the section's metrics "
+                                f"({', '.join(metrics) or 'none'}) takes {key!r}")
+        for m in metrics:
+            taken = {k: v for k, v in params["params"].items() if k in METRICS[m].params}
+            if taken:
+                check_metric(ctx, f"{dotted}.params.metric", m, taken, points)
+    if spec.params.get("layer") is not None and spec.params["layer"].kind == "layer":
+        check_layer(ctx, f"{dotted}.layer", params["layer"], points)
+    for key, param in spec.params.items():  # readings past the last epoch (or not recorded there)
+        if not param.reads_epochs or params[key] is None:
+            continue
+        if ctx.quick:  # its full version was checked; here an epoch past the last is read (and headed) at it
+            params[key] = _quick_readings(ctx, params[key], points)
+        readings = params[key] if isinstance(params[key], list) else [params[key]]
+        for m in [METRICS[m] for m in metrics if METRICS[m].per_epoch] or [METRICS["train_loss"]]:
+            for reading in readings:
+                check_read(ctx, f"{dotted}.{key}", reading, m, points)
     if spec.check is not None:
         try:
             spec.check(ctx, params)
         except ValueError as exc:
             raise ctx.error(dotted, str(exc)) from None
     return SectionSpec(name, params)
+
+
+def _quick_readings(ctx, value, points):
+    """A ``--quick`` version's readings: an epoch past the last one its runs train becomes that last
+    epoch, so a findings column is headed with the epoch actually read (one column per reading
+    still, as source_values pairs each with a number)."""
+    last = max(ctx.at_point(p).training.epochs for p in points) if points else ctx.cfg.training.epochs
+    readings = value if isinstance(value, list) else [value]
+    out = []
+    for r in readings:
+        out.append(type(r)("epoch", epoch=last) if r.kind == "epoch" and r.epoch > last else r)
+    return out if isinstance(value, list) else out[0]
+
+
+def _section_metrics(params) -> list[str]:
+    """The metrics a section's parameters name (``metrics``, ``metric``, ``of``)."""
+    out = list(params.get("metrics") or [])
+    for key in ("metric", "of"):
+        if isinstance(params.get(key), str):
+            out.append(params[key])
+    return [m for m in out if m in METRICS]

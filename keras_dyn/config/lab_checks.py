@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import math
+
 from keras_dyn.config.names import plain_text, show, suggest
 from keras_dyn.errors import ConfigError
 from keras_dyn.report.metrics import (LAYER_RE, METRICS, OF_DEFAULT, PARAMS, check_param, parse_reading,
@@ -29,12 +31,20 @@ class LabContext:
     def __init__(self, source, cfg, quick):
         self.source, self.cfg, self.quick = source, cfg, quick
         self.points = cfg.points()
+        self._runs = {}
+
+    def at_point(self, point):
+        """``cfg.at_point(point)``, once per point (the checks ask for the same points often)."""
+        key = repr(point)
+        if key not in self._runs:
+            self._runs[key] = self.cfg.at_point(point)
+        return self._runs[key]
 
     def error(self, dotted, message):
         return ConfigError(self.source, dotted, message)
 
     def epochs_of(self, points) -> int:
-        return min(self.cfg.at_point(p).training.epochs for p in points)
+        return min(self.at_point(p).training.epochs for p in points)
 
     def select(self, dotted, selector: dict) -> list[dict]:
         """The points a selector picks; every key one the plan sweeps ([grid] or [[cases]]), every
@@ -69,6 +79,14 @@ def check_reading(ctx, dotted, value, metric, points):
         reading = parse_reading(value)
     except ValueError as exc:
         raise ctx.error(dotted, str(exc)) from None
+    return check_read(ctx, dotted, reading, metric, points)
+
+
+def check_read(ctx, dotted, reading, metric, points):
+    """A parsed reading of ``metric`` on ``points``: within their epochs (a ``--quick`` version
+    is not held to it: its full version was), on a recorded epoch, a validation split for
+    ``best_val``."""
+
     if metric is None or not metric.per_epoch:
         return reading
     epochs = ctx.epochs_of(points)
@@ -124,7 +142,7 @@ def check_metric(ctx, dotted, name, params, points):
     elif need == "noisy_labels":
         if not cfg.probes.noisy_labels:
             missing = "probes.noisy_labels = true"
-        elif any(cfg.at_point(p).data.label_noise <= 0 for p in points):
+        elif any(ctx.at_point(p).data.label_noise <= 0 for p in points):
             missing = "data.label_noise > 0 for every run it reads (a run without noise has no noisy-label table)"
     elif need == "shifts":
         if not cfg.probes.shifts:
@@ -149,20 +167,51 @@ def check_metric(ctx, dotted, name, params, points):
             raise ctx.error(dotted.rsplit(".", 1)[0] + ".severity", f"{sev} is not among "
                             f"probes.shift_severities ({', '.join(map(str, cfg.probes.shift_severities))})")
     if "layer" in params:
-        layer = params["layer"].split("/")[0]
-        if layer.startswith("hidden"):
-            depth = min(len(cfg.at_point(p).model.hidden) for p in points)
-            if int(layer[6:]) > depth:
-                raise ctx.error(dotted.rsplit(".", 1)[0] + ".layer",
-                                f"{layer} does not exist; the selected models have {depth} hidden layer(s)")
+        check_layer(ctx, dotted.rsplit(".", 1)[0] + ".layer", params["layer"], points)
     return metric
 
 
-def check_param_value(ctx, dotted, kind, value):
-    """Check a section parameter of a given kind; returns the normalised value."""
+def check_layer(ctx, dotted, layer, points):
+    """A layer name (already of the right form) that exists in every model of ``points``."""
+
+    name = layer.split("/")[0]
+    if name.startswith("hidden") and points:
+        depth = min(len(ctx.at_point(p).model.hidden) for p in points)
+        if int(name[6:]) > depth:
+            names = ", ".join([f"hidden{i}" for i in range(1, depth + 1)] + ["output"])
+            raise ctx.error(dotted, f"{name} does not exist; the selected models have {depth} hidden "
+                            f"layer(s): {names} (or first, last)")
+
+
+def check_param_value(ctx, dotted, kind, value, param=None):
+    """Check a section parameter of a given kind (and, given its declaration ``param``, its
+    allowed values or range); returns the normalised value."""
 
     def fail(what):
         raise ctx.error(dotted, f"must be {what}, not {show(value)}")
+
+    checked = _check_kind(ctx, dotted, kind, value, fail)
+    if param is not None and param.choices:
+        key = dotted.rsplit(".", 1)[-1]
+        allowed = ", ".join(repr(c) if c == "" else c for c in param.choices)
+        for v in (checked if isinstance(checked, list) else [checked]):
+            if v not in param.choices:
+                hint = suggest(str(v), param.choices)
+                if isinstance(checked, list):  # figures = [...] -> "unknown figure 'x'"
+                    raise ctx.error(dotted, f"unknown {key.rstrip('s')} {v!r}{hint}; allowed: {allowed}")
+                raise ctx.error(dotted, f"{key} must be one of {allowed}, not {v!r}{hint}")
+    if param is not None and param.range is not None and isinstance(checked, (int, float)):
+        low, high = param.range
+        if not low < checked <= high:
+            fail(f"a number in ({low:g}, {high:g}]")
+    return checked
+
+
+def _is_name(value) -> bool:
+    return isinstance(value, str)
+
+
+def _check_kind(ctx, dotted, kind, value, fail):
 
     if kind == "text":
         return text_value(ctx.source, dotted, value)
@@ -171,8 +220,9 @@ def check_param_value(ctx, dotted, kind, value):
             fail("true or false")
         return value
     if kind == "number":
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1e6:
-            fail("a number > 0")
+        if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+                or not 0 < value < 1e6):
+            fail("a number > 0 and < 1e6")
         return float(value)
     if kind == "int":
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -204,7 +254,7 @@ def check_param_value(ctx, dotted, kind, value):
         if not isinstance(values, list) or (kind == "grid_keys" and not values):
             fail("a list of grid keys")
         for v in values:
-            if v not in ctx.cfg.swept:
+            if not _is_name(v) or v not in ctx.cfg.swept:
                 raise ctx.error(dotted, f"{show(v)} is not a grid key{suggest(str(v), ctx.cfg.swept)}; grid keys: "
                                 f"{', '.join(ctx.cfg.swept) or 'none'}")
         return value
@@ -235,7 +285,8 @@ def check_param_value(ctx, dotted, kind, value):
             fail("a table of metric parameters, e.g. { layer = \"hidden1\" }")
         for k in value:
             if k not in PARAMS:
-                raise ctx.error(f"{dotted}.{k}", f"unknown metric parameter; allowed: {', '.join(PARAMS)}")
+                raise ctx.error(f"{dotted}.{k}", f"unknown metric parameter{suggest(k, PARAMS)}; "
+                                f"allowed: {', '.join(PARAMS)}")
         return value
     if kind == "fraction":
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import struct
 
 from keras_dyn.config.names import check_name, plain_text, show, suggest
 from keras_dyn.config.schema import (CORRUPTIONS, DATASETS, DTYPES, GRADIENT_MODES, GRID_KEYS,
@@ -152,13 +153,32 @@ def _shift_list(source, dotted, value):
 _seeds = _int_list(0, SEED_MAX, what="seeds", max_len=MAX_RUNS, distinct=True)
 
 
-@_allows(f"\"\" (the file name) or 1 to {NAME_MAX} characters from A-Z a-z 0-9 . _ -, starting "
+@_allows(f"1 to {NAME_MAX} characters from A-Z a-z 0-9 . _ -, starting "
          f"with a letter or digit, no '..'")
 def _experiment_name(source, dotted, value):
     if not value:
-        return value  # "" = the file name (checked by load_config)
+        raise ConfigError(source, dotted, "must not be empty; leave the key out to use the file name")
     limit = NAME_MAX + len(QUICK_SUFFIX) if value.endswith(QUICK_SUFFIX) else NAME_MAX
     return check_name(source, dotted, value, limit)
+
+
+# The smallest normal float32: a learning rate below it is 0 or subnormal in the optimiser's float32
+# variable (Keras keeps the rate in float32 whatever model.dtype is), and the run trains nothing.
+FLOAT32_TINY = 1.1754943508222875e-38
+
+
+def _float32(value: float) -> float:
+    return struct.unpack("f", struct.pack("f", value))[0]
+
+
+@_allows(f"> 0 and <= 10, and at least {FLOAT32_TINY:.3g} (smaller rounds to 0 or a subnormal in float32)")
+def _learning_rate(source, dotted, value):
+    value = _range(0.0, 10.0, low_open=True)(source, dotted, value)
+    if value < FLOAT32_TINY:
+        raise ConfigError(source, dotted, f"{value} rounds to {'a subnormal' if _float32(value) else '0'} in "
+                          f"float32 (the optimiser's learning-rate variable), so nothing would train; "
+                          f"allowed: >= {FLOAT32_TINY:.3g} and <= 10")
+    return value
 
 
 RULES = {
@@ -182,7 +202,7 @@ RULES = {
     "model.output": _choice(OUTPUTS),
     "model.dtype": _choice(DTYPES),
     "training.optimizer": _choice(OPTIMIZERS),
-    "training.learning_rate": _range(0.0, 10.0, low_open=True),
+    "training.learning_rate": _learning_rate,
     "training.momentum": _range(0.0, 1.0, high_open=True),
     "training.weight_decay": _range(0.0, 1.0),
     "training.scheduler": _choice(SCHEDULERS),

@@ -138,7 +138,7 @@ def _key(default, doc: str):
 class ExperimentSection:
     """What the experiment is called."""
 
-    name: str = _key("", "the folder under modellogs/ its runs are written to; \"\" = the file's name")
+    name: str = _key("", "the folder under modellogs/ its runs are written to; left out: the file's name (\"\" is refused)")
     description: str = _key("", "free text, kept with the runs")
 
 
@@ -183,7 +183,7 @@ class TrainingConfig:
     """The optimiser, its learning rate and schedule, the batch size, the epochs and the seeds."""
 
     optimizer: str = _key("adam", "the optimiser (sgd_momentum: SGD with momentum; adamw: Adam with weight decay)")
-    learning_rate: float = _key(1e-3, "the (initial) learning rate")
+    learning_rate: float = _key(1e-3, "the (initial) learning rate; refused when float32 rounds it to 0 or a subnormal (it would train nothing)")
     momentum: float = _key(0.9, "sgd_momentum only: the momentum")
     weight_decay: float = _key(1e-4, "adamw only: the decoupled weight decay")
     scheduler: str = _key("none", "learning-rate schedule: constant, step decay, cosine decay to 0 over "

@@ -25,8 +25,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import toml
-
+from keras_dyn import tomlio
 from keras_dyn.errors import OutputError
 from keras_dyn.runs.files import (CONFIG_FILE, RESULTS_FILE, atomic_write_text, ensure_dir, inside,
                                   output_error, read_toml)
@@ -105,7 +104,7 @@ def _write_owner(fd: int, what: str):
 def owner_of(path) -> str:
     """``pid 123 on host x`` from a claim or lock file (best effort)."""
     try:
-        info = toml.loads(Path(path).read_text(encoding="utf-8"))
+        info = tomlio.loads(Path(path).read_text(encoding="utf-8"))
         return f"pid {info['pid']} on host {info['host']}"
     except Exception:  # written by a process that died mid-write, or unreadable
         return "another process"

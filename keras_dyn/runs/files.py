@@ -19,8 +19,7 @@ import os
 import tempfile
 from pathlib import Path
 
-import toml
-
+from keras_dyn import tomlio
 from keras_dyn.errors import OutputError
 
 CONFIG_FILE = "config.toml"
@@ -116,11 +115,11 @@ def _umask() -> int:
 
 
 def atomic_write_toml(path, data: dict, *, root=None) -> Path:
-    return atomic_write_text(path, toml.dumps(data), root=root)
+    return atomic_write_text(path, tomlio.dumps(data), root=root)
 
 
 def read_toml(path) -> dict:
-    return toml.loads(Path(path).read_text(encoding="utf-8"))
+    return tomlio.loads(Path(path).read_text(encoding="utf-8"))
 
 
 def exclusive_name(folder, make, root=None, limit: int = 10_000):

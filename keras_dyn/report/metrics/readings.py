@@ -80,7 +80,7 @@ def check_param(metric: Metric, name: str, value):
         if not isinstance(value, str):
             raise ValueError(f"kind must be a shift name or \"mean\", not {value!r}")
     elif name == "of":
-        if value not in METRICS or not METRICS[value].per_epoch:
+        if not isinstance(value, str) or value not in METRICS or not METRICS[value].per_epoch:
             raise ValueError(f"`of` must name a per-epoch metric, not {value!r}")
         if metric.name == "layer_spread" and (METRICS[value].table not in ("gradients", "weights")
                                               or "layer" not in METRICS[value].params):
@@ -89,6 +89,8 @@ def check_param(metric: Metric, name: str, value):
     elif name in ("threshold", "fraction"):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
             raise ValueError(f"{name} must be a number in (0, 1], not {value!r}")
+    if isinstance(value, str) and not value:
+        raise ValueError(f"{name} must not be empty")
 
 
 def recorded_every(cfg, table) -> int:

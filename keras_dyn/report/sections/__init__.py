@@ -19,12 +19,22 @@ from importlib import import_module
 
 @dataclass(frozen=True)
 class Param:
-    """A section parameter: its kind (see :func:`keras_dyn.config.lab_checks.check_param_value`)."""
+    """A section parameter: its kind (see :func:`keras_dyn.config.lab_checks.check_param_value`),
+    default, whether it is required, what it is, and the values allowed: ``choices`` (the only
+    values a text may take) or ``range`` (``(low, high)``: low < value <= high for numbers).
+    A parameter of kind ``reading`` or ``readings`` reads at epochs (:attr:`reads_epochs`): the
+    check refuses an epoch past the last one the runs train."""
 
     kind: str
     default: object = None
     required: bool = False
     what: str = ""
+    choices: tuple = ()
+    range: tuple | None = None
+
+    @property
+    def reads_epochs(self) -> bool:
+        return self.kind in ("reading", "readings")
 
 
 @dataclass(frozen=True)
@@ -179,6 +189,17 @@ def _check_fit_table(ctx, params):
         raise ValueError(f"of must be a per-epoch accuracy (e.g. train_accuracy), not {params['of']!r}")
 
 
+def _check_source_values(ctx, params):
+    import math
+
+    for label, numbers in params["values"].items():
+        if len(numbers) != len(params["at"]):
+            raise ValueError(f"values.{label!r} has {len(numbers)} number(s); give one per reading in at "
+                             f"({len(params['at'])})")
+        if not all(math.isfinite(v) for v in numbers):
+            raise ValueError(f"values.{label!r} must hold finite numbers, not {numbers}")
+
+
 def _check_twin(ctx, params):
     if not ctx.cfg.probes.numpy_twin:
         raise ValueError("numpy_twin needs probes.numpy_twin = true")
@@ -194,6 +215,8 @@ def _check_step_loss(ctx, params):
         raise ValueError("step_loss_curves needs log.step_loss = true")
 
 
+_PART = Param("text", "kernel", what="kernel | bias | all (gradient and weight metrics)", choices=_PARTS)
+_DIRECTIONS = ("greater", "less", "")
 _BY = Param("grid_keys", None, what="grid keys to group by (default: every grid key)")
 _PARAMS = Param("params", {}, what="metric parameters, e.g. { layer = \"hidden1\" }")
 
@@ -233,7 +256,7 @@ _LIST = [
                 "at": Param("readings", None, required=True),
                 "values": Param("values", None, required=True, what="cell label = [one number per reading]"),
                 "by": _BY, "params": _PARAMS,
-            }),
+            }, check=_check_source_values),
     Section("heatmap", "a metric over two grid keys as a heatmap (mean over seeds, sd under it)",
             "figures:heatmap", {
                 "x": Param("grid_key", None, required=True), "y": Param("grid_key", None, required=True),
@@ -242,14 +265,16 @@ _LIST = [
             }),
     Section("ranking", "grid cells ranked by mean validation accuracy (what a grid search chooses), test beside it",
             "tables:ranking", {
-                "columns": Param("strings", [], what="extra columns: steps_per_epoch, params_per_point"),
+                "columns": Param("strings", [], what="extra columns: steps_per_epoch, params_per_point",
+                             choices=("steps_per_epoch", "params_per_point")),
                 "by": _BY,
             }),
     Section("pairwise", "every group against a baseline group on one metric, with verdicts and a chance count",
             "tables:pairwise", {
                 "metric": Param("metric", "test_accuracy"), "at": Param("reading", None),
                 "baseline": Param("selector", None, required=True), "by": _BY, "params": _PARAMS,
-                "expect": Param("text", "", what="greater / less (the direction every group is tested for)"),
+                "expect": Param("text", "", what="greater / less (the direction every group is tested for)",
+                                choices=_DIRECTIONS),
             }),
     Section("balanced", "balanced cells (two grid keys equal) against unbalanced ones, on one metric",
             "tables:balanced", {
@@ -263,10 +288,11 @@ _LIST = [
                 "metrics": Param("metrics", None, required=True, what="per-layer metrics (they take `layer`)"),
                 "at": Param("readings", None, what="readings (default: the last epoch)"),
                 "by": _BY, "select": Param("selector", None, what="only these runs"),
-                "part": Param("text", "kernel", what="kernel | bias | all (gradient and weight metrics)"),
+                "part": _PART,
                 "a": Param("selector", None, what="side A: a verdict per layer, A against B"),
                 "b": Param("selector", None, what="side B"),
-                "expect": Param("text", "", what="greater / less: the direction tested (A vs B, or bias vs kernel)"),
+                "expect": Param("text", "", what="greater / less: the direction tested (A vs B, or bias vs kernel)",
+                                choices=_DIRECTIONS),
                 "bias_vs_kernel": Param("bool", False, what="compare each layer's bias with its kernel"),
                 "title": Param("text", ""),
             }, check=_check_layer_table),
@@ -275,7 +301,7 @@ _LIST = [
             "layers:layer_curves", {
                 "metric": Param("metric", None, required=True), "by": _BY,
                 "select": Param("selector", None, what="only these runs"),
-                "part": Param("text", "kernel", what="kernel | bias | all (gradient and weight metrics)"),
+                "part": _PART,
                 "log_y": Param("bool", False), "title": Param("text", ""),
             }, check=_check_layer_metric),
     Section("layer_profile", "a per-layer metric against layer position at readings, one line per group "
@@ -284,14 +310,14 @@ _LIST = [
                 "metric": Param("metric", None, required=True),
                 "at": Param("readings", None, what="one panel per reading (default: the last epoch)"),
                 "by": _BY, "select": Param("selector", None, what="only these runs"),
-                "part": Param("text", "kernel", what="kernel | bias | all (gradient and weight metrics)"),
+                "part": _PART,
                 "log_y": Param("bool", True), "title": Param("text", ""),
             }, check=_check_layer_metric),
     Section("run_figures", "single-run diagnostic figures of the lowest seed among the selected runs: "
             "gradient flow, every step's norm, gradient histograms over time, dead units",
             "layers:run_figures", {
                 "select": Param("selector", None, what="which runs (default: all); the lowest seed is drawn"),
-                "figures": Param("strings", list(_RUN_FIGURES), what=", ".join(_RUN_FIGURES)),
+                "figures": Param("strings", list(_RUN_FIGURES), what=", ".join(_RUN_FIGURES), choices=_RUN_FIGURES),
                 "title": Param("text", ""),
             }, check=_check_run_figures),
     Section("variance_decomposition", "a layer's gradient-norm mean, sd, variance and cv for two sides, "
@@ -319,13 +345,13 @@ _LIST = [
                 "a": Param("selector", None, required=True), "b": Param("selector", None, required=True),
                 "at": Param("readings", None, what="one table per reading (default: the last epoch)"),
                 "metric": Param("metric", "shift_kept", what="compared per cell (a shift metric)"),
-                "expect": Param("text", "less", what="greater / less / \"\" (no direction)"),
+                "expect": Param("text", "less", what="greater / less / \"\" (no direction)", choices=_DIRECTIONS),
                 "by": _BY, "figure": Param("bool", True), "title": Param("text", ""),
             }, check=_check_shift_table),
     Section("fit_table", "per group: accuracy on the labels trained on and on test, test minus chance, and "
             "the epochs and CPU seconds to fit the training labels to a threshold (Zhang et al.'s table 1 shape)",
             "tables:fit_table", {
-                "threshold": Param("fraction", 0.95, what="training accuracy counted as fitted, in (0, 1]"),
+                "threshold": Param("fraction", 0.95, what="training accuracy counted as fitted, in (0, 1]", range=(0, 1)),
                 "of": Param("metric", "train_accuracy", what="the per-epoch accuracy that must reach it"),
                 "at": Param("reading", None, what="reading of the accuracies (default: the last epoch)"),
                 "by": _BY, "title": Param("text", ""),
@@ -352,7 +378,8 @@ _LIST = [
             "batches: the largest loss, step-loss and weight differences per group, one verdict against a "
             "stated tolerance (every epoch of every twin run), loss curves of both engines",
             "twin:numpy_twin", {
-                "tolerance": Param("number", 1e-3, what="largest relative training-loss difference allowed"),
+                "tolerance": Param("number", 1e-3, what="largest relative training-loss difference allowed",
+                                   range=(0, 1e6)),
                 "by": _BY, "title": Param("text", ""),
             }, check=_check_twin),
     Section("decision_boundaries", "a panel per grid cell (rows × cols grid keys, lowest seed): the model's "
