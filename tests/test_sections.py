@@ -373,7 +373,10 @@ def test_every_new_section_in_one_lab_builds_without_errors(noise_runs, tmp_path
     out = build_findings(cfg, noise_runs, tmp_path / "fig", "fig/")
     assert out.errors == []
     assert out.markdown.count("**Verdict: ") == 2
-    assert out.summary["verdicts"] == {"H1": "within seed noise", "H2": "supported"}
+    assert out.summary["verdicts"] == {"H1": "equivalent", "H2": "supported"}  # shift_kept within 1 point
+    assert "What these seeds can resolve.**" in out.markdown and "| H1 |" in out.markdown
+    assert "Holm" in out.markdown and "margin ±1 points (default for percent metrics)" in out.markdown
+    print(out.markdown)
 
 
 # --------------------------------------------------------------------------- the labs' fixes
