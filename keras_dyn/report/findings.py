@@ -65,7 +65,7 @@ def judged_comparisons(ctx, hyps, errors) -> dict:
     hypotheses, or the exception that kept one from being read."""
     raw, out = {}, {}
     for hyp in hyps:
-        if hyp.is_bound:
+        if hyp.is_bound or hyp.absent:
             continue
         try:
             raw[hyp.id] = hypothesis_verdict(ctx, hyp)
@@ -167,9 +167,9 @@ def build_findings(cfg, results, figure_dir, figure_ref="", *, header="") -> Fin
                 continue
             lines.append(line)
             rows.append(row)
-        lines += ["", "**What these seeds can resolve.**", "",
-                  markdown_table(["hypothesis", f"difference A − B ({1 - stats.ALPHA:.0%} CI)",
-                                  f"MDE ({stats.POWER:.0%} power)", "margin", "seeds needed", "verdict"], rows),
+        table = markdown_table(["hypothesis", f"difference A − B ({1 - stats.ALPHA:.0%} CI)",
+                                f"MDE ({stats.POWER:.0%} power)", "margin", "seeds needed", "verdict"], rows)
+        lines += ["", "**What these seeds can resolve.**", "", table if rows else "_No hypothesis was tested._",
                   "", family_text(judged) + " " + stats.RULE_SHORT, ""]
         if lab.claims:
             lines += claims_table(lab, verdicts)
