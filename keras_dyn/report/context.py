@@ -159,16 +159,17 @@ class FindingsContext:
 
 def per_seed(values, seeds) -> tuple[list[float], list[int]]:
     """One value per seed: a side that selects several runs per seed (several grid cells) is
-    compared through the mean over its cells for each seed, so the seeds still pair. A seed whose
-    runs are all non-finite stays non-finite (and is counted as such)."""
+    compared through the mean over its cells for each seed, so the seeds still pair. A seed with a
+    NaN run is NaN (and counted as not finite); +inf (a threshold never reached) carries through
+    the mean, so a censored metric stays censored."""
     by_seed: dict[int, list[float]] = {}
     for v, s in zip(values, seeds):
         by_seed.setdefault(s, []).append(v)
     out_seeds = sorted(by_seed)
     out = []
     for s in out_seeds:
-        finite = [v for v in by_seed[s] if math.isfinite(v)]
-        out.append(sum(finite) / len(finite) if len(finite) == len(by_seed[s]) else math.nan)
+        vals = by_seed[s]
+        out.append(math.nan if any(math.isnan(v) for v in vals) else sum(vals) / len(vals))
     return out, out_seeds
 
 
