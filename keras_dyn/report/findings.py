@@ -9,8 +9,8 @@ sections in order, and a machine-readable summary (for ``python -m labs``). The 
 Every comparison goes through :mod:`keras_dyn.stats` (paired by seed when both sides ran the
 same seeds, Welch otherwise); the lab's comparison hypotheses are judged together
 (:func:`keras_dyn.stats.judge_family`: Holm over the family, TOST against each margin, one of
-supported / refuted / equivalent / undecided). Diverged runs (``[run] status = "diverged"``) are named and left out
-of means with a visible count. A section that fails for a reason the config check could not know
+supported / refuted / equivalent / undecided). Diverged runs (``[run] status = "diverged"``) are
+named and left out of means with a visible count. A section that fails for a reason the config check could not know
 is replaced by a one-line note, and the failure is reported (:attr:`Findings.errors`); the runs
 are kept and the findings can be rebuilt with ``--report-only``.
 """
