@@ -429,3 +429,146 @@ def test_module_needs_neither_tensorflow_nor_matplotlib():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=str(__import__('pathlib').Path(__file__).resolve().parents[1]))
     assert out.stdout.strip() == "[]"
+
+
+# --------------------------------------------------------------------------- issue 21: four verdicts, power, Holm
+
+def test_ci_and_tost_match_scipy_and_statsmodels():
+    from statsmodels.stats.weightstats import ttost_ind, ttost_paired
+
+    rng = np.random.default_rng(11)
+    for a, b in _hand_picked_pairs() + _random_cases(rng):
+        a, b = np.asarray(a), np.asarray(b)
+        margin = 0.5 * float(np.std(a - b, ddof=1)) + 1e-6
+        seeds = list(range(len(a)))
+        c = compare(a, b, a_seeds=seeds, b_seeds=seeds, margin=margin)
+        ci = sps.ttest_rel(a, b).confidence_interval(confidence_level=0.95)
+        assert (c.ci_low, c.ci_high) == (pytest.approx(ci.low, rel=RTOL), pytest.approx(ci.high, rel=RTOL))
+        assert c.p_tost == pytest.approx(ttost_paired(a, b, -margin, margin)[0], rel=RTOL)
+        w = compare(a, b, margin=margin)
+        ci = sps.ttest_ind(a, b, equal_var=False).confidence_interval(confidence_level=0.95)
+        assert (w.ci_low, w.ci_high) == (pytest.approx(ci.low, rel=RTOL), pytest.approx(ci.high, rel=RTOL))
+        assert w.p_tost == pytest.approx(ttost_ind(a, b, -margin, margin, usevar="unequal")[0], rel=RTOL)
+
+
+def test_planted_effect_is_supported():
+    rng = np.random.default_rng(12)
+    a, b = _random_pairs(rng, 5, effect=0.01, own=0.002)
+    seeds = list(range(5))
+    c = compare(a, b, a_seeds=seeds, b_seeds=seeds, margin=0.005)
+    assert c.verdict == "supported" and c.ci_low > 0 and c.mde < 0.01
+    assert compare(a, b, a_seeds=seeds, b_seeds=seeds, expect="less", margin=0.005).verdict == "refuted"
+
+
+def test_planted_null_with_a_tight_margin_is_equivalent():
+    rng = np.random.default_rng(13)
+    a, b = _random_pairs(rng, 10, effect=0.0, own=0.0005)
+    seeds = list(range(10))
+    c = compare(a, b, a_seeds=seeds, b_seeds=seeds, margin=0.002)  # a fifth of a point
+    assert c.verdict == "equivalent" and -0.002 < c.ci_low < c.ci_high < 0.002
+    assert "**equivalent**" in c.sentence("A", "B") and "TOST |diff| < 0.20 points" in c.sentence("A", "B")
+    # the same null, judged against a margin below its resolution, is undecided, not "equivalent"
+    assert compare(a, b, a_seeds=seeds, b_seeds=seeds, margin=0.0001).verdict == "undecided"
+
+
+def test_too_few_seeds_is_undecided_and_the_seeds_needed_have_80_percent_power():
+    rng = np.random.default_rng(14)
+    a, b = _random_pairs(rng, 3, effect=0.004, own=0.003)
+    seeds = [0, 1, 2]
+    c = compare(a, b, a_seeds=seeds, b_seeds=seeds, margin=0.002)
+    assert c.verdict == "undecided" and 3 < c.seeds_needed < 1000
+    assert f"about {int(c.seeds_needed)} seeds would resolve it" in c.sentence("A", "B")
+    # the fewer of: seeds for the observed difference, seeds for the margin
+    sd = float(np.std(a - b, ddof=1))
+    assert c.seeds_needed == min(stats.seeds_needed(c.diff, sd), stats.seeds_needed(0.002, sd))
+    # with that many seeds, a true difference of that size is found about 80 % of the time
+    n, effect = int(c.seeds_needed), max(abs(c.diff), 0.002)
+    d = effect + sd * np.random.default_rng(15).standard_normal((4000, n))
+    found = np.mean(sps.ttest_1samp(d, 0.0, axis=1).pvalue < ALPHA)
+    assert 0.77 < found < 0.9, found
+
+
+def test_mde_is_the_difference_found_80_percent_of_the_time():
+    rng = np.random.default_rng(16)
+    for n in (3, 5, 10):
+        m = stats.mde(0.01, n)
+        d = m + 0.01 * rng.standard_normal((4000, n))
+        assert abs(np.mean(sps.ttest_1samp(d, 0.0, axis=1).pvalue < ALPHA) - 0.8) < 0.03, n
+        m = stats.mde(0.01, n, paired=False)
+        x, y = m + 0.01 * rng.standard_normal((4000, n)), 0.01 * rng.standard_normal((4000, n))
+        assert abs(np.mean(sps.ttest_ind(x, y, axis=1).pvalue < ALPHA) - 0.8) < 0.03, n
+    assert math.isnan(stats.mde(0.01, 1)) and stats.mde(0.0, 5) == 0.0
+
+
+def test_holm_matches_statsmodels_and_the_family_verdict_uses_the_adjusted_p():
+    import dataclasses
+
+    from statsmodels.stats.multitest import multipletests
+
+    ps = [0.01, 0.04, 0.03, 0.2]
+    assert stats.holm(ps) == pytest.approx(list(multipletests(ps, method="holm")[1]), rel=RTOL)
+    c = compare([0.91, 0.925, 0.915, 0.93], [0.80, 0.81, 0.807, 0.82], a_seeds=[0, 1, 2, 3],
+                b_seeds=[0, 1, 2, 3], margin=0.01)
+    family = {"H1": dataclasses.replace(c, p=0.02), "H2": dataclasses.replace(c, p=0.03),
+              "H3": dataclasses.replace(c, p=0.5), "H4": compare([0.9], [0.8])}  # H4: no p, not counted
+    alone = {h: stats.verdict(x.sign, x.p, x.p_tost, x.n_seeds, x.expect) for h, x in family.items()}
+    assert alone == {"H1": "supported", "H2": "supported", "H3": "undecided", "H4": "undecided"}
+    judged = stats.judge_family(family)
+    assert judged["H1"].p_adj == pytest.approx(0.06) and judged["H2"].p_adj == pytest.approx(0.06)
+    assert {h: j.verdict for h, j in judged.items()} == {h: "undecided" for h in family}
+    assert judged["H1"].family == 3 and math.isnan(judged["H4"].p_adj)
+    text = judged["H1"].sentence("A", "B")
+    assert "t-test p = 0.02, Holm-adjusted over 3 hypotheses p = 0.06" in text
+    assert "Holm" not in c.sentence("A", "B")  # alone, a family of one: nothing to adjust
+
+
+def test_margin_defaults_and_checks():
+    assert stats.default_margin("percent") == 0.01 and stats.default_margin("epochs") == 1.0
+    assert stats.resolve_margin("10%", 2.0, -4.0) == pytest.approx(0.3)
+    for bad in (0, -1, math.inf, "10", "x%", True):
+        with pytest.raises(ValueError):
+            stats.check_margin(bad)
+    with pytest.raises(ValueError, match="metric kind"):
+        stats.default_margin("weird")
+    with pytest.raises(ValueError):
+        compare([1, 2, 3], [1, 2, 3], margin=-0.1)
+
+
+# --------------------------------------------------------------------------- censored thresholds
+
+def test_censored_values_are_compared_by_a_sign_test_on_the_paired_orderings():
+    inf = math.inf
+    a = [2.0, 3.0, inf, 2.0, 4.0, 3.0, inf]  # epochs to reach a threshold; inf: never
+    b = [4.0, 5.0, inf, 3.0, inf, 6.0, 5.0]
+    seeds = list(range(7))
+    c = compare(a, b, a_seeds=seeds, b_seeds=seeds, expect="less", censored=True, margin=1.0)
+    assert c.test == "sign test" and c.order == (1, 5, 1)  # A above B in seed 6, tied in seed 2
+    assert c.p == pytest.approx(sps.binomtest(1, 6).pvalue, rel=RTOL)
+    assert c.sign < 0 and math.isnan(c.p_tost) and c.seeds_needed == 6
+    assert (c.a.n, c.a.n_censored, c.a.n_missing) == (5, 2, 0)
+    text = c.sentence("A", "B", scale=1, unit=" epochs", never="never within 10 epochs")
+    assert "never within 10 epochs counts as the largest value" in text and "sign test p = " in text
+    # the same values without censoring: +inf is not finite, those seeds are dropped
+    plain = compare(a, b, a_seeds=seeds, b_seeds=seeds, expect="less")
+    assert plain.test == "paired t-test" and plain.dropped_seeds == (2, 4, 6)
+
+
+def test_censored_values_unpaired_are_compared_by_mann_whitney():
+    inf = math.inf
+    a, b = [2.0, 3.0, 2.0, 4.0, 3.0], [4.0, inf, 5.0, inf, 6.0, 5.0]
+    c = compare(a, b, expect="less", censored=True)
+    ref = sps.mannwhitneyu(a, [4.0, 7.0, 5.0, 7.0, 6.0, 5.0], alternative="two-sided")
+    assert c.test == "Mann–Whitney U" and c.p == pytest.approx(ref.pvalue, rel=RTOL)
+    assert c.order[0] == ref.statistic and c.verdict == "supported"
+    # no censored value: the t-test as usual
+    assert compare([2.0, 3.0, 2.0], [4.0, 5.0, 6.0], censored=True).test == "Welch t-test"
+
+
+def test_censored_summary_reads_never_not_not_finite():
+    s = summarise([math.inf, math.inf], censored=True)
+    assert (s.n, s.n_censored, s.n_missing) == (0, 2, 0)
+    assert s.fmt(scale=1, digits=1, unit="", never="never within 3 epochs") == "never within 3 epochs (2 of 2)"
+    s = summarise([2.0, math.inf, math.nan], censored=True)
+    assert s.fmt(scale=1, digits=1, unit="", never="never within 3 epochs") == \
+        "2.0 (1 of 3 never within 3 epochs; 1 of 3 not finite)"
+    assert summarise([math.inf]).fmt() == "n/a (1 of 1 not finite)"  # not censored: missing

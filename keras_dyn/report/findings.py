@@ -258,7 +258,8 @@ def resolution_row(ctx, hyp, comp) -> list[str]:
     if comp.verdict in ("undecided", "within seed noise") or comp.n_seeds < stats.MIN_SEEDS:
         n = comp.seeds_needed
         need = ("unknown (no spread to go on)" if math.isnan(n) else "more than 10,000" if math.isinf(n)
-                else f"{max(int(n), stats.MIN_SEEDS)}" + ("" if comp.paired else " a side"))
+                else f"more than {comp.n_seeds}" if n <= comp.n_seeds
+                else f"{max(int(n), stats.MIN_SEEDS)}") + ("" if comp.paired or math.isnan(n) else " a side")
     return [hyp.id, ci, mde, margin, need, comp.verdict]
 
 

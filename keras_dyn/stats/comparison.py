@@ -39,6 +39,8 @@ class Comparison:
             B, ties) over pairs, or for Mann–Whitney (U, n_a·n_b − U).
         p_adj, p_tost_adj, family: after Holm over a lab's hypotheses (:func:`judge_family`);
             alone, the raw values and a family of 1.
+        power_alpha: the level :attr:`mde` and :attr:`seeds_needed` use: α alone, α / family in
+            a family (the strictest Holm step), NaN meaning α.
         verdict: from :func:`keras_dyn.stats.verdicts.verdict`. test: "paired t-test",
             "Welch t-test", "sign test", "Mann–Whitney U", "single seed" or "no data".
 
@@ -73,6 +75,7 @@ class Comparison:
     p_adj: float = _NAN
     p_tost_adj: float = _NAN
     family: int = 1
+    power_alpha: float = _NAN
 
     @property
     def beyond_noise(self) -> bool:
@@ -93,8 +96,13 @@ class Comparison:
         if self.rank_test or self.test == "single seed":
             return _NAN
         if self.paired:
-            return _pw.mde(self.spread, self.n_pairs, alpha=self.alpha)
-        return _pw.mde(self.spread, self.a.n, paired=False, n_b=self.b.n, alpha=self.alpha)
+            return _pw.mde(self.spread, self.n_pairs, alpha=self.level)
+        return _pw.mde(self.spread, self.a.n, paired=False, n_b=self.b.n, alpha=self.level)
+
+    @property
+    def level(self) -> float:
+        """The α that power is computed at (:attr:`power_alpha`, else :attr:`alpha`)."""
+        return self.alpha if math.isnan(self.power_alpha) else self.power_alpha
 
     @cached_property
     def seeds_needed(self) -> float:
@@ -102,8 +110,8 @@ class Comparison:
         whichever needs fewer, at this spread (``inf``: never; NaN: spread unknown). A sign test:
         the seeds it needs when all agree."""
         if self.test == "sign test":
-            return float(_pw.sign_test_seeds(self.alpha))
-        need = [_pw.seeds_needed(e, self.spread, paired=self.paired, alpha=self.alpha)
+            return float(_pw.sign_test_seeds(self.level))
+        need = [_pw.seeds_needed(e, self.spread, paired=self.paired, alpha=self.level)
                 for e in (self.diff, self.margin) if math.isfinite(e)]
         return min(need) if need else _NAN
 

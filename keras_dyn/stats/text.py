@@ -20,18 +20,22 @@ def p_text(p: float) -> str:
     return "p < 0.001" if p < 0.001 else f"p = {p:.2g}"
 
 
-def seeds_text(n: float, paired: bool = True) -> str:
-    """The seeds needed in words: ``"about 12 seeds"``, ``"more than 10,000 seeds"``.
+def seeds_text(n: float, paired: bool = True, ran: int = 0) -> str:
+    """The seeds needed in words: ``"about 12 seeds"``, ``"more than 10,000 seeds"``; no more
+    than the ``ran`` seeds already run (the difference sits at the edge of what they resolve)
+    reads as more than those.
 
     Example:
-        >>> seeds_text(12.0), seeds_text(float("inf")), seeds_text(5.0, paired=False)
-        ('about 12 seeds', 'more than 10,000 seeds', 'about 5 seeds a side')
+        >>> seeds_text(12.0), seeds_text(float("inf")), seeds_text(5.0, paired=False), seeds_text(4.0, ran=5)
+        ('about 12 seeds', 'more than 10,000 seeds', 'about 5 seeds a side', 'a few more than the 5 seeds run')
     """
     side = "" if paired else " a side"
     if math.isnan(n):
         return "an unknown number of seeds (no spread to go on)"
     if math.isinf(n):
         return f"more than 10,000 seeds{side}"
+    if n <= ran:
+        return f"a few more than the {ran} seeds{side} run"
     return f"about {int(n):,} seeds{side}"
 
 
@@ -136,7 +140,7 @@ def _tail(c, a_name, b_name, larger) -> str:
             need += f" (at this spread, {seeds_text(c.seeds_needed, c.paired).replace(' seeds', '')})"
         return f"; fewer than {MIN_SEEDS} seeds a side decide nothing: {need} seeds needed."
     if c.verdict in ("undecided", "within seed noise"):
-        return f"; {seeds_text(c.seeds_needed, c.paired)} would resolve it."
+        return f"; {seeds_text(c.seeds_needed, c.paired, c.n_seeds)} would resolve it."
     return "."
 
 

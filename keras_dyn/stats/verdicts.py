@@ -147,7 +147,8 @@ def holm(pvalues) -> list[float]:
 
 def judge_family(comparisons: Mapping[str, object], alpha: float = ALPHA) -> dict:
     """A lab's comparisons judged together: Holm over the family's difference p-values, Holm
-    (separately) over their TOST p-values, and the verdict from the adjusted values.
+    (separately) over their TOST p-values, and the verdict from the adjusted values. MDE and
+    seeds needed are then stated at α / family (the strictest Holm step).
 
     Args:
         comparisons: id → :class:`keras_dyn.stats.Comparison` (the lab's comparison hypotheses).
@@ -169,6 +170,6 @@ def judge_family(comparisons: Mapping[str, object], alpha: float = ALPHA) -> dic
     out = {}
     for i, pa, ta in zip(ids, p_adj, t_adj):
         c = comparisons[i]
-        out[i] = dataclasses.replace(c, p_adj=pa, p_tost_adj=ta, family=family,
+        out[i] = dataclasses.replace(c, p_adj=pa, p_tost_adj=ta, family=family, power_alpha=alpha / max(family, 1),
                                      verdict=verdict(c.sign, pa, ta, c.n_seeds, c.expect, alpha))
     return out
