@@ -251,7 +251,7 @@ def resolution_row(ctx, hyp, comp) -> list[str]:
               f"{unit}; {how}")
     if comp.n_seeds < stats.MIN_SEEDS and comp.verdict != "no data":
         ci += f"; fewer than {stats.MIN_SEEDS} seeds a side decide nothing"
-    mde = "—" if comp.n_seeds < stats.MIN_SEEDS or not math.isfinite(comp.mde) else \
+    mde = "—" if not math.isfinite(comp.mde) or (comp.mde == 0 and comp.n_seeds < stats.MIN_SEEDS) else \
         "0 (no spread)" if comp.mde == 0 else num(comp.mde)
     margin = f"±{num(comp.margin)}" if math.isfinite(comp.margin) else "—"
     need = "—"

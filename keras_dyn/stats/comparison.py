@@ -179,7 +179,7 @@ def _t_test(a: np.ndarray, b: np.ndarray, paired: bool, alpha: float, margin: fl
                             ttost_ind(a, b, -margin, margin, usevar="unequal"))[0])
         out = dict(diff=diff, se=se, df=df, t=float(res.statistic), p=float(res.pvalue),
                    ci_low=float(ci.low), ci_high=float(ci.high),
-                   threshold=_pw.t_critical(df, alpha) * se, p_tost=p_tost)
+                   threshold=float(ci.high - ci.low) / 2.0, p_tost=p_tost)  # t_{1-α/2, df} · se
     out["spread"] = sd
     out["sign"] = float(np.sign(diff))
     return out
