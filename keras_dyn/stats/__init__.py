@@ -32,7 +32,11 @@ two-sided ``p``, and, given a margin, the p of a *two one-sided test* (TOST, ``s
 power at α for these seeds and this spread (``statsmodels.stats.power.TTestPower`` paired, on the
 sd of ``d_s``; ``TTestIndPower`` unpaired, on the pooled sd). ``seeds_needed`` is the fewer of
 the seeds that would give 80 % power for the observed difference and for a difference the size
-of the margin (at this spread; at least 3).
+of the margin (at this spread; at least 3): resolving the margin is what lets the equivalence
+test decide a small difference. Judged in a family of k hypotheses, both are stated at α / k (the
+strictest Holm step), since that is what a verdict there needs. Where the seeds needed come out no
+more than the seeds run (a difference at the edge of what they resolve) the log says "a few more
+than the N seeds run".
 
 **Margins.** Every comparison hypothesis has a ``margin``: the smallest difference that matters,
 in the metric's stored units (a fraction for accuracies: 0.01 is 1 point), or a string "N%":
