@@ -70,7 +70,7 @@ def test_bound_verdict_is_supported_only_if_every_selected_run_is_below(tmp_path
     assert f"{below} run(s) below the bound" in text
     assert findings.summary["verdicts"]["B1"] == verdict
     assert text.count("**Verdict: ") == 2
-    assert "B1: a bound checked on each of its 6 runs" in text
+    assert "| B1 | a bound checked on each of 6 run(s)" in text  # a row of the resolution table
     if verdict == "refuted":
         assert "w4_n0.0_s1 (0.85)" in text
     assert f"B1: {verdict}" in text  # the claims table

@@ -18,6 +18,9 @@ as the rest of the config (file, dotted key, what is allowed), before anything i
     expect = "greater"             # A > B ("greater") or A < B ("less")
     a = { units = 256 }            # selectors over the grid (+ metric parameters, at, label)
     b = { units = 128 }
+    margin = 0.01                  # smallest difference that matters (here 1 point); "10%" is
+                                   # relative; left out: the default of the metric's kind
+                                   # (keras_dyn.stats: 1 point, 0.01 loss, 1 epoch, "10%")
 
     [[lab.hypotheses]]             # a bound, checked on every run (no B side, no seed statistics)
     id = "T"
@@ -80,6 +83,7 @@ class Hypothesis:
     b: Side | None  # None for expect = "below"
     bound: float | None = None  # expect = "below": every run of side a must read less than this
     absent: str = ""  # a --quick run: why the quick plan cannot test it ("" = it can)
+    margin: float | str | None = None  # smallest difference that matters; None: the metric kind's default
 
     @property
     def is_bound(self) -> bool:
@@ -225,6 +229,7 @@ def _hypothesis(ctx, dotted, raw) -> Hypothesis:
             raise ctx.error(f"{dotted}.b", "expect = \"below\" checks side a against bound; leave b out")
     elif bound is not None:
         raise ctx.error(f"{dotted}.bound", f"only for expect = \"below\" (this hypothesis compares A with B)")
+    margin = _margin(ctx, dotted, raw, expect)
     base_params = {k: raw[k] for k in PARAMS if k in raw}
     sides = []
     for name in (("a",) if expect == "below" else ("a", "b")):
@@ -252,7 +257,28 @@ def _hypothesis(ctx, dotted, raw) -> Hypothesis:
         raise ctx.error(dotted, "sides a and b are the same runs, metric and reading; they must differ")
     at = a.at if "at" not in raw else check_reading(ctx, f"{dotted}.at", raw["at"], None, [])
     return Hypothesis(hid, statement, raw["metric"], at, expect, a, b,
-                      float(bound) if expect == "below" else None)
+                      float(bound) if expect == "below" else None, margin=margin)
+
+
+def _margin(ctx, dotted, raw, expect):
+    """The hypothesis's ``margin`` as given (None: the default of its metric's kind)."""
+    if "margin" not in raw:
+        return None
+    if expect == "below":
+        raise ctx.error(f"{dotted}.margin", "only for a comparison (expect = \"greater\" or \"less\"); "
+                        "a bound has no margin")
+    from keras_dyn.report.metrics import METRICS
+    from keras_dyn.stats import check_margin
+
+    try:
+        margin = check_margin(raw["margin"])
+    except ValueError as exc:
+        raise ctx.error(f"{dotted}.margin", str(exc)) from None
+    metric = METRICS.get(raw["metric"])
+    if metric is not None and metric.percent and isinstance(margin, float) and margin >= 1:
+        raise ctx.error(f"{dotted}.margin", f"{raw['metric']} is a fraction: give the margin as one "
+                        f"(0.01 = 1 point), not {margin:g}")
+    return margin
 
 
 def _claim(ctx, dotted, raw, ids) -> Claim:

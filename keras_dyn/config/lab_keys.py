@@ -44,6 +44,10 @@ HYPOTHESIS_KEY_DOCS = {
     "threshold": "metric parameter: the absolute value a derived metric waits for",
     "fraction": "metric parameter: the fraction of the run's own final or best value a derived metric waits for",
     "bound": "expect = \"below\" only: the number every run of side a must stay under",
+    "margin": "greater / less only: the smallest difference that matters, in the metric's units (a fraction "
+              "for accuracies: 0.01 = 1 point) or \"N%\" of the sides' mean; decides \"equivalent\" (TOST). "
+              "Default by the metric's kind: 1 point, 0.01 for losses, 1 epoch, \"10%\" otherwise "
+              "(keras_dyn.stats)",
 }
 
 

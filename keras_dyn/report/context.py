@@ -97,33 +97,44 @@ class FindingsContext:
 
     def summary(self, runs, metric, params=None, at=None) -> stats.Summary:
         values, seeds = self.values(runs, metric, params, at)
-        return stats.summarise(values, seeds=seeds if len(set(seeds)) == len(seeds) else None)
+        return stats.summarise(values, seeds=seeds if len(set(seeds)) == len(seeds) else None,
+                               censored=(M.METRICS[metric] if isinstance(metric, str) else metric).censored)
 
     def compare(self, a_runs, b_runs, metric, *, a_params=None, b_params=None, a_at=None, b_at=None,
-                expect="greater") -> stats.Comparison:
+                expect="greater", margin=None) -> stats.Comparison:
+        """:func:`keras_dyn.stats.compare` of two sides' runs, one value per seed; a censored
+        metric (a threshold never reached) is compared by rank. ``margin``: as in a hypothesis."""
         a, sa = per_seed(*self.values(a_runs, metric, a_params, a_at))
         b, sb = per_seed(*self.values(b_runs, metric, b_params, b_at))
-        return stats.compare(a, b, expect=expect, a_seeds=sa, b_seeds=sb)
+        return stats.compare(a, b, expect=expect, a_seeds=sa, b_seeds=sb, margin=margin,
+                             censored=(M.METRICS[metric] if isinstance(metric, str) else metric).censored)
+
+    def never(self) -> str:
+        """What a censored value reads as: "never within 10 epochs" (the longest run here)."""
+        last = max((len(r.get("epochs", {}).get("epoch", [])) for r in self.results), default=0)
+        return f"never within {last} epochs" if last else "never reached"
 
     # -- formatting
     def fmt(self, summary: stats.Summary, metric) -> str:
         m = M.METRICS[metric] if isinstance(metric, str) else metric
         if m.percent or summary.n == 0:
-            return summary.fmt(scale=100.0, digits=2, unit="%")
+            return summary.fmt(scale=100.0, digits=2, unit="%", never=self.never())
         text = short_number(summary.mean) + (f" ± {short_number(summary.sd, 2)}" if summary.n > 1 else "")
-        missing = summary.n_missing
-        return text + (f" ({missing} of {summary.n + missing} not finite)" if missing else "")
+        notes = [f"{summary.n_censored} of {summary.n_all} {self.never()}"] if summary.n_censored else []
+        notes += [f"{summary.n_missing} of {summary.n_all} not finite"] if summary.n_missing else []
+        return text + (f" ({'; '.join(notes)})" if notes else "")
 
     def sentence(self, comp, a_name, b_name, metric, larger="higher") -> str:
         """:meth:`keras_dyn.stats.Comparison.sentence` in the metric's units (points for percent)."""
         m = M.METRICS[metric] if isinstance(metric, str) else metric
         if m.percent:
-            return comp.sentence(a_name, b_name, scale=100.0, unit=" points", larger=larger)
-        return comp.sentence(a_name, b_name, scale=1.0, unit="", larger=larger, spec=".3g")
+            return comp.sentence(a_name, b_name, scale=100.0, unit=" points", larger=larger, never=self.never())
+        unit = " epochs" if m.kind == "epochs" else ""
+        return comp.sentence(a_name, b_name, scale=1.0, unit=unit, larger=larger, spec=".3g", never=self.never())
 
     def scale_unit(self, metric) -> tuple[float, str]:
         m = M.METRICS[metric] if isinstance(metric, str) else metric
-        return (100.0, " points") if m.percent else (1.0, "")
+        return (100.0, " points") if m.percent else (1.0, " epochs" if m.kind == "epochs" else "")
 
     # -- figures and notes
     def figure(self, name: str) -> tuple[Path, str]:
@@ -148,16 +159,17 @@ class FindingsContext:
 
 def per_seed(values, seeds) -> tuple[list[float], list[int]]:
     """One value per seed: a side that selects several runs per seed (several grid cells) is
-    compared through the mean over its cells for each seed, so the seeds still pair. A seed whose
-    runs are all non-finite stays non-finite (and is counted as such)."""
+    compared through the mean over its cells for each seed, so the seeds still pair. A seed with a
+    NaN run is NaN (and counted as not finite); +inf (a threshold never reached) carries through
+    the mean, so a censored metric stays censored."""
     by_seed: dict[int, list[float]] = {}
     for v, s in zip(values, seeds):
         by_seed.setdefault(s, []).append(v)
     out_seeds = sorted(by_seed)
     out = []
     for s in out_seeds:
-        finite = [v for v in by_seed[s] if math.isfinite(v)]
-        out.append(sum(finite) / len(finite) if len(finite) == len(by_seed[s]) else math.nan)
+        vals = by_seed[s]
+        out.append(math.nan if any(math.isnan(v) for v in vals) else sum(vals) / len(vals))
     return out, out_seeds
 
 

@@ -7,8 +7,10 @@ sections in order, and a machine-readable summary (for ``python -m labs``). The 
 :mod:`keras_dyn.report.setup`; what sections read through is :mod:`keras_dyn.report.context`.
 
 Every comparison goes through :mod:`keras_dyn.stats` (paired by seed when both sides ran the
-same seeds, Welch otherwise). Diverged runs (``[run] status = "diverged"``) are named and left out
-of means with a visible count. A section that fails for a reason the config check could not know
+same seeds, Welch otherwise); the lab's comparison hypotheses are judged together
+(:func:`keras_dyn.stats.judge_family`: Holm over the family, TOST against each margin, one of
+supported / refuted / equivalent / undecided). Diverged runs (``[run] status = "diverged"``) are
+named and left out of means with a visible count. A section that fails for a reason the config check could not know
 is replaced by a one-line note, and the failure is reported (:attr:`Findings.errors`); the runs
 are kept and the findings can be rebuilt with ``--report-only``.
 """
@@ -45,11 +47,34 @@ def side_label(ctx, hyp, side, other) -> str:
     return ", ".join(p for p in parts if p) or "all runs"
 
 
+def hypothesis_margin(hyp):
+    """The hypothesis's margin: as given, else the default of its metric's kind."""
+    return hyp.margin if hyp.margin is not None else stats.default_margin(M.METRICS[hyp.metric].kind)
+
+
 def hypothesis_verdict(ctx, hyp) -> tuple[stats.Comparison, str, str]:
+    """The comparison of one hypothesis on its own (raw p; :func:`judged_comparisons` adjusts)."""
     a_runs, b_runs = side_runs(ctx, hyp.a), side_runs(ctx, hyp.b)
     comp = ctx.compare(a_runs, b_runs, hyp.metric, a_params=hyp.a.params, b_params=hyp.b.params,
-                       a_at=hyp.a.at, b_at=hyp.b.at, expect=hyp.expect)
+                       a_at=hyp.a.at, b_at=hyp.b.at, expect=hyp.expect, margin=hypothesis_margin(hyp))
     return comp, side_label(ctx, hyp, hyp.a, hyp.b), side_label(ctx, hyp, hyp.b, hyp.a)
+
+
+def judged_comparisons(ctx, hyps, errors) -> dict:
+    """id → ``(comparison judged with the family, A's name, B's name)`` for the comparison
+    hypotheses, or the exception that kept one from being read."""
+    raw, out = {}, {}
+    for hyp in hyps:
+        if hyp.is_bound or hyp.absent:
+            continue
+        try:
+            raw[hyp.id] = hypothesis_verdict(ctx, hyp)
+        except (M.MetricError, KeyError, ValueError) as exc:
+            errors.append(f"{hyp.id}: {exc}")
+            out[hyp.id] = exc
+    judged = stats.judge_family({hid: r[0] for hid, r in raw.items()})
+    out.update({hid: (judged[hid], *raw[hid][1:]) for hid in raw})
+    return out
 
 
 def verdict_line(ctx, hyp, comp, a_name, b_name) -> str:
@@ -58,14 +83,20 @@ def verdict_line(ctx, hyp, comp, a_name, b_name) -> str:
     direction = ">" if hyp.expect == "greater" else "<"
     return (f"- **{hyp.id}** — {hyp.statement}  \n  Metric: `{metric}` at {when}; A = {a_name} "
             f"({ctx.fmt(comp.a, hyp.metric)}), B = {b_name} ({ctx.fmt(comp.b, hyp.metric)}); "
-            f"expected A {direction} B. {ctx.sentence(comp, 'A', 'B', hyp.metric)}  \n"
-            f"  **Verdict: {comp.verdict}.**")
+            f"expected A {direction} B; margin {margin_text(ctx, hyp, comp)}. "
+            f"{ctx.sentence(comp, 'A', 'B', hyp.metric)}  \n  **Verdict: {comp.verdict}.**")
 
 
-def comparison_verdict(ctx, hyp) -> tuple[str, str, str]:
-    """``(verdict, line, resolution)`` of an A-against-B hypothesis (``greater`` / ``less``)."""
-    comp, a_name, b_name = hypothesis_verdict(ctx, hyp)
-    return comp.verdict, verdict_line(ctx, hyp, comp, a_name, b_name), resolution_text(ctx, hyp, comp)
+def margin_text(ctx, hyp, comp) -> str:
+    """``"±1.00 points (default for accuracies and fractions)"``."""
+    scale, unit = ctx.scale_unit(hyp.metric)
+    given = hypothesis_margin(hyp)
+    text = f"±{comp.margin * scale:.3g}{unit}" if math.isfinite(comp.margin) else "n/a"
+    if isinstance(given, str):
+        text += f" ({given} of the sides' mean)"
+    if hyp.margin is None:
+        text += f" (default for {M.METRICS[hyp.metric].kind} metrics)"
+    return text
 
 
 def bound_verdict(ctx, hyp) -> tuple[str, str, str]:
@@ -88,8 +119,8 @@ def bound_verdict(ctx, hyp) -> tuple[str, str, str]:
             f"({len(runs)} run(s), largest {largest}); expected every run < {hyp.bound:g}. "
             f"{len(runs) - len(over)} of {len(runs)} run(s) below the bound{where}: a bound checked run "
             f"by run, not a comparison of seeds  \n  **Verdict: {verdict}.**")
-    resolution = (f"{hyp.id}: a bound checked on each of its {len(runs)} runs; seed noise does not "
-                  f"enter, one run at or above {hyp.bound:g} refutes it.")
+    resolution = [hyp.id, f"a bound checked on each of {len(runs)} run(s); one at or above "
+                  f"{hyp.bound:g} refutes it", "—", "—", "—", verdict]
     return verdict, line, resolution
 
 
@@ -112,22 +143,34 @@ def build_findings(cfg, results, figure_dir, figure_ref="", *, header="") -> Fin
     verdicts = {}
     if lab and lab.hypotheses:
         lines += ["### Verdicts", ""]
-        resolution = []
+        rows = []
+        judged = judged_comparisons(ctx, lab.hypotheses, errors)
         for hyp in lab.hypotheses:
             if hyp.absent:
                 verdicts[hyp.id], line = absent_verdict(hyp)
                 lines.append(line)
                 continue
             try:
-                verdicts[hyp.id], line, text = (bound_verdict if hyp.is_bound else comparison_verdict)(ctx, hyp)
+                if hyp.is_bound:
+                    verdicts[hyp.id], line, row = bound_verdict(ctx, hyp)
+                elif isinstance(judged[hyp.id], Exception):
+                    raise judged[hyp.id]
+                else:
+                    comp, a_name, b_name = judged[hyp.id]
+                    verdicts[hyp.id] = comp.verdict
+                    line, row = verdict_line(ctx, hyp, comp, a_name, b_name), resolution_row(ctx, hyp, comp)
             except (M.MetricError, KeyError, ValueError) as exc:
-                errors.append(f"{hyp.id}: {exc}")
+                if f"{hyp.id}: {exc}" not in errors:
+                    errors.append(f"{hyp.id}: {exc}")
                 lines.append(f"- **{hyp.id}** — {hyp.statement}: could not be read ({exc}).")
                 verdicts[hyp.id] = "not read"
                 continue
             lines.append(line)
-            resolution.append(text)
-        lines += ["", "**What these seeds can resolve.** " + " ".join(resolution) + " " + stats.RULE_SHORT, ""]
+            rows.append(row)
+        table = markdown_table(["hypothesis", f"difference A − B ({1 - stats.ALPHA:.0%} CI)",
+                                f"MDE ({stats.POWER:.0%} power)", "margin", "seeds needed", "verdict"], rows)
+        lines += ["", "**What these seeds can resolve.**", "", table if rows else "_No hypothesis was tested._",
+                  "", family_text(judged) + " " + stats.RULE_SHORT, ""]
         if lab.claims:
             lines += claims_table(lab, verdicts)
     for spec in (lab.findings if lab else default_sections(cfg)):
@@ -188,13 +231,45 @@ def runs_line(ctx) -> str:
     return text
 
 
-def resolution_text(ctx, hyp, comp) -> str:
+def resolution_row(ctx, hyp, comp) -> list[str]:
+    """One row of the resolution table: hypothesis, CI, MDE, margin, seeds needed, verdict."""
     scale, unit = ctx.scale_unit(hyp.metric)
-    if not math.isfinite(comp.threshold):
-        return f"{hyp.id}: a single seed on a side resolves nothing (at most \"suggests\")."
-    how = f"paired over {comp.n_pairs} seeds" if comp.paired else f"{comp.a.n} and {comp.b.n} seeds, unpaired"
-    return (f"{hyp.id} ({how}): differences in `{hyp.metric}` smaller than "
-            f"{comp.threshold * scale:.3g}{unit} are within seed noise.")
+
+    def num(x, sign=""):
+        return f"{x * scale:{sign}.3g}{unit}"
+
+    how = f"paired, {comp.n_pairs} seeds" if comp.paired else \
+        f"unpaired, {comp.a.n + comp.a.n_censored} and {comp.b.n + comp.b.n_censored} seeds"
+    if comp.verdict == "no data":
+        ci = "no data"
+    elif comp.rank_test:
+        ci = f"{comp.test} ({how}): no CI"
+    elif comp.test == "single seed":
+        ci = f"{num(comp.diff, '+')} from a single seed: no CI"
+    else:
+        ci = (f"{comp.diff * scale:+.3g} ({comp.ci_low * scale:+.3g} to {comp.ci_high * scale:+.3g})"
+              f"{unit}; {how}")
+    if comp.n_seeds < stats.MIN_SEEDS and comp.verdict != "no data":
+        ci += f"; fewer than {stats.MIN_SEEDS} seeds a side decide nothing"
+    mde = "—" if not math.isfinite(comp.mde) or (comp.mde == 0 and comp.n_seeds < stats.MIN_SEEDS) else \
+        "0 (no spread)" if comp.mde == 0 else num(comp.mde)
+    margin = f"±{num(comp.margin)}" if math.isfinite(comp.margin) else "—"
+    need = "—"
+    if comp.verdict in ("undecided", "within seed noise") or comp.n_seeds < stats.MIN_SEEDS:
+        n = comp.seeds_needed
+        need = ("unknown (no spread to go on)" if math.isnan(n) else "more than 10,000" if math.isinf(n)
+                else f"more than {comp.n_seeds}" if n <= comp.n_seeds
+                else f"{max(int(n), stats.MIN_SEEDS)}") + ("" if comp.paired or math.isnan(n) else " a side")
+    return [hyp.id, ci, mde, margin, need, comp.verdict]
+
+
+def family_text(judged) -> str:
+    """How many hypotheses the p-values were adjusted over."""
+    k = sum(1 for v in judged.values() if not isinstance(v, Exception) and math.isfinite(v[0].p))
+    if k <= 1:
+        return f"{k} comparison hypothesis: no adjustment for multiplicity needed."
+    return (f"The {k} comparison hypotheses are one family: each verdict uses its Holm–Bonferroni "
+            f"adjusted p (the lines print raw and adjusted).")
 
 
 def claims_table(lab, verdicts) -> list[str]:

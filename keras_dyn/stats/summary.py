@@ -1,4 +1,4 @@
-"""Numbers over seeds: mean ± sample sd, with non-finite values counted and named, never averaged (:func:`summarise`). The rule is stated once, in :mod:`keras_dyn.stats`.
+"""Numbers over seeds: mean ± sample sd, with non-finite values counted and named, never averaged, and censored values ("never reached": +inf for a threshold metric) counted apart (:func:`summarise`). The rule is stated once, in :mod:`keras_dyn.stats`.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ class Summary:
         n: number of finite values used.
         n_missing: number of non-finite values (diverged runs, unmeasured metrics) left out.
         missing: the seeds (or, without seeds, the positions) of those values.
+        n_censored: values that are censored (a threshold never reached: +inf, with
+            ``censored=True``), left out of mean and sd and counted apart from ``n_missing``.
 
     Example:
         >>> Summary(0.871, 0.0026, 3, 0).fmt()
@@ -32,8 +34,15 @@ class Summary:
     n: int
     n_missing: int = 0
     missing: tuple = ()
+    n_censored: int = 0
 
-    def fmt(self, scale: float = 100.0, digits: int = 2, unit: str = "%") -> str:
+    @property
+    def n_all(self) -> int:
+        """Every value: finite, censored and missing."""
+        return self.n + self.n_censored + self.n_missing
+
+    def fmt(self, scale: float = 100.0, digits: int = 2, unit: str = "%",
+            never: str = "never reached") -> str:
         """``"87.10 ± 0.26%"``; ``"87.10%"`` for one seed; ``"n/a"`` for none. Values left out
         are said: ``"87.10 ± 0.26% (1 of 4 not finite)"``.
 
@@ -41,11 +50,19 @@ class Summary:
             scale: factor applied to mean and sd (100 turns a fraction into percent).
             digits: decimals shown.
             unit: text appended to the numbers.
+            never: what a censored value is called ("never within 10 epochs").
 
         Example:
             >>> Summary(0.5, 0.0, 1, 0).fmt(scale=1, digits=1, unit="")
             '0.5'
+            >>> Summary(float("nan"), float("nan"), 0, 0, (), 2).fmt(1, 0, "", "never within 3 epochs")
+            'never within 3 epochs (2 of 2)'
         """
+        if self.n == 0 and self.n_censored:
+            text = f"{never} ({self.n_censored} of {self.n_all})"
+            if self.n_missing:
+                text += f"; {self.n_missing} not finite"
+            return text
         if self.n == 0:
             text = "n/a"
         else:
@@ -53,8 +70,13 @@ class Summary:
             if self.n > 1:
                 text += f" ± {self.sd * scale:.{digits}f}"
             text += unit
+        notes = []
+        if self.n_censored:
+            notes.append(f"{self.n_censored} of {self.n_all} {never}")
         if self.n_missing:
-            text += f" ({self.n_missing} of {self.n + self.n_missing} not finite)"
+            notes.append(f"{self.n_missing} of {self.n_all} not finite")
+        if notes:
+            text += f" ({'; '.join(notes)})"
         return text
 
 
@@ -80,12 +102,14 @@ def check_seeds(values: list, seeds, side: str) -> list:
     return seeds
 
 
-def summarise(values: Iterable, seeds: Sequence[Hashable] | None = None) -> Summary:
+def summarise(values: Iterable, seeds: Sequence[Hashable] | None = None, *, censored: bool = False) -> Summary:
     """Mean ± sd over the finite values; non-finite ones (and ``None``) counted and named.
 
     Args:
         values: one number per seed (list, tuple or numpy array).
         seeds: optional seed of each value, used only to name the values left out.
+        censored: +inf means "never reached" (a threshold metric): such values are counted in
+            ``n_censored``, not among the missing.
 
     Returns:
         A :class:`Summary`.
@@ -98,8 +122,9 @@ def summarise(values: Iterable, seeds: Sequence[Hashable] | None = None) -> Summ
     vals = finite_floats(values)
     names = list(range(len(vals))) if seeds is None else check_seeds(vals, seeds, "values")
     x = np.array([v for v in vals if math.isfinite(v)], dtype=np.float64)
-    missing = tuple(s for s, v in zip(names, vals) if not math.isfinite(v))
+    n_cens = sum(1 for v in vals if censored and v == math.inf)
+    missing = tuple(s for s, v in zip(names, vals) if not math.isfinite(v) and not (censored and v == math.inf))
     if x.size == 0:
-        return Summary(math.nan, math.nan, 0, len(missing), missing)
+        return Summary(math.nan, math.nan, 0, len(missing), missing, n_cens)
     sd = float(np.std(x, ddof=1)) if x.size > 1 else 0.0
-    return Summary(float(np.mean(x)), sd, int(x.size), len(missing), missing)
+    return Summary(float(np.mean(x)), sd, int(x.size), len(missing), missing, n_cens)

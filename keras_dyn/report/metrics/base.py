@@ -9,6 +9,12 @@ from dataclasses import dataclass, field
 
 CHANCE_KEY = "num_classes"  # in results [run]; chance accuracy is 1 / num_classes
 
+#: metrics that count epochs (default margin: one epoch)
+EPOCH_COUNTS = ("first_epoch", "first_epoch_of_best", "best_val_epoch", "twin_lockstep_epochs")
+
+#: metrics where +inf means a threshold was never reached (censored, compared by rank)
+CENSORED = ("first_epoch", "cpu_seconds_to")
+
 
 @dataclass(frozen=True)
 class Metric:
@@ -34,6 +40,30 @@ class Metric:
     needs: str = ""
     series: object = field(default=None, repr=False, compare=False)  # (result, params) -> (epochs, values)
     scalar: object = field(default=None, repr=False, compare=False)  # (result, params) -> value
+
+    @property
+    def kind(self) -> str:
+        """What kind of number it is, for its default margin (:data:`keras_dyn.stats.MARGIN_DEFAULTS`):
+        "percent" (accuracies, fractions), "loss", "epochs" (epoch counts) or "ratio" (norms,
+        ratios, times, counts: everything else).
+
+        Example:
+            >>> Metric("test_loss", "", "epochs").kind, Metric("first_epoch", "", "run").kind
+            ('loss', 'epochs')
+        """
+        if self.percent:
+            return "percent"
+        if self.name.endswith("_loss"):
+            return "loss"
+        if self.name in EPOCH_COUNTS:
+            return "epochs"
+        return "ratio"
+
+    @property
+    def censored(self) -> bool:
+        """True when +inf means "never reached" (a threshold metric): compared by rank, shown as
+        "never within N epochs" (:mod:`keras_dyn.stats`)."""
+        return self.name in CENSORED
 
 
 class MetricError(ValueError):

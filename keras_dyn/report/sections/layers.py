@@ -159,9 +159,10 @@ def _comparison_summary(comparisons, groups_compared, expect, metric, reading) -
              f"{', '.join(higher) or 'none'}; lower in {', '.join(lower) or 'none'}; the other "
              f"{n - len(beyond)} within seed noise"
              + (f" (expected {first} {'>' if expect == 'greater' else '<'} {second})." if expect else ".")]
-    single = [c for c in comparisons if c[2].test == "single seed"]
-    if single:
-        lines.append(f"- {len(single)} of these rest on a single seed: no verdict is possible there.")
+    few = [c for c in comparisons if c[2].verdict != "no data" and c[2].n_seeds < stats.MIN_SEEDS]
+    if few:
+        lines.append(f"- {len(few)} of these rest on fewer than {stats.MIN_SEEDS} seeds a side: no verdict "
+                     f"is possible there.")
     if n > 1:
         lines.append("- " + stats.chance_note(n, len(beyond)))
     return lines
