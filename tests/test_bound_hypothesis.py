@@ -17,7 +17,7 @@ BOUND = {"id": "B1", "statement": "the last validation accuracy of every run sta
 def _raw(hyp):
     raw = tomlio.loads(tomlio.dumps(BASE))
     raw["lab"]["hypotheses"] = [raw["lab"]["hypotheses"][0], hyp]
-    raw["lab"]["claims"] = [{"claim": "narrow stays low", "hypotheses": ["B1"]}]
+    raw["lab"]["claims"] = [{"claim": "narrow stays low", "hypotheses": ["B1"], "tested_as": "stated"}]
     raw["lab"]["findings"] = []
     return raw
 

@@ -39,7 +39,9 @@ BASE = {
              "metric": "memorised_frac", "at": "last", "expect": "greater",
              "a": {"units": 32, "label_noise": 0.3}, "b": {"units": 4, "label_noise": 0.3}},
         ],
-        "claims": [{"claim": "wider is better", "hypotheses": ["H1"], "source_value": "—"}],
+        "claims": [{"claim": "wider is better", "hypotheses": ["H1"], "source_value": "—", "tested_as": "stated"},
+                   {"claim": "wider memorises more", "hypotheses": ["H3"], "tested_as": "weaker",
+                    "why": "H3 reads one noise level only"}],
         "findings": [
             {"section": "seed_table", "metrics": ["val_accuracy", "test_accuracy"], "at": [1, 3]},
             {"section": "curves", "metric": "val_accuracy", "by": ["units"]},
@@ -93,6 +95,17 @@ BROKEN = [
     ({"lab.hypotheses.1.id": "H1"}, "lab.hypotheses[1].id", "duplicate id"),
     ({"lab.hypotheses.0.b": {"units": 32, "label_noise": 0.0}}, "lab.hypotheses[0]", "the same runs"),
     ({"lab.claims.0.hypotheses": ["H9"]}, "lab.claims[0].hypotheses", "no hypothesis 'H9'"),
+    ({"lab.claims.0.tested_as": DELETE}, "lab.claims[0].tested_as", "missing; allowed: stated, weaker, related, untested"),
+    ({"lab.claims.0.tested_as": "weak"}, "lab.claims[0].tested_as", "did you mean 'weaker'"),
+    ({"lab.claims.0.tested_as": 1}, "lab.claims[0].tested_as", "allowed: stated, weaker"),
+    ({"lab.claims.1.why": DELETE}, "lab.claims[1].why", "needs one sentence"),
+    ({"lab.claims.1.why": ""}, "lab.claims[1].why", "missing"),
+    ({"lab.claims.1.why": 3}, "lab.claims[1].why", "must be a string"),
+    ({"lab.claims.0.hypotheses": []}, "lab.claims[0].hypotheses", "[] only with tested_as = \"untested\""),
+    ({"lab.claims.0.hypotheses": DELETE}, "lab.claims[0].hypotheses", "non-empty list"),
+    ({"lab.claims.1.tested_as": "untested"}, "lab.claims[1].hypotheses", "must be [] when tested_as = \"untested\""),
+    ({"lab.claims.0.tested_as": "untested", "lab.claims.0.hypotheses": []}, "lab.claims[0].why", "needs one sentence"),
+    ({"lab.claims.0.colour": "red"}, "lab.claims[0].colour", "allowed: claim, hypotheses, tested_as, why"),
     ({"lab.findings.0.section": "seed_tabel"}, "lab.findings[0].section", "did you mean 'seed_table'"),
     ({"lab.findings.0.colour": 1}, "lab.findings[0].colour", "unknown key"),
     ({"lab.findings.1.by": ["width"]}, "lab.findings[1].by", "not a grid key"),
@@ -112,6 +125,27 @@ def test_broken_lab_section_is_one_line_naming_the_key(changes, key, words):
     assert "\n" not in text
     assert text.startswith("config error: lab.toml: " + key), text
     assert words in text, text
+
+
+def test_claims_say_how_they_are_tested():
+    claims = from_dict(_raw()).lab.claims
+    assert [(c.tested_as, c.why) for c in claims] == [("stated", ""), ("weaker", "H3 reads one noise level only")]
+    untested = from_dict(_raw(**{"lab.claims.0.tested_as": "untested", "lab.claims.0.hypotheses": [],
+                                 "lab.claims.0.why": "needs a noise sweep this lab does not run"})).lab.claims[0]
+    assert untested.hypotheses == () and untested.tested_as == "untested"
+    left_out = _raw(**{"lab.claims.0.tested_as": "untested", "lab.claims.0.why": "not run here"})
+    del left_out["lab"]["claims"][0]["hypotheses"]
+    assert from_dict(left_out).lab.claims[0].hypotheses == ()
+
+
+def test_claims_table_shows_how_each_claim_is_tested():
+    from keras_dyn.report.findings import claims_table
+    lab = from_dict(_raw(**{"lab.claims.0.tested_as": "untested", "lab.claims.0.hypotheses": [],
+                            "lab.claims.0.why": "needs a noise sweep"})).lab
+    text = "\n".join(claims_table(lab, {"H3": "supported"}))
+    assert "| claim | source's number | this lab (verdict) | tested as | why |" in text
+    assert "| wider is better | — | not tested here | untested | needs a noise sweep |" in text
+    assert "| wider memorises more | — | H3: supported | weaker | H3 reads one noise level only |" in text
 
 
 def test_broken_lab_from_the_command_line_exits_2_and_writes_nothing(tmp_path):

@@ -33,6 +33,8 @@ as the rest of the config (file, dotted key, what is allowed), before anything i
     [[lab.claims]]                 # the source's claims, each tested by hypotheses
     claim = "256-256 only pulls ahead with more epochs"
     hypotheses = ["H1"]
+    tested_as = "weaker"           # stated | weaker | related | untested (then hypotheses = [])
+    why = "H1 compares 10 epochs only; the source's 'only' needs 3 epochs too"   # unless stated
 
     [[lab.findings]]               # findings sections, in order (keras_dyn.report.sections)
     section = "seed_table"
@@ -53,7 +55,7 @@ from dataclasses import dataclass, field
 
 from keras_dyn.config.lab_checks import (LabContext, check_layer, check_metric, check_param_value, check_read,
                                          check_reading, plan_epochs, text_value)
-from keras_dyn.config.lab_keys import CLAIM_KEYS, EXPECTS, HYPOTHESIS_KEYS, LAB_KEYS, RUNNERS, SIDE_EXTRA
+from keras_dyn.config.lab_keys import CLAIM_KEYS, EXPECTS, HYPOTHESIS_KEYS, LAB_KEYS, RUNNERS, SIDE_EXTRA, TESTED_AS
 from keras_dyn.config.names import show, suggest
 from keras_dyn.config.quick import parse_quick
 from keras_dyn.errors import ConfigError
@@ -95,6 +97,8 @@ class Claim:
     claim: str
     hypotheses: tuple
     source_value: str = ""
+    tested_as: str = "stated"  # stated | weaker | related | untested (lab_keys.TESTED_AS)
+    why: str = ""  # why it is weaker, related or untested ("" only for stated)
 
 
 @dataclass(frozen=True)
@@ -288,14 +292,31 @@ def _claim(ctx, dotted, raw, ids) -> Claim:
             raise ctx.error(f"{dotted}.{key}", f"unknown key{suggest(key, CLAIM_KEYS)}; "
                             f"allowed: {', '.join(CLAIM_KEYS)}")
     text = text_value(ctx.source, f"{dotted}.claim", raw.get("claim"), required=True)
+    tested_as = raw.get("tested_as")
+    if tested_as is None:
+        raise ctx.error(f"{dotted}.tested_as", f"missing; allowed: {', '.join(TESTED_AS)}")
+    if tested_as not in TESTED_AS:
+        raise ctx.error(f"{dotted}.tested_as", f"unknown value {show(tested_as)}"
+                        f"{suggest(str(tested_as), TESTED_AS)}; allowed: {', '.join(TESTED_AS)}")
+    why = raw.get("why", "")
+    if tested_as != "stated" and (why is None or why == ""):
+        raise ctx.error(f"{dotted}.why", f"missing; tested_as = {tested_as!r} needs one sentence saying why")
+    why = text_value(ctx.source, f"{dotted}.why", why, limit=300)
     hyps = raw.get("hypotheses", [])
-    if not isinstance(hyps, list) or not hyps or not all(isinstance(h, str) for h in hyps):
-        raise ctx.error(f"{dotted}.hypotheses", f"must be a non-empty list of hypothesis ids, not {show(hyps)}")
+    if not isinstance(hyps, list) or not all(isinstance(h, str) for h in hyps):
+        raise ctx.error(f"{dotted}.hypotheses", f"must be a list of hypothesis ids, not {show(hyps)}")
+    if tested_as == "untested" and hyps:
+        raise ctx.error(f"{dotted}.hypotheses", "must be [] when tested_as = \"untested\"; "
+                        "allowed: [] here, or tested_as = stated / weaker / related")
+    if tested_as != "untested" and not hyps:
+        raise ctx.error(f"{dotted}.hypotheses", f"must be a non-empty list of hypothesis ids when "
+                        f"tested_as = {tested_as!r}; allowed: [] only with tested_as = \"untested\"")
     for h in hyps:
         if h not in ids:
             raise ctx.error(f"{dotted}.hypotheses", f"no hypothesis {h!r}{suggest(h, ids)}; "
                             f"ids: {', '.join(ids) or 'none'}")
-    return Claim(text, tuple(hyps), text_value(ctx.source, f"{dotted}.source_value", raw.get("source_value", ""), limit=200))
+    return Claim(text, tuple(hyps), text_value(ctx.source, f"{dotted}.source_value", raw.get("source_value", ""), limit=200),
+                 tested_as, why)
 
 
 def _section(ctx, dotted, raw) -> SectionSpec:

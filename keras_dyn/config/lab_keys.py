@@ -13,6 +13,10 @@ RUNNERS = ("sequential", "grid")
 EXPECTS = ("greater", "less", "below")  # below: every run of side a under `bound`
 
 
+# how a claim's hypotheses test it: as the source states it, a weaker form, a related claim, or not at all
+TESTED_AS = ("stated", "weaker", "related", "untested")
+
+
 LAB_KEY_DOCS = {
     "title": "required: a short title",
     "question": "required: the question the lab asks, one sentence",
@@ -53,7 +57,12 @@ HYPOTHESIS_KEY_DOCS = {
 
 CLAIM_KEY_DOCS = {
     "claim": "required: the claim, as the source makes it",
-    "hypotheses": "required: the ids of the hypotheses that test it",
+    "hypotheses": "required: the ids of the hypotheses that test it (at least one; [] only when tested_as = "
+                  "\"untested\")",
+    "tested_as": "required: stated (the hypotheses test the claim as written), weaker (a weaker form of it), "
+                 "related (a related claim, not this one) or untested (not tested here; hypotheses = [])",
+    "why": "one sentence: why the test is weaker or related, or why the claim is not tested here; "
+           "required unless tested_as = \"stated\" (at most 300 characters)",
     "source_value": "the number the source reports, shown beside ours (at most 200 characters)",
 }
 

@@ -275,10 +275,13 @@ def family_text(judged) -> str:
 def claims_table(lab, verdicts) -> list[str]:
     rows = []
     for c in lab.claims:
-        result = "; ".join(f"{h}: {verdicts.get(h, 'n/a')}" for h in c.hypotheses)
-        rows.append([c.claim, c.source_value or "—", result])
+        if c.tested_as == "untested" or not c.hypotheses:
+            result = "not tested here"
+        else:
+            result = "; ".join(f"{h}: {verdicts.get(h, 'n/a')}" for h in c.hypotheses)
+        rows.append([c.claim, c.source_value or "—", result, c.tested_as, c.why or "—"])
     return ["### The source's claims, tested here", "", f"Source: {lab.source or '—'}.", "",
-            markdown_table(["claim", "source's number", "this lab (verdict)"], rows), ""]
+            markdown_table(["claim", "source's number", "this lab (verdict)", "tested as", "why"], rows), ""]
 
 
 def summary_of(ctx, verdicts) -> dict:
