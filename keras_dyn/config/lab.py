@@ -295,12 +295,17 @@ def _claim(ctx, dotted, raw, ids) -> Claim:
     tested_as = raw.get("tested_as")
     if tested_as is None:
         raise ctx.error(f"{dotted}.tested_as", f"missing; allowed: {', '.join(TESTED_AS)}")
+    if not isinstance(tested_as, str):
+        raise ctx.error(f"{dotted}.tested_as", f"must be a string, not {show(tested_as)}; "
+                        f"allowed: {', '.join(TESTED_AS)}")
     if tested_as not in TESTED_AS:
-        raise ctx.error(f"{dotted}.tested_as", f"unknown value {show(tested_as)}"
-                        f"{suggest(str(tested_as), TESTED_AS)}; allowed: {', '.join(TESTED_AS)}")
+        raise ctx.error(f"{dotted}.tested_as", f"unknown value {tested_as!r}"
+                        f"{suggest(tested_as, TESTED_AS)}; allowed: {', '.join(TESTED_AS)}")
     why = raw.get("why", "")
     if tested_as != "stated" and (why is None or why == ""):
-        raise ctx.error(f"{dotted}.why", f"missing; tested_as = {tested_as!r} needs one sentence saying why")
+        raise ctx.error(f"{dotted}.why", f"missing; tested_as = {tested_as!r} needs one sentence saying why "
+                        f"(e.g. why = \"needs a scheduler sweep this lab does not run\"); allowed: a text of at "
+                        f"most 300 characters, left out only with tested_as = \"stated\"")
     why = text_value(ctx.source, f"{dotted}.why", why, limit=300)
     hyps = raw.get("hypotheses", [])
     if not isinstance(hyps, list) or not all(isinstance(h, str) for h in hyps):
