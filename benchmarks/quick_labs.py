@@ -1,0 +1,83 @@
+"""What every lab's ``--quick`` costs: CPU seconds per lab, against the 60-second target.
+
+Runs ``python -m labs.NAME --quick`` for each lab of the catalogue (or the ones named), one after
+another in a fresh process with a temporary log folder, and prints each run's CPU seconds (user +
+system of the child, as ``resource.getrusage(RUSAGE_CHILDREN)`` counts them), its wall seconds and
+its quick plan (runs x epochs x training examples), then the ratio of the largest CPU time to the
+target. CPU seconds, not wall seconds, are the measure: on a shared two-core machine the wall time
+depends on what else runs. A target is read from this output; no test asserts a time.
+
+Usage::
+
+    python benchmarks/quick_labs.py                  # every lab
+    python benchmarks/quick_labs.py exp2_epochs_vs_width exp10_optimizers
+
+Needs the data sets (``KERAS_DYN_DATA``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+TARGET_CPU_SECONDS = 60.0
+
+
+def child_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def plan_of(name: str) -> str:
+    from keras_dyn.catalogue import find_lab
+    from keras_dyn.config import load_config
+    from keras_dyn.config.quick import plan_size, quick_version
+
+    size = plan_size(quick_version(load_config(find_lab(name).config_path)))
+    return f"{size['runs']} x {size['epochs']} x {size['examples']:,}"
+
+
+def measure(name: str, logdir: Path) -> tuple[float, float, int]:
+    """(CPU seconds, wall seconds, exit status) of one quick lab."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
+    cpu0, wall0 = child_cpu(), time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", f"labs.{name}", "--quick", "--logdir", str(logdir)],
+                          cwd=REPO, env=env, capture_output=True, text=True)
+    return child_cpu() - cpu0, time.perf_counter() - wall0, proc.returncode
+
+
+def main(argv=None) -> int:
+    from keras_dyn.catalogue import list_labs
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("labs", nargs="*", help="lab names (default: every lab)")
+    args = parser.parse_args(argv)
+    names = args.labs or [lab.name for lab in list_labs()]
+    print(f"{'lab':32} {'plan (runs x epochs x examples)':>32} {'CPU s':>8} {'wall s':>8}  exit")
+    worst = 0.0
+    failed = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names:
+            cpu, wall, status = measure(name, Path(tmp) / name)
+            worst = max(worst, cpu)
+            if status:
+                failed.append(name)
+            print(f"{name:32} {plan_of(name):>32} {cpu:8.1f} {wall:8.1f}  {status}", flush=True)
+    print(f"largest: {worst:.1f} CPU s = {worst / TARGET_CPU_SECONDS:.2f} x the {TARGET_CPU_SECONDS:.0f} s "
+          f"target; {len(names)} lab(s), {os.cpu_count()} core(s)")
+    if failed:
+        print(f"failed: {', '.join(failed)}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
