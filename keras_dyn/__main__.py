@@ -15,8 +15,8 @@ from __future__ import annotations
 import sys
 
 from keras_dyn.errors import KerasDynError
-from keras_dyn.lab import (MAX_WORKERS, OneLineParser, _bounded_int, common_arguments,
-                           quiet_tensorflow, write_findings)
+from keras_dyn.lab import MAX_WORKERS, OneLineParser, _bounded_int, common_arguments, write_findings
+from keras_dyn.quiet import quiet_tensorflow
 
 
 def main(argv=None, prog: str = "python -m keras_dyn") -> int:

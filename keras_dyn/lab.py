@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 from keras_dyn.errors import KerasDynError, OutputError
+from keras_dyn.quiet import quiet_tensorflow
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -69,34 +70,6 @@ def _bounded_int(low, high):
 
 
 _positive_int = _bounded_int(1, MAX_WORKERS)
-
-
-def quiet_tensorflow():
-    """Keep TensorFlow's C++ start-up chatter out of the lab's output.
-
-    ``TF_CPP_MIN_LOG_LEVEL`` silences TensorFlow's own logging, but a few lines are printed by
-    native code before logging is set up (oneDNN, CUDA stubs); those are dropped by importing
-    TensorFlow once with the process's stderr pointed at /dev/null. Python errors raised by the
-    import are not affected: they surface after stderr is restored.
-    """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if "tensorflow" in sys.modules or os.environ.get("KERAS_DYN_VERBOSE_TF"):
-        return
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):  # no real file descriptor (e.g. captured by a test runner)
-        return
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            try:
-                import tensorflow  # noqa: F401
-                import keras  # noqa: F401
-            finally:
-                os.dup2(saved, 2)
-    finally:
-        os.close(saved)
 
 
 def write_findings(cfg, results, logdir, *, lab_log=None, quick=False,
