@@ -206,6 +206,7 @@ class LogConfig:
     gradients: bool = True  # per-step stats of the applied gradients
     gradient_mode: str = "applied"  # "probe": a separate batch, tagged grad_probe/
     gradient_histogram_every: int = 0  # steps; 0 = at epoch ends only
+    step_scalars_every: int = 0  # steps between per-step TensorBoard scalars (grad/..., step/loss); 0 = none
     activations: bool = True
     weights: bool = True
     step_loss: bool = False  # every optimiser step's training loss (raw, unfiltered)
@@ -785,6 +786,7 @@ _RULES = {
     "training.seeds": _seeds,
     "log.gradient_mode": _choice(GRADIENT_MODES),
     "log.gradient_histogram_every": _range(0),
+    "log.step_scalars_every": _range(0),
     "log.probe_size": _range(1),
     "log.every": _range(1),
     "probes.shifts": _shift_list,
