@@ -15,7 +15,8 @@ TensorFlow and Keras and lists the devices with file descriptor 2 captured, then
 every captured line the level lets through: the level is applied to the lines Abseil printed
 before it could, the "before absl::InitializeLog()" notice is dropped, and so is the cuInit
 failure where the machine has no NVIDIA driver (there is no GPU for it to be about: a notice,
-not an error) unless the level is 0 (everything). Anything else (a Python warning, a real GPU's errors, a missing
+not an error) unless the level is 0 (everything). The level is applied to TensorFlow's and
+Abseil's Python loggers too (from 2, their warnings, e.g. tf.function retracing notices, are off). Anything else (a Python warning, a real GPU's errors, a missing
 CUDA library on a machine with a driver) is written back unchanged. Nothing is hidden from
 TensorFlow: no device is masked, ``CUDA_VISIBLE_DEVICES`` is not touched.
 ``KERAS_DYN_VERBOSE_TF=1`` skips the capture altogether.
@@ -80,6 +81,22 @@ def filter_startup(text: str) -> str:
     return "".join(line + "\n" for line in kept)
 
 
+def _python_loggers(level: int) -> None:
+    """The same level for TensorFlow's and Abseil's Python loggers (retracing notices, ...):
+    from 2, warnings off (errors kept); from 3, errors too. Below 2 they are left as they are."""
+    import logging
+
+    python_level = {2: logging.ERROR, 3: logging.CRITICAL}.get(min(level, 3))
+    if python_level is None:
+        return
+    logging.getLogger("tensorflow").setLevel(python_level)
+    try:
+        from absl import logging as absl_logging
+    except ImportError:
+        return
+    absl_logging.set_verbosity(absl_logging.ERROR if level == 2 else absl_logging.FATAL)
+
+
 def quiet_tensorflow() -> None:
     """Import TensorFlow and Keras, and list the devices, keeping their start-up noise out.
 
@@ -102,6 +119,7 @@ def quiet_tensorflow() -> None:
                 import keras  # noqa: F401
 
                 tf.config.list_physical_devices()  # the device query is where cuInit is called
+                _python_loggers(_level())
             finally:
                 sys.stderr.flush()
                 os.dup2(saved, 2)

@@ -25,6 +25,15 @@ E0000 00:00:1796307486.101414    5360 other.cc:52] a real error
 """
 
 
+def test_python_loggers_follow_the_level():
+    code = ("import logging; from keras_dyn.quiet import quiet_tensorflow; quiet_tensorflow(); "
+            "from absl import logging as a; print(logging.getLogger('tensorflow').level, a.get_verbosity())")
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "KERAS_DYN_VERBOSE_TF")}
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert out.stdout.split() == ["40", "-2"], out.stderr  # ERROR; absl's ERROR verbosity
+
+
 def test_keras_dyn_sets_the_level_only_when_the_user_has_not(monkeypatch):
     code = "import os, keras_dyn; print(os.environ['TF_CPP_MIN_LOG_LEVEL'])"
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
