@@ -188,8 +188,9 @@ def write_row(writer, step: int, scalars: dict | None = None, histograms: dict |
     Histograms are bucketed in NumPy (:func:`histogram_of`, 30 equal-width buckets over the
     finite values, the layout ``tf.summary.histogram`` writes; a histogram with no finite value
     is left out); ``binned`` holds histograms already bucketed (tag -> ``[k, 3]``), written as
-    they are (in float32, as :func:`histogram_table_writer`). Everything goes out as one ``Summary`` in one ``write_raw_pb`` call: much cheaper
-    than one eager ``tf.summary`` call per tag.
+    they are; both in float32, as :func:`histogram_table_writer` (one beyond float32's range is
+    left out too). Everything goes out as one ``Summary`` in one ``write_raw_pb`` call: much
+    cheaper than one eager ``tf.summary`` call per tag.
     """
     from tensorboard.compat.proto import summary_pb2
 
