@@ -12,10 +12,11 @@ of ``model.fit``:
 
 1. ``plain``: ``model.fit`` with no callbacks;
 2. ``default``: keras_dyn's default diagnostics (``LogConfig()``: applied-gradient statistics
-   every step, gradient histograms at epoch ends, activation and weight statistics every epoch),
+   every step, in TensorBoard as epoch aggregates, gradient histograms at epoch ends, activation
+   and weight statistics every epoch),
    i.e. ``diagnostics.prepare_model`` + ``diagnostics.training_dynamics_callbacks``;
-3. ``everything``: the same with ``gradient_histogram_every = 1`` (a histogram of every
-   gradient at every step, all written to TensorBoard);
+3. ``everything``: the same with ``gradient_histogram_every = 1`` and ``step_scalars_every = 1``
+   (a histogram and the statistics of every gradient at every step, all written to TensorBoard);
 4. ``naive_probe``: the plain model plus a callback that, after every step, runs an extra
    ``GradientTape`` pass on a batch of 64 and fetches the per-variable norms to Python (what
    tools that "log gradients" usually do);
@@ -93,7 +94,7 @@ DIAGNOSTIC_WAYS = ("default", "everything", "default_tf_ops")  # the ways keras_
 
 
 def run_way(way, data, args, logroot):
-    log = {"gradient_histogram_every": 1} if way == "everything" else {}
+    log = {"gradient_histogram_every": 1, "step_scalars_every": 1} if way == "everything" else {}
     fused = os.environ.get("KERAS_DYN_FUSED_STATS")
     if way == "default_tf_ops":
         os.environ["KERAS_DYN_FUSED_STATS"] = "off"  # read when the train step is traced

@@ -20,7 +20,9 @@ def loads(text: str) -> dict:
 
 
 def dumps(data: dict) -> str:
-    return tomli_w.dumps(_plain(data))
+    # a long array goes one item a line; without indentation that costs no more bytes than one line
+    # (results files hold every step's gradient statistics)
+    return tomli_w.dumps(_plain(data), indent=0)
 
 
 def _plain(value):

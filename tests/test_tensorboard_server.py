@@ -49,6 +49,15 @@ def test_tensorboard_serves_scalars_histograms_and_hparams(grid):
             tags = histograms[f"tbgrid/{n}/train"]
             for layer in ("hidden1", "hidden2", "output"):
                 assert f"grad/{layer}/kernel" in tags and f"grad/{layer}/bias" in tags
+        # the histograms themselves (float32 tensors, keras_dyn.callbacks._summaries) are served
+        query = urllib.parse.urlencode({"run": f"tbgrid/{names[0]}/train", "tag": "grad/hidden1/kernel"})
+        served = get_json(base, f"/data/plugin/histograms/histograms?{query}")
+        run = records[0].results["run"]
+        assert [step for _, step, _ in served] == [run["steps_per_epoch"] * (e + 1)
+                                                  for e in range(run["epochs"])]
+        for _, _, buckets in served:
+            assert len(buckets) == 30 and all(left <= right for left, right, _ in buckets)
+            assert sum(count for _, _, count in buckets) == records[0].results["gradients"]["sizes"]["hidden1/kernel"]
 
         experiment = post_json(base, "/data/plugin/hparams/experiment", {"experimentName": ""})
         # one summary for the whole log folder: the union of both grids' hyperparameters

@@ -13,6 +13,13 @@ from tensorboard.plugins.histogram import metadata as _hist_metadata
 from tensorboard.plugins.scalar import metadata as _scalar_metadata
 
 
+# Histogram tensors are written in float32, half the bytes of tf.summary.histogram's float64:
+# TensorBoard's histogram plugin reads any float dtype (tests/test_tensorboard_server.py asks a
+# real server for them); edges keep 7 significant digits and counts are exact up to 2**24 per
+# bucket. (TensorBoard cannot read compressed event files: its readers open them uncompressed.)
+HISTOGRAM_DTYPE = np.float32
+
+
 def histogram_metadata(tag: str):
     """The SummaryMetadata that marks a ``[k, 3]`` (left, right, count) tensor as a histogram."""
     return _hist_metadata.create_summary_metadata(display_name=tag, description="")
@@ -137,10 +144,11 @@ def scalar_table_writer(writer, tags: list[str]):
 def histogram_table_writer(writer, tags: list[str], bins: int = 30):
     """Return ``write(hists, steps)``: ``hists`` ``[n, len(tags), k, 3]``, ``steps`` ``[n]``.
 
-    Writes TensorBoard histogram summaries (the plugin's ``[k, 3]`` left/right/count float64
-    layout, the same data ``tf.summary.histogram`` writes).
+    Writes TensorBoard histogram summaries (the plugin's ``[k, 3]`` left/right/count layout that
+    ``tf.summary.histogram`` writes), in float32 (:data:`HISTOGRAM_DTYPE`).
     """
-    return _TableWriter(writer, tags, [histogram_metadata(t) for t in tags], np.float64, shape=(bins, 3))
+    return _TableWriter(writer, tags, [histogram_metadata(t) for t in tags], HISTOGRAM_DTYPE,
+                        shape=(bins, 3))
 
 
 def histogram_of(values, bins: int = 30) -> np.ndarray | None:
@@ -180,8 +188,9 @@ def write_row(writer, step: int, scalars: dict | None = None, histograms: dict |
     Histograms are bucketed in NumPy (:func:`histogram_of`, 30 equal-width buckets over the
     finite values, the layout ``tf.summary.histogram`` writes; a histogram with no finite value
     is left out); ``binned`` holds histograms already bucketed (tag -> ``[k, 3]``), written as
-    they are. Everything goes out as one ``Summary`` in one ``write_raw_pb`` call: much cheaper
-    than one eager ``tf.summary`` call per tag.
+    they are; both in float32, as :func:`histogram_table_writer` (one beyond float32's range is
+    left out too). Everything goes out as one ``Summary`` in one ``write_raw_pb`` call: much
+    cheaper than one eager ``tf.summary`` call per tag.
     """
     from tensorboard.compat.proto import summary_pb2
 
@@ -196,13 +205,16 @@ def write_row(writer, step: int, scalars: dict | None = None, histograms: dict |
     for tag, h in tables.items():
         if h is None:
             continue
-        h = np.asarray(h, np.float64)
+        with np.errstate(over="ignore"):
+            h = np.asarray(h, np.float64).astype("<f4")
+        if not np.isfinite(h).all():  # beyond float32's range (a float64 model diverging)
+            continue
         v = summary.value.add(tag=tag)
         v.metadata.CopyFrom(histogram_metadata(tag))
-        v.tensor.dtype = 2  # DT_DOUBLE
+        v.tensor.dtype = 1  # DT_FLOAT (HISTOGRAM_DTYPE)
         for d in h.shape:
             v.tensor.tensor_shape.dim.add(size=d)
-        v.tensor.tensor_content = h.astype("<f8").tobytes()
+        v.tensor.tensor_content = h.tobytes()
     if not summary.value:
         return
     with writer.as_default():

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from keras_dyn.callbacks._summaries import (finite_histogram, histogram_of, histogram_table_writer,
-                                            scalar_table_writer, sig, write_row)
+from keras_dyn.callbacks._summaries import (HISTOGRAM_DTYPE, finite_histogram, histogram_of,
+                                            histogram_table_writer, scalar_table_writer, sig,
+                                            write_row)
 from keras_dyn.callbacks.base import DiagnosticCallback, Record
 from keras_dyn.errors import KerasDynError
 from keras_dyn.recording import HIST_BINS, LOG_EDGES, STATS, RecordingModel, variable_names
@@ -21,9 +22,11 @@ class GradientStatistics(DiagnosticCallback):
     with :func:`keras_dyn.recording.instrument`). Nothing runs in Python per step; at each epoch
     end the callback writes, to ``<log_dir>/train``:
 
-    - ``grad/<layer>/<kernel|bias>/{norm,mean_abs,std,zero_frac}``: one value per training step,
-      at step = the number of optimiser updates done once that gradient was applied (1-based:
-      the first update's gradient is at step 1);
+    - ``grad/<layer>/<kernel|bias>/{norm,mean_abs,std,zero_frac}``: one value per training step
+      (every ``step_summary_every`` updates: on updates 1, 1 + k, 1 + 2k, ...; 0 = none, the
+      epoch aggregates and ``results()`` still use every step), at step = the number of
+      optimiser updates done once that gradient was applied (1-based: the first update's
+      gradient is at step 1);
     - histograms ``grad/<layer>/<kernel|bias>`` every ``histogram_every`` updates (0 = none
       between epoch ends; taken on updates 1, 1 + k, 1 + 2k, ...) and at the last update of
       each epoch, at the same steps;
@@ -58,6 +61,8 @@ class GradientStatistics(DiagnosticCallback):
     Args:
         log_dir: the run folder; summaries go to ``<log_dir>/<subdir>``. ``None``: results only.
         histogram_every: steps between gradient histograms (0 = at epoch ends only).
+        step_summary_every: steps between the per-step scalars written to TensorBoard (1 = every
+            step, 0 = none; applied mode: probe mode writes a row per probe).
         mode: ``"applied"`` (default) or ``"probe"``.
         probe_x, probe_y: the fixed batch for probe mode.
         keep_step_norms: keep the per-step norms in ``results()``.
@@ -75,13 +80,15 @@ class GradientStatistics(DiagnosticCallback):
     results_key = "gradients"
 
     def __init__(self, log_dir=None, histogram_every: int = 0, mode: str = "applied",
-                 probe_x=None, probe_y=None, keep_step_norms: bool = True, subdir: str = "train"):
+                 probe_x=None, probe_y=None, keep_step_norms: bool = True, subdir: str = "train",
+                 step_summary_every: int = 1):
         super().__init__(log_dir, every=1, subdir=subdir)
         if mode not in ("applied", "probe"):
             raise KerasDynError(f"GradientStatistics: unknown mode {mode!r}; allowed: applied, probe")
         if mode == "probe" and (probe_x is None or probe_y is None):
             raise KerasDynError("GradientStatistics(mode='probe') needs probe_x and probe_y")
         self.histogram_every = max(int(histogram_every), 0)
+        self.step_summary_every = max(int(step_summary_every), 0)
         self.mode = mode
         self.probe_x, self.probe_y = probe_x, probe_y
         self.keep_step_norms = keep_step_norms
@@ -185,9 +192,15 @@ class GradientStatistics(DiagnosticCallback):
         hist_ok = np.zeros(hists.shape[:2], bool)
         for i, row in enumerate(hist_rows):
             if 0 <= row < len(stats):
-                hist_ok[i] = finite[row] & np.isfinite(hists[i]).all(axis=(1, 2))
+                with np.errstate(over="ignore"):  # written in float32: finite there too
+                    hist_ok[i] = finite[row] & np.isfinite(
+                        np.asarray(hists[i]).astype(HISTOGRAM_DTYPE)).all(axis=(1, 2))
         if self.log_dir is not None:
-            self._write_steps(stats.reshape(len(stats), -1), steps)
+            if self.mode == "probe" or self.step_summary_every == 1:
+                self._write_steps(stats.reshape(len(stats), -1), steps)
+            elif self.step_summary_every:
+                rows = (steps - 1) % self.step_summary_every == 0
+                self._write_steps(stats[rows].reshape(int(rows.sum()), -1), steps[rows])
             self._write_histograms(hists, hist_steps, hist_ok)
             epoch_row = np.concatenate([np.stack([mean, var, std, cv], axis=1).ravel(), [att]])
             self._write_epoch(epoch_row[None], [epoch])

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from keras_dyn.callbacks._summaries import sig, write_row
+import numpy as np
+
+from keras_dyn.callbacks._summaries import scalar_table_writer, sig
 from keras_dyn.callbacks.base import DiagnosticCallback, Record
 
 
@@ -34,8 +36,9 @@ class StepLoss(DiagnosticCallback):
     Keras reports only a running mean over the epoch; this callback recovers each batch's own
     loss from it (:class:`BatchLoss`) and keeps the raw values, so a loss curve can show every
     step's sample as the from-scratch study did, and oscillation around the trend can be
-    measured (the ``loss_volatility`` metric). Each step's loss is also written to TensorBoard as
-    ``step/loss`` at step = the number of updates done (1-based), at the epoch's end. It needs the batch-end logs, so
+    measured (the ``loss_volatility`` metric). The losses are also written to TensorBoard as
+    ``step/loss`` at step = the number of updates done (1-based), at the epoch's end, every
+    ``summary_every`` updates (on updates 1, 1 + k, ...; 0 = none). It needs the batch-end logs, so
     Keras calls it synchronously after every step (a small cost per step).
 
     ``results()`` (``results_key = "step_loss"``): ``epoch`` and ``loss`` (one list per epoch,
@@ -46,6 +49,8 @@ class StepLoss(DiagnosticCallback):
         batch_size: the training batch size (the last batch of an epoch may be smaller: the
             number of training examples ``n_train`` tells).
         n_train: training examples per epoch.
+        summary_every: steps between the ``step/loss`` scalars in TensorBoard (1 = every step,
+            0 = none; ``results()`` keeps every step either way).
 
     Example:
         >>> cb = StepLoss("modellogs/demo/run", batch_size=32, n_train=1800)
@@ -56,11 +61,14 @@ class StepLoss(DiagnosticCallback):
 
     results_key = "step_loss"
 
-    def __init__(self, log_dir=None, *, batch_size: int, n_train: int):
+    def __init__(self, log_dir=None, *, batch_size: int, n_train: int, summary_every: int = 1):
         super().__init__(log_dir, every=1)
         self.batch_size, self.n_train = int(batch_size), int(n_train)
+        self.summary_every = max(int(summary_every), 0)
 
     def setup(self):
+        writer = self.writer()
+        self._write = None if writer is None else scalar_table_writer(writer, ["step/loss"])
         self._tracker = BatchLoss()
         self._losses = []
         self._step = int(self.model.optimizer.iterations.numpy()) if self.model.optimizer else 0
@@ -76,10 +84,10 @@ class StepLoss(DiagnosticCallback):
         self._losses.append(loss)
 
     def record(self, epoch, logs):
-        writer = self.writer()
-        if writer is not None:  # the epoch's steps at once, one flush
-            for i, loss in enumerate(self._losses, start=self._step + 1):
-                write_row(writer, i, {"step/loss": loss})
-            writer.flush()
+        if self._write is not None and self.summary_every and self._losses:
+            steps = np.arange(self._step + 1, self._step + 1 + len(self._losses), dtype=np.int64)
+            rows = (steps - 1) % self.summary_every == 0  # the epoch's steps at once, one flush
+            self._write(np.asarray(self._losses, np.float64)[rows, None], steps[rows])
+            self.writer().flush()
         self._step += len(self._losses)
         return Record({"loss": [sig(v) for v in self._losses]})

@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -60,32 +58,6 @@ def bounded_int(low, high):
 positive_int = bounded_int(1, MAX_WORKERS)
 
 
-def quiet_tensorflow():
-    """Keep TensorFlow's C++ start-up chatter out of the lab's output.
-
-    ``TF_CPP_MIN_LOG_LEVEL`` silences TensorFlow's own logging, but a few lines are printed by
-    native code before logging is set up (oneDNN, CUDA stubs); those are dropped by importing
-    TensorFlow once with the process's stderr pointed at /dev/null. Python errors raised by the
-    import are not affected: they surface after stderr is restored.
-    """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if "tensorflow" in sys.modules or os.environ.get("KERAS_DYN_VERBOSE_TF"):
-        return
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):  # no real file descriptor (e.g. captured by a test runner)
-        return
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            try:
-                import keras  # noqa: F401
-                import tensorflow  # noqa: F401
-            finally:
-                os.dup2(saved, 2)
-    finally:
-        os.close(saved)
 def experiment_cfg(cfg, args):
     from keras_dyn.runs.experiment import quick_version
 

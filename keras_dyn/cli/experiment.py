@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import sys
 
-from keras_dyn.cli.args import (MAX_WORKERS, OneLineParser, bounded_int, common_arguments, experiment_cfg,
-                                quiet_tensorflow)
+from keras_dyn.cli.args import MAX_WORKERS, OneLineParser, bounded_int, common_arguments, experiment_cfg
 from keras_dyn.config.quick import plan_size, quick_version
 from keras_dyn.errors import KerasDynError
+from keras_dyn.quiet import quiet_tensorflow
 from keras_dyn.report.output import write_findings
 
 

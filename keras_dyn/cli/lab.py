@@ -13,8 +13,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from keras_dyn.cli.args import OneLineParser, common_arguments, experiment_cfg, positive_int, quiet_tensorflow
+from keras_dyn.cli.args import OneLineParser, common_arguments, experiment_cfg, positive_int
 from keras_dyn.errors import KerasDynError
+from keras_dyn.quiet import quiet_tensorflow
 from keras_dyn.report.output import write_findings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -205,6 +205,8 @@ class LogConfig:
     gradient_mode: str = _key("applied", "applied: the training batches' gradients; probe: a separate fixed "
                               "batch, tagged grad_probe/")
     gradient_histogram_every: int = _key(0, "steps between gradient histograms; 0 = at epoch ends only")
+    step_scalars_every: int = _key(0, "steps between per-step TensorBoard scalars (grad/..., step/loss); 0 = none "
+                                   "(the results file keeps every step either way)")
     activations: bool = _key(True, "activation statistics per layer (dead units, saturation)")
     weights: bool = _key(True, "weight norms, update norms and update ratios per layer")
     step_loss: bool = _key(False, "every optimiser step's training loss (raw, unfiltered)")

@@ -47,7 +47,8 @@ def training_dynamics_callbacks(cfg, data, run_dir) -> list:
     """Gradient, activation and weight diagnostics chosen by ``cfg.log``.
 
     - :class:`~keras_dyn.callbacks.gradient_statistics.GradientStatistics` when
-      ``log.gradients`` (``gradient_mode``, ``gradient_histogram_every``; probe mode uses
+      ``log.gradients`` (``gradient_mode``, ``gradient_histogram_every``, and
+      ``step_scalars_every`` for the per-step ``grad/...`` scalars in TensorBoard; probe mode uses
       ``log.probe_size`` training examples);
     - :class:`~keras_dyn.callbacks.activation_statistics.ActivationStatistics` when
       ``log.activations``, on ``log.probe_size`` validation examples (training examples if there
@@ -70,10 +71,12 @@ def training_dynamics_callbacks(cfg, data, run_dir) -> list:
         if log.gradient_mode == "probe":
             idx = _probe_indices(len(data.x_train), log.probe_size)
             out.append(GradientStatistics(run_dir, histogram_every=log.gradient_histogram_every,
+                                          step_summary_every=log.step_scalars_every,
                                           mode="probe", probe_x=data.x_train[idx],
                                           probe_y=data.y_train[idx]))
         else:
-            out.append(GradientStatistics(run_dir, histogram_every=log.gradient_histogram_every))
+            out.append(GradientStatistics(run_dir, histogram_every=log.gradient_histogram_every,
+                                          step_summary_every=log.step_scalars_every))
     if log.activations:
         from keras_dyn.callbacks.activation_statistics import ActivationStatistics
 
@@ -87,7 +90,8 @@ def training_dynamics_callbacks(cfg, data, run_dir) -> list:
     if log.step_loss:
         from keras_dyn.callbacks.step_loss import StepLoss
 
-        out.append(StepLoss(run_dir, batch_size=cfg.training.batch_size, n_train=len(data.x_train)))
+        out.append(StepLoss(run_dir, batch_size=cfg.training.batch_size, n_train=len(data.x_train),
+                            summary_every=log.step_scalars_every))
     return out
 
 
