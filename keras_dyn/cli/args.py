@@ -1,4 +1,4 @@
-"""What every command line of keras_dyn shares: one-line usage errors (:class:`OneLineParser`), the run options (``--quick``, ``--seeds``, ``--logdir``, ``--data-dir``, ``--restart``, ``--report-only``), and the config as the options make it (:func:`experiment_cfg`).
+"""What every command line of keras_dyn shares: one-line usage errors (:class:`OneLineParser`), the run options (``--quick``, ``--seeds``, ``--logdir``, ``--data-dir``, ``--restart``, ``--report-only``).
 """
 
 from __future__ import annotations
@@ -86,9 +86,3 @@ def quiet_tensorflow():
                 os.dup2(saved, 2)
     finally:
         os.close(saved)
-def experiment_cfg(cfg, args):
-    from keras_dyn.runs.experiment import quick_version
-
-    if args.seeds is not None:
-        cfg = cfg.replace(training={"seeds": list(range(args.seeds))})
-    return quick_version(cfg) if args.quick else cfg
