@@ -89,6 +89,8 @@ def build_notebook(lab, *, quick=True, logdir="modellogs"):
         "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
         "language_info": {"name": "python"},
         "keras_dyn": {"lab": lab.name, "quick": bool(quick)}})
+    for i, cell in enumerate(nb.cells):
+        cell.id = f"cell-{i}"  # stable ids: the same lab gives the same file
     nbformat.validate(nb)
     return nb
 
