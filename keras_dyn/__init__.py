@@ -18,11 +18,13 @@ __version__ = "0.1.0"
 __all__ = ["labs", "lab", "run", "load_runs", "Lab", "Outcome"]
 
 
-def __getattr__(name):
+def __getattr__(name):  # PEP 562: the API module is imported on first use
     if name in __all__:
-        from keras_dyn import api
+        import importlib
 
-        return getattr(api, name)
+        # by name, not an import statement: keras_dyn.api imports modules that read
+        # keras_dyn.__version__, which is defined above and needs nothing from here
+        return getattr(importlib.import_module("keras_dyn.api"), name)
     raise AttributeError(f"module 'keras_dyn' has no attribute {name!r}")
 
 
