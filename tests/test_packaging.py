@@ -48,8 +48,12 @@ def test_console_script_and_dependencies():
     assert set(ranges) <= set(pins), f"pin these in requirements.txt: {set(ranges) - set(pins)}"
     for name, req in ranges.items():
         assert req.specifier.contains(pins[name]), f"{name}=={pins[name]} is outside {req}"
-    # the pins not needed at run time: pytest
-    assert set(pins) - set(ranges) <= {"pytest"}
+    # the pins not needed at run time are the test extra's (pytest, nbclient), each in its range
+    extras = {requirements.Requirement(d).name.lower(): requirements.Requirement(d)
+              for d in project["optional-dependencies"]["test"]}
+    assert set(pins) - set(ranges) <= set(extras)
+    for name, req in extras.items():
+        assert name in pins and req.specifier.contains(pins[name]), f"{name}: pin it within {req}"
 
 
 # --------------------------------------------------------------------------- installed, end to end

@@ -1,11 +1,13 @@
-"""A real TensorBoard server over a tiny grid: runs, scalars, gradient histograms and HParams
-are served by its HTTP data API."""
+"""A real TensorBoard server over two tiny grids and a sequential experiment in one log folder:
+runs, scalars, gradient histograms and HParams (every trial and every sequential run) are served
+by its HTTP data API."""
 
 import urllib.parse
 
 import pytest
 
 from keras_dyn.config import load_config
+from keras_dyn.runs.experiment import run_experiment
 from keras_dyn.tuning import hparam_display, run_grid
 from tests._tensorboard import (SESSION_GROUPS_REQUEST, get_json, post_json, tensorboard_server,
                                 wait_for)
@@ -22,7 +24,12 @@ def grid(tmp_path_factory):
                         model={"hidden": [4, 4]}, log={"gradients": False})
     others = run_grid(depth, root / "modellogs", verbose=False)
     assert [r.run_dir.name for r in others] == ["w4_bs32_s0", "w4-4_bs32_s0"]
-    return root / "modellogs", records, others
+    # a sequential experiment (one run after another, no keras-tuner) comparing learning rates
+    seq = cfg.replace(experiment={"name": "tbseq"}, grid={"learning_rate": [0.01, 0.03]},
+                      log={"gradients": False})
+    sequential = run_experiment(seq, root / "modellogs", verbose=False)
+    assert len(sequential) == 2
+    return root / "modellogs", records, others + sequential
 
 
 def test_tensorboard_serves_scalars_histograms_and_hparams(grid):
@@ -64,7 +71,7 @@ def test_tensorboard_serves_scalars_histograms_and_hparams(grid):
         # whole numbers as text (the dashboard prints numbers as 2.0000, 1.3479e+5), the
         # parameter count as a column
         infos = experiment["hparamInfos"]
-        assert {h["name"] for h in infos} == {"layers", "units", "params", "seed"}
+        assert {h["name"] for h in infos} == {"layers", "units", "learning_rate", "params", "seed"}
         units = next(h for h in infos if h["name"] == "units")
         assert units["domainDiscrete"] == [hparam_display("units", 4), hparam_display("units", 8)]
         params = next(h for h in infos if h["name"] == "params")
@@ -78,7 +85,7 @@ def test_tensorboard_serves_scalars_histograms_and_hparams(grid):
         groups = post_json(base, "/data/plugin/hparams/session_groups", SESSION_GROUPS_REQUEST)
         rows = {g["name"]: g for g in groups["sessionGroups"]}
         assert set(rows) == ({f"{n} (tbgrid)" for n in names}
-                             | {f"{r.run_dir.name} (tbdepth)" for r in others})  # every trial, once
+                             | {f"{r.run_dir.name} ({r.run_dir.parent.name})" for r in others})  # every run, once
         for record in records:
             row = rows[f"{record.run_dir.name} (tbgrid)"]
             assert row["hparams"]["units"].strip() == str(record.results["run"]["point"]["units"])
@@ -88,3 +95,8 @@ def test_tensorboard_serves_scalars_histograms_and_hparams(grid):
             values = {m["name"]["tag"]: m["value"] for m in row["metricValues"]}
             assert values["final/test_accuracy"] == pytest.approx(record.results["final"]["test_accuracy"])
         assert rows["w4_bs32_s0 (tbdepth)"]["hparams"]["layers"].strip() == "1"
+        for record in others[2:]:  # the sequential runs: their configuration key and final metrics
+            row = rows[f"{record.run_dir.name} (tbseq)"]
+            assert row["hparams"]["learning_rate"] == pytest.approx(record.results["run"]["point"]["learning_rate"])
+            values = {m["name"]["tag"]: m["value"] for m in row["metricValues"]}
+            assert values["final/test_accuracy"] == pytest.approx(record.results["final"]["test_accuracy"])

@@ -1,4 +1,4 @@
-"""What every command line of keras_dyn shares: one-line usage errors (:class:`OneLineParser`), the run options (``--quick``, ``--seeds``, ``--logdir``, ``--data-dir``, ``--restart``, ``--report-only``), and the config as the options make it (:func:`experiment_cfg`).
+"""What every command line of keras_dyn shares: one-line usage errors (:class:`OneLineParser`), the run options (``--quick``, ``--seeds``, ``--logdir``, ``--data-dir``, ``--restart``, ``--report-only``).
 """
 
 from __future__ import annotations
@@ -58,9 +58,3 @@ def bounded_int(low, high):
 positive_int = bounded_int(1, MAX_WORKERS)
 
 
-def experiment_cfg(cfg, args):
-    from keras_dyn.runs.experiment import quick_version
-
-    if args.seeds is not None:
-        cfg = cfg.replace(training={"seeds": list(range(args.seeds))})
-    return quick_version(cfg) if args.quick else cfg

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import sys
 
-from keras_dyn.cli.args import MAX_WORKERS, OneLineParser, bounded_int, common_arguments, experiment_cfg
+from keras_dyn.cli.args import MAX_WORKERS, OneLineParser, bounded_int, common_arguments
 from keras_dyn.config.quick import plan_size, quick_version
 from keras_dyn.errors import KerasDynError
 from keras_dyn.quiet import quiet_tensorflow
-from keras_dyn.report.output import write_findings
 
 
 def main(argv=None, prog: str = "python -m keras_dyn") -> int:
@@ -61,15 +60,12 @@ def main(argv=None, prog: str = "python -m keras_dyn") -> int:
             return 0
         if args.command == "grid":
             return _grid(cfg, args)
-        from keras_dyn.report.results import records_to_results
-        from keras_dyn.runs.experiment import run_experiment
+        from keras_dyn.api import train_and_report
 
-        records = run_experiment(cfg, args.logdir, quick=args.quick, seeds=args.seeds,
-                                 data_dir=args.data_dir, restart=args.restart,
-                                 report_only=args.report_only)
-        out, errors = write_findings(experiment_cfg(cfg, args), records_to_results(records),
-                                     args.logdir, quick=args.quick, out=args.out, fallback=args.report_only)
-        return _report(out, errors)
+        outcome = train_and_report(cfg, args.logdir, quick=args.quick, seeds=args.seeds,
+                                   data_dir=args.data_dir, restart=args.restart,
+                                   report_only=args.report_only, out=args.out)
+        return _report(outcome.findings_file, outcome.errors)
     except KerasDynError as exc:
         print(str(exc), file=sys.stderr)
         return exc.exit_code
@@ -85,22 +81,21 @@ def main(argv=None, prog: str = "python -m keras_dyn") -> int:
 def _grid(cfg, args) -> int:
     import os
 
-    from keras_dyn.report.results import records_to_results
-    from keras_dyn.tuning import CHILD_ENV, run_grid
+    from keras_dyn.api import train_and_report
+    from keras_dyn.tuning import CHILD_ENV
 
     try:
-        records = run_grid(cfg, args.logdir, quick=args.quick, seeds=args.seeds,
-                           data_dir=args.data_dir, workers=args.workers, restart=args.restart,
-                           config_path=args.config, report_only=args.report_only)
+        outcome = train_and_report(cfg, args.logdir, runner="grid", quick=args.quick, seeds=args.seeds,
+                                   data_dir=args.data_dir, workers=args.workers, restart=args.restart,
+                                   config_path=args.config, report_only=args.report_only, out=args.out,
+                                   findings=not os.environ.get(CHILD_ENV))
     except KeyboardInterrupt:
         print("interrupted: finished trials keep their results; run the same command again to "
               "continue with the first unfinished trial", file=sys.stderr)
         return 130
-    if records is None or os.environ.get(CHILD_ENV):  # a worker, or a child of --workers
+    if outcome.records is None or os.environ.get(CHILD_ENV):  # a worker, or a child of --workers
         return 0
-    out, errors = write_findings(experiment_cfg(cfg, args), records_to_results(records),
-                                 args.logdir, quick=args.quick, out=args.out, fallback=args.report_only)
-    return _report(out, errors)
+    return _report(outcome.findings_file, outcome.errors)
 
 
 def _quick_note(cfg):

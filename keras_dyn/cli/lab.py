@@ -13,10 +13,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from keras_dyn.cli.args import OneLineParser, common_arguments, experiment_cfg, positive_int
+from keras_dyn.cli.args import OneLineParser, common_arguments, positive_int
 from keras_dyn.errors import KerasDynError
 from keras_dyn.quiet import quiet_tensorflow
-from keras_dyn.report.output import write_findings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -71,30 +70,20 @@ def run_lab(main_file, findings=None, config=None, argv=None, *, tuner=None, pro
             from keras_dyn.report.worksheet import run_worksheet
 
             lab_log, lab_figures = run_worksheet(lab_dir.name, args.worksheet, quick=args.quick)
+        from keras_dyn.api import train_and_report
         from keras_dyn.config import check_name, load_config
-        from keras_dyn.report.results import records_to_results
-        from keras_dyn.runs.experiment import run_experiment
 
         check_name(main_file, "lab name", lab_dir.name)
         cfg = load_config(config)
         quiet_tensorflow()  # after the config check, so a bad file is reported at once
-        if tuner:
-            from keras_dyn.tuning import run_grid
-
-            records = run_grid(cfg, args.logdir, quick=args.quick, seeds=args.seeds,
-                               data_dir=args.data_dir, workers=args.workers,
-                               restart=args.restart, config_path=config,
-                               report_only=args.report_only)
-            if records is None:  # a keras-tuner worker: the chief writes the findings
-                return 0
-        else:
-            records = run_experiment(cfg, args.logdir, quick=args.quick, seeds=args.seeds,
-                                     data_dir=args.data_dir, restart=args.restart,
-                                     report_only=args.report_only)
-        run_cfg = experiment_cfg(cfg, args)
-        out, errors = write_findings(run_cfg, records_to_results(records), args.logdir,
-                                     lab_log=lab_log, quick=args.quick, lab_figures=lab_figures,
-                                     out=args.out, fallback=args.report_only)
+        outcome = train_and_report(cfg, args.logdir, runner="grid" if tuner else "sequential",
+                                   quick=args.quick, seeds=args.seeds, data_dir=args.data_dir,
+                                   restart=args.restart, report_only=args.report_only,
+                                   workers=getattr(args, "workers", 0), config_path=config,
+                                   lab_log=lab_log, lab_figures=lab_figures, out=args.out)
+        if outcome.records is None:  # a keras-tuner worker: the chief writes the findings
+            return 0
+        out, errors = outcome.findings_file, outcome.errors
     except KerasDynError as exc:
         print(str(exc), file=sys.stderr)
         sys.exit(exc.exit_code)

@@ -6,7 +6,7 @@
     keras-dyn lab NAME [--quick] [--seeds N] [--logdir DIR] [--data-dir DIR] [--worksheet DIR]
                        [--workers N] [--restart]          (the last two for grid labs)
     keras-dyn labs
-    keras-dyn worksheet NAME [--out DIR] [--force]
+    keras-dyn worksheet NAME [--out DIR] [--force] [--format md|ipynb [--full] [--logdir DIR]]
 
 ``run``, ``grid`` and ``check`` are :mod:`keras_dyn.cli.experiment`'s commands. ``lab`` runs
 a lab of the catalogue from any folder: runs go to ``./modellogs`` (``--logdir``), its findings to
@@ -49,6 +49,13 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     sheet.add_argument("name", help="the lab, e.g. exp2_epochs_vs_width")
     sheet.add_argument("--out", default=".", metavar="DIR", help="folder to write to (default: .)")
     sheet.add_argument("--force", action="store_true", help="overwrite existing files")
+    sheet.add_argument("--format", choices=("md", "ipynb"), default="md",
+                       help="md: NAME.md and NAME.html (default); ipynb: a Jupyter notebook NAME.ipynb "
+                            "that runs the lab, loads its runs and draws its figures")
+    sheet.add_argument("--full", action="store_true",
+                       help="ipynb: the notebook runs the full lab (default: the --quick plan)")
+    sheet.add_argument("--logdir", default="modellogs", metavar="DIR",
+                       help="ipynb: the log folder the notebook runs into (default: modellogs)")
     return parser
 
 
@@ -68,9 +75,16 @@ def main(argv=None, prog: str = PROG) -> int:
             sys.stdout.write(format_catalogue(list_labs(), run=f"{prog} lab {{name}}"))
             return 0
         if args.command == "worksheet":
-            from keras_dyn.report.worksheet import write_worksheet
+            if args.format == "ipynb":
+                from keras_dyn.report.notebook import write_notebook
 
-            for path in write_worksheet(args.name, args.out, force=args.force):
+                paths = write_notebook(args.name, args.out, force=args.force, quick=not args.full,
+                                       logdir=args.logdir)
+            else:
+                from keras_dyn.report.worksheet import write_worksheet
+
+                paths = write_worksheet(args.name, args.out, force=args.force)
+            for path in paths:
                 print(f"wrote {path}")
             return 0
     except KerasDynError as exc:

@@ -14,11 +14,35 @@ from keras_dyn.report import metrics as M
 STRUCTURAL = {"units", "layers", "hidden"} | {f"units_{i}" for i in range(1, 9)}
 
 
+VERDICT_COLUMNS = ("id", "statement", "metric", "A", "B", "A_mean", "B_mean", "difference", "ci_low",
+                   "ci_high", "p", "p_adjusted", "margin", "verdict")
+
+
 @dataclass
 class Findings:
+    """What :func:`keras_dyn.report.findings.build_findings` returns.
+
+    ``markdown``: the generated findings; ``summary``: the machine-readable summary; ``errors``:
+    what could not be read; ``verdict_rows``: one dict per hypothesis (keys
+    :data:`VERDICT_COLUMNS`; NaN where a number does not apply, e.g. a bound or a hypothesis the
+    quick plan cannot test); ``figures``: the PNG files written.
+    """
+
     markdown: str
     summary: dict
     errors: list = field(default_factory=list)
+    verdict_rows: list = field(default_factory=list)
+    figures: list = field(default_factory=list)
+
+    @property
+    def verdicts(self):
+        """The verdicts as a pandas DataFrame, one row per hypothesis (columns
+        :data:`VERDICT_COLUMNS`: A and B are the sides' names, A_mean and B_mean their means over
+        seeds, the CI is ``ci_low``..``ci_high`` of the difference A − B, ``p_adjusted`` is Holm's
+        over the lab's comparison hypotheses)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.verdict_rows, columns=list(VERDICT_COLUMNS))
 
 
 class FindingsContext:

@@ -30,9 +30,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+from keras_dyn.report.figures import use_headless_backend
 
-matplotlib.use("Agg")
+use_headless_backend()
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import matplotlib
 
-matplotlib.use("Agg")
+
+def use_headless_backend():
+    """Matplotlib's Agg backend (no display needed), except inside a Jupyter kernel: there the
+    kernel's own backend (inline) stays, which draws off-screen too (every figure here is saved
+    and closed), so the notebook's own plots still show after keras_dyn has drawn its figures."""
+    if "ipykernel" not in sys.modules:
+        matplotlib.use("Agg")
+
+
+use_headless_backend()
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 

@@ -127,6 +127,18 @@ def bound_verdict(ctx, hyp) -> tuple[str, str, str]:
 NOT_IN_QUICK = "not in the quick plan"
 
 
+def verdict_row(hyp, verdict, comp=None, a_name="", b_name="") -> dict:
+    """The structured form of one hypothesis's verdict (a row of :attr:`Findings.verdicts`)."""
+    nan = float("nan")
+    row = {"id": hyp.id, "statement": hyp.statement, "metric": hyp.metric, "A": a_name, "B": b_name,
+           "A_mean": nan, "B_mean": nan, "difference": nan, "ci_low": nan, "ci_high": nan, "p": nan,
+           "p_adjusted": nan, "margin": nan, "verdict": verdict}
+    if comp is not None:
+        row.update(A_mean=comp.a.mean, B_mean=comp.b.mean, difference=comp.diff, ci_low=comp.ci_low,
+                   ci_high=comp.ci_high, p=comp.p, p_adjusted=comp.p_adj, margin=comp.margin)
+    return row
+
+
 def absent_verdict(hyp) -> tuple[str, str]:
     """``(verdict, line)`` of a hypothesis a ``--quick`` plan cannot test (``hyp.absent`` says why)."""
     return NOT_IN_QUICK, (f"- **{hyp.id}** — {hyp.statement}  \n  Not in the quick plan: {hyp.absent}. "
@@ -140,7 +152,7 @@ def build_findings(cfg, results, figure_dir, figure_ref="", *, header="") -> Fin
     lines = [header.strip(), ""] if header else []
     lines += [runs_line(ctx), ""]
     errors: list[str] = []
-    verdicts = {}
+    verdicts, verdict_rows = {}, []
     if lab and lab.hypotheses:
         lines += ["### Verdicts", ""]
         rows = []
@@ -149,21 +161,25 @@ def build_findings(cfg, results, figure_dir, figure_ref="", *, header="") -> Fin
             if hyp.absent:
                 verdicts[hyp.id], line = absent_verdict(hyp)
                 lines.append(line)
+                verdict_rows.append(verdict_row(hyp, verdicts[hyp.id]))
                 continue
             try:
                 if hyp.is_bound:
                     verdicts[hyp.id], line, row = bound_verdict(ctx, hyp)
+                    verdict_rows.append(verdict_row(hyp, verdicts[hyp.id], a_name=hyp.a.label))
                 elif isinstance(judged[hyp.id], Exception):
                     raise judged[hyp.id]
                 else:
                     comp, a_name, b_name = judged[hyp.id]
                     verdicts[hyp.id] = comp.verdict
                     line, row = verdict_line(ctx, hyp, comp, a_name, b_name), resolution_row(ctx, hyp, comp)
+                    verdict_rows.append(verdict_row(hyp, comp.verdict, comp, a_name, b_name))
             except (M.MetricError, KeyError, ValueError) as exc:
                 if f"{hyp.id}: {exc}" not in errors:
                     errors.append(f"{hyp.id}: {exc}")
                 lines.append(f"- **{hyp.id}** — {hyp.statement}: could not be read ({exc}).")
                 verdicts[hyp.id] = "not read"
+                verdict_rows.append(verdict_row(hyp, "not read"))
                 continue
             lines.append(line)
             rows.append(row)
@@ -191,7 +207,8 @@ def build_findings(cfg, results, figure_dir, figure_ref="", *, header="") -> Fin
         lines += ["_Notes: " + "; ".join(ctx.notes) + "._", ""]
     summary = summary_of(ctx, verdicts)
     lines.append(f"<!-- keras_dyn:summary {json.dumps(summary, sort_keys=True)} -->")
-    return Findings("\n".join(lines).strip() + "\n", summary, errors)
+    figures = sorted(Path(figure_dir).glob("**/*.png")) if Path(figure_dir).is_dir() else []
+    return Findings("\n".join(lines).strip() + "\n", summary, errors, verdict_rows, figures)
 
 
 def default_sections(cfg):

@@ -22,9 +22,9 @@ import numpy as np
 
 
 def _plt():
-    import matplotlib
+    from keras_dyn.report.figures import use_headless_backend
 
-    matplotlib.use("Agg")
+    use_headless_backend()
     import matplotlib.pyplot as plt
 
     return plt

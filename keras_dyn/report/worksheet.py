@@ -145,7 +145,7 @@ def render_html(text: str, title: str, figure_dir: Path | None = None) -> str:
             f"<body>\n{body}\n</body>\n</html>\n")
 
 
-def _check_outside_package(folder: Path):
+def check_outside_package(folder: Path):
     from keras_dyn.catalogue import PACKAGE_DIR, installed
 
     folder = folder.resolve()
@@ -162,7 +162,7 @@ def write_worksheet(name: str, out=".", *, force=False, html_page=True) -> list[
 
     lab = find_lab(name)
     out = Path(out)
-    _check_outside_package(out)
+    check_outside_package(out)
     text = blank_markdown(lab)
     figures = [f for f in referenced_figures(text) if (lab.figure_dir / f).is_file()]
     fig_dir = out / figures_dirname(name)
@@ -203,7 +203,7 @@ def run_worksheet(name: str, folder, *, quick=False) -> tuple[Path | None, Path 
               file=sys.stderr)
         return None, None
     folder = Path(folder)
-    _check_outside_package(folder)
+    check_outside_package(folder)
     log = folder / f"{name}.md"
     if not log.exists():
         folder.mkdir(parents=True, exist_ok=True)

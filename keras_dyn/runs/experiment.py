@@ -79,6 +79,7 @@ def run_experiment(cfg: ExperimentConfig, logdir="modellogs", *, quick=False, se
               + (f" (--restart: {len(skip)} finished run(s) not reused)" if restart else ""),
               file=sys.stderr, flush=True)
     say = (lambda text: print(text, file=sys.stderr, flush=True)) if verbose else (lambda text: None)
+    hparams = HParamsWriter(cfg, experiment_dir) if cfg.swept else None
     records: list = [None] * len(plan)
     deferred = []
     for wait in (False, True):
@@ -95,6 +96,8 @@ def run_experiment(cfg: ExperimentConfig, logdir="modellogs", *, quick=False, se
             if claim.state == "finished":
                 say(f"{tag} finished earlier: results reused from {claim.run_dir}")
                 records[index] = RunRecord(claim.run_dir, claim.results)
+                if hparams:
+                    hparams.trial(claim.run_dir, point, seed, claim.results)
                 continue
             if claim.state == "retaken":
                 say(f"{tag} an unfinished attempt (its process is gone) was cleared: training it again")
@@ -102,7 +105,28 @@ def run_experiment(cfg: ExperimentConfig, logdir="modellogs", *, quick=False, se
                 claim, run_cfg, datasets[run_cfg.data], point=point, run_index=index + 1,
                 run_count=len(plan), remaining_epochs_after=sum(epochs_of[index + 1:]),
                 verbose=verbose, root=logdir))
+            if hparams:
+                hparams.trial(claim.run_dir, point, seed, records[index].results)
     return records
+
+
+class HParamsWriter:
+    """The HParams dashboard for an experiment that compares configurations, run one after
+    another: the same summaries a keras-tuner grid writes (:mod:`keras_dyn.tuning.hparams`, the
+    one implementation): the experiment's hyperparameters (the union over every experiment of
+    the log folder) and, per run, its configuration keys, seed and final metrics."""
+
+    def __init__(self, cfg, experiment_dir):
+        from keras_dyn.tuning.hparams import write_hparams_config
+
+        write_hparams_config(cfg, experiment_dir)
+
+    @staticmethod
+    def trial(run_dir, point, seed, results):
+        from keras_dyn.tuning.hparams import HPARAMS_MARKER, write_trial_hparams
+
+        if not (Path(run_dir) / HPARAMS_MARKER).exists():
+            write_trial_hparams(run_dir, point, seed, results)
 
 
 def prepared(cfg: ExperimentConfig, *, quick=False, seeds=None) -> ExperimentConfig:

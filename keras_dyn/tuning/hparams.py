@@ -140,12 +140,24 @@ def refresh_hparams_now(logdir):
         writer = tf.summary.create_file_writer(str(folder))
         with writer.as_default():
             hp_api.hparams_config(
-                hparams=[hp_api.HParam(k, hp_api.Discrete([hparam_display(k, v) for v in union[k]]),
+                hparams=[hp_api.HParam(k, hp_api.Discrete(uniform([hparam_display(k, v) for v in union[k]])),
                                        display_name="parameters" if k == PARAMS_HP else None)
                          for k in keys],
                 metrics=[hp_api.Metric(tag, display_name=name) for tag, name in HPARAMS_METRICS])
         writer.close()
         atomic_write_text(stamp, signature, root=folder)
+
+
+def uniform(values: list) -> list:
+    """One type for a domain (TensorBoard's ``Discrete`` refuses a mix): experiments sharing a
+    log folder may give the same key as 1 in one and 0.5 in another (floats then), or as a
+    number in one and text in another (text then)."""
+    kinds = {type(v) for v in values}
+    if len(kinds) <= 1:
+        return values
+    if kinds <= {int, float}:
+        return [float(v) for v in values]
+    return [str(v) for v in values]
 
 
 def really_inside(root, path) -> bool:

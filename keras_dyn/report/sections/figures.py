@@ -8,9 +8,9 @@ from keras_dyn.report import metrics as M
 
 
 def pyplot():
-    import matplotlib
+    from keras_dyn.report.figures import use_headless_backend
 
-    matplotlib.use("Agg")
+    use_headless_backend()
     import matplotlib.pyplot as plt
 
     return plt
