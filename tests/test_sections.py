@@ -564,6 +564,23 @@ def test_fit_table_zhang_shape(tmp_path):
     assert "| 2.0 ± 0.0 (never in 1 of 3 runs) |" in rand  # CPU seconds to 95 %: 4 epochs x 0.5 s
 
 
+def test_fit_table_heads_its_fit_column_with_the_quantity_it_shows(tmp_path):
+    """of = "test_accuracy" fills the fit column with test accuracy: the heading says so (it read
+    "train acc" before)."""
+    cfg = from_dict({"experiment": {"name": "fit"}, "data": {"dataset": "mnist"}, "model": {"hidden": [8]},
+                     "training": {"epochs": 4, "seeds": [0, 1]}, "grid": {"corruption": ["clean", "random_labels"]}})
+    results = [_fit_run(tmp_path, s, c, [0.2, 0.5, 0.8, 0.9], [0.3, 0.6, 0.7, 0.8])
+               for s in (0, 1) for c in ("clean", "random_labels")]
+    md = _render("fit_table", _ctx(cfg, results, tmp_path), threshold=0.75, of="test_accuracy",
+                 at=None, by=None, title="")
+    header = next(line for line in md.splitlines() if line.startswith("| condition"))
+    assert "| test_accuracy @last |" in header and "train acc" not in header
+    assert "The fit column is" in md and "Training accuracy (" not in md
+    default = _render("fit_table", _ctx(cfg, results, tmp_path), threshold=0.75, of="train_accuracy",
+                      at=None, by=None, title="")
+    assert "| train acc @last |" in next(line for line in default.splitlines() if line.startswith("| condition"))
+
+
 def test_fit_table_validated():
     raw = {"experiment": {"name": "f"}, "data": {"dataset": "mnist"}, "model": {"hidden": [8]},
            "training": {"epochs": 3, "seeds": [0]}, "grid": {"corruption": ["clean", "random_pixels"]},

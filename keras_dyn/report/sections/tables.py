@@ -171,7 +171,8 @@ def fit_table(ctx, threshold=0.95, of="train_accuracy", at=None, by=None, title=
     and CPU seconds they needed (metrics ``first_epoch`` and ``cpu_seconds_to``)."""
     reading = ctx.reading(at)
     reach = {"of": of, "threshold": threshold}
-    header = ["condition", f"train acc {reading.short}", f"test acc {reading.short}",
+    fitted = "train acc" if of == "train_accuracy" else of  # the column holds `of`, headed by its name
+    header = ["condition", f"{fitted} {reading.short}", f"test acc {reading.short}",
               f"test − chance {reading.short}", f"runs reaching {threshold:.0%} ({of})",
               f"epochs to {threshold:.0%}", f"CPU s to {threshold:.0%}", "CPU s (whole run)"]
     rows = []
@@ -189,8 +190,10 @@ def fit_table(ctx, threshold=0.95, of="train_accuracy", at=None, by=None, title=
                          [ctx.value(r, "cpu_seconds_to", reach) for r in runs], digits=1),
                      stats.summarise(float(r["final"].get("train_cpu_seconds", float("nan")))
                                      for r in runs).fmt(scale=1, digits=1, unit="")])
-    text = (f"Mean ± sd over seeds ({_seeds(ctx)}). Training accuracy ({M.describe(of)}) is on the labels "
-            f"the model was trained on (the random ones where the labels are random); test accuracy is "
+    fit_text = (f"Training accuracy ({M.describe(of)}) is on the labels the model was trained on (the random "
+                f"ones where the labels are random)" if of == "train_accuracy" else
+                f"The fit column is {M.describe(of)}, the quantity `of` names")
+    text = (f"Mean ± sd over seeds ({_seeds(ctx)}). {fit_text}; test accuracy is "
             f"always on the true test labels; chance is 1 / the number of classes. Epochs and CPU seconds to "
             f"{threshold:.0%} are the first epoch at which {of} reaches it and the process CPU time of the "
             f"epochs up to it (training and validation; CPU time is steadier than wall time on a shared "
