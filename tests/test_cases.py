@@ -67,6 +67,7 @@ metric = "val_accuracy"
 expect = "greater"
 a = {{ optimizer = "adam" }}
 b = {{ optimizer = "sgd" }}
+pool = ["activation"]
 
 [[lab.findings]]
 section = "seed_table"

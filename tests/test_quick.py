@@ -48,11 +48,11 @@ BASE = {
         "title": "t", "question": "q?",
         "hypotheses": [
             {"id": "H1", "statement": "32 beats 4", "metric": "test_accuracy", "at": 10, "expect": "greater",
-             "a": {"units": 32}, "b": {"units": 4}},
+             "a": {"units": 32}, "b": {"units": 4}, "pool": ["layers"]},
             {"id": "H2", "statement": "16 beats 8", "metric": "test_accuracy", "at": "last", "expect": "greater",
-             "a": {"units": 16}, "b": {"units": 8}},
+             "a": {"units": 16}, "b": {"units": 8}, "pool": ["layers"]},
             {"id": "H3", "statement": "later is better", "metric": "test_accuracy", "expect": "greater",
-             "a": {"units": 32, "at": 10}, "b": {"units": 32, "at": 5}},
+             "a": {"units": 32, "at": 10}, "b": {"units": 32, "at": 5}, "pool": ["layers"]},
         ],
         "findings": [
             {"section": "seed_table", "metrics": ["test_accuracy"], "at": [1, 5, 10]},

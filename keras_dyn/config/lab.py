@@ -56,7 +56,7 @@ from dataclasses import dataclass, field
 from keras_dyn.config.lab_checks import (LabContext, check_layer, check_metric, check_param_value, check_read,
                                          check_reading, plan_epochs, text_value)
 from keras_dyn.config.lab_keys import CLAIM_KEYS, EXPECTS, HYPOTHESIS_KEYS, LAB_KEYS, RUNNERS, SIDE_EXTRA, TESTED_AS
-from keras_dyn.config.names import show, suggest
+from keras_dyn.config.names import short, show, suggest
 from keras_dyn.config.quick import parse_quick
 from keras_dyn.errors import ConfigError
 from keras_dyn.report.metrics import METRICS, PARAMS
@@ -86,6 +86,7 @@ class Hypothesis:
     bound: float | None = None  # expect = "below": every run of side a must read less than this
     absent: str = ""  # a --quick run: why the quick plan cannot test it ("" = it can)
     margin: float | str | None = None  # smallest difference that matters; None: the metric kind's default
+    pool: tuple = ()  # grid keys a side may average over (left out of its selector on purpose)
 
     @property
     def is_bound(self) -> bool:
@@ -234,6 +235,7 @@ def _hypothesis(ctx, dotted, raw) -> Hypothesis:
     elif bound is not None:
         raise ctx.error(f"{dotted}.bound", f"only for expect = \"below\" (this hypothesis compares A with B)")
     margin = _margin(ctx, dotted, raw, expect)
+    pool = _pool(ctx, dotted, raw, expect)
     base_params = {k: raw[k] for k in PARAMS if k in raw}
     sides = []
     for name in (("a",) if expect == "below" else ("a", "b")):
@@ -253,6 +255,8 @@ def _hypothesis(ctx, dotted, raw) -> Hypothesis:
         label = side_raw.get("label")
         if label is not None:
             label = text_value(ctx.source, f"{dotted}.{name}.label", label, limit=80)
+        if expect != "below":
+            _check_pooled(ctx, f"{dotted}.{name}", select, points, pool)
         sides.append(Side(select, params, at, label or ""))
     a, b = sides if len(sides) == 2 else (sides[0], None)
     if b is not None and a.select == b.select and a.params == b.params and a.at == b.at:
@@ -261,7 +265,43 @@ def _hypothesis(ctx, dotted, raw) -> Hypothesis:
         raise ctx.error(dotted, "sides a and b are the same runs, metric and reading; they must differ")
     at = a.at if "at" not in raw else check_reading(ctx, f"{dotted}.at", raw["at"], None, [])
     return Hypothesis(hid, statement, raw["metric"], at, expect, a, b,
-                      float(bound) if expect == "below" else None, margin=margin)
+                      float(bound) if expect == "below" else None, margin=margin, pool=pool)
+
+
+def _pool(ctx, dotted, raw, expect) -> tuple:
+    """``pool``: the grid keys the hypothesis's sides may average over (a list of swept keys)."""
+    if "pool" not in raw:
+        return ()
+    value = raw["pool"]
+    if expect == "below":
+        raise ctx.error(f"{dotted}.pool", "only for a comparison (expect = \"greater\" or \"less\"); a bound "
+                        "reads every run it selects, it averages nothing")
+    if not isinstance(value, list) or not value or not all(isinstance(k, str) for k in value):
+        raise ctx.error(f"{dotted}.pool", f"must be a non-empty list of grid keys, not {show(value)}")
+    swept = ctx.cfg.swept
+    for key in value:
+        if key not in swept:
+            raise ctx.error(f"{dotted}.pool", f"{key!r} is not a grid key{suggest(key, swept)}; grid keys: "
+                            f"{', '.join(swept) or 'none'}")
+    return tuple(value)
+
+
+def _check_pooled(ctx, dotted, select, points, pool):
+    """A side that leaves a swept key out averages over that key's values (per seed): refused
+    unless the hypothesis says so with ``pool``, so a deleted key cannot turn an interaction into
+    a main effect under the same label."""
+    for key in ctx.cfg.swept:
+        if key in select or key in pool:
+            continue
+        values = []
+        for point in points:
+            if key in point and point[key] not in values:
+                values.append(point[key])
+        if len(values) > 1:
+            shown = ", ".join(short(v) for v in values)
+            raise ctx.error(dotted, f"leaves grid key {key!r} out, so it averages over {key} = {shown}; "
+                            f"name one value (e.g. {key} = {short(values[0]) if not isinstance(values[0], str) else repr(values[0])}), "
+                            f"or add pool = [\"{key}\"] to the hypothesis to say it pools over {key}")
 
 
 def _margin(ctx, dotted, raw, expect):

@@ -48,6 +48,8 @@ HYPOTHESIS_KEY_DOCS = {
     "threshold": "metric parameter: the absolute value a derived metric waits for",
     "fraction": "metric parameter: the fraction of the run's own final or best value a derived metric waits for",
     "bound": "expect = \"below\" only: the number every run of side a must stay under",
+    "pool": "greater / less only: the grid keys a side may leave out and average over, per seed (e.g. [\"seed_set\"]); "
+            "a side that leaves out a key the plan sweeps, without pool, is refused",
     "margin": "greater / less only: the smallest difference that matters, in the metric's units (a fraction "
               "for accuracies: 0.01 = 1 point) or \"N%\" of the sides' mean; decides \"equivalent\" (TOST). "
               "Default by the metric's kind: 1 point, 0.01 for losses, 1 epoch, \"10%\" otherwise "
