@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 
 import pytest
-import toml
 
+from keras_dyn import tomlio
 from keras_dyn.config import from_dict
 from keras_dyn.errors import ConfigError
 from keras_dyn.report.findings import build_findings
@@ -15,7 +15,7 @@ from tests.test_lab_format import BASE
 
 
 def _raw(hyps, seeds=(0, 1, 2)):
-    raw = toml.loads(toml.dumps(BASE))
+    raw = tomlio.loads(tomlio.dumps(BASE))
     raw["training"]["seeds"] = list(seeds)
     raw["lab"]["hypotheses"] = hyps
     raw["lab"]["claims"] = []
