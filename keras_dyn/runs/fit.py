@@ -97,7 +97,7 @@ def build_compiled_model(cfg: ExperimentConfig, data):
     from keras_dyn.runs import diagnostics
 
     keras.utils.set_random_seed(cfg.training.seeds[0])
-    model = build_model(cfg.model, data.input_shape, data.num_classes)
+    model = build_model(cfg.model, data.input_shape, data.num_classes, seed=cfg.training.seeds[0])
     model = diagnostics.prepare_model(model, cfg)
     model.compile(optimizer=build_optimizer(cfg.training, steps_per_epoch_of(cfg, data)),
                   loss=training_loss(cfg.model), metrics=["accuracy"])
