@@ -229,6 +229,7 @@ RULES = {
     "training.seeds": _seeds,
     "log.gradient_mode": _choice(GRADIENT_MODES),
     "log.gradient_histogram_every": _range(0),
+    "log.train_eval_size": _range(0),
     "log.probe_size": _range(1),
     "log.every": _range(1),
     "probes.shifts": _shift_list,

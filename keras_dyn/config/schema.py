@@ -204,6 +204,9 @@ class LogConfig:
 
     tensorboard: bool = _key(True, "write TensorBoard event files (the results file is written either way)")
     test_every_epoch: bool = _key(True, "evaluate the test set every epoch (false: once, at the end)")
+    train_eval_size: int = _key(5000, "training examples (a fixed subset drawn from the run's seed; 0 = all) "
+                                "evaluated with each epoch's end weights: train_loss, train_accuracy "
+                                "(Keras's running means: train_*_running)")
     gradients: bool = _key(True, "per-step statistics of the gradients, per layer")
     gradient_mode: str = _key("applied", "applied: the training batches' gradients; probe: a separate fixed "
                               "batch, tagged grad_probe/")
