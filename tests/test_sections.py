@@ -55,7 +55,7 @@ def _grad_table(depth, seed, scale_first=1.0, cv_first=0.3, epochs=E):
                     "std_mean": [0.0] * epochs, "zero_frac_mean": [0.1] * epochs}
     first, last = "hidden1/kernel", "output/kernel"
     edges = list(np.linspace(-8, 1, 10))
-    return {"variables": names, "sizes": sizes, "first_kernel": first, "last_kernel": last,
+    return {"variables": names, "sizes": sizes, "first_kernel": first, "last_kernel": last, "constant_inputs": 0,
             "epoch": list(range(1, epochs + 1)), "steps": [8] * epochs,
             "attenuation": [a / b for a, b in zip(stats[first]["norm_mean"], stats[last]["norm_mean"])],
             "stats": stats, "loghist_edges": edges,

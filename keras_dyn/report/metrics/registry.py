@@ -8,8 +8,8 @@ import math
 from keras_dyn.report.metrics.base import (OF_DEFAULT, Metric, MetricError, best_val_epoch, epochs_table,
                                            table_series)
 from keras_dyn.report.metrics.tables import (ratio_of, read_epoch_metric, read_gap, read_global_grad,
-                                             read_grad, read_loss_volatility, read_per_entry, read_per_layer,
-                                             read_rms_attenuation, read_run_value, read_shift,
+                                             read_grad, read_grad_zero, read_loss_volatility, read_per_entry,
+                                             read_per_layer, read_rms_attenuation, read_run_value, read_shift,
                                              read_source_stability, read_twin_lockstep, read_twin_max,
                                              read_train_metric, read_weights)
 
@@ -157,8 +157,12 @@ _LIST = [
            ("layer",), needs="gradients", series=read_grad("norm_std")),
     Metric("grad_mean_abs", "mean |g| per entry, averaged over the epoch's steps", "gradients",
            ("layer",), needs="gradients", series=read_grad("mean_abs_mean")),
-    Metric("grad_zero_frac", "fraction of exactly-zero gradient entries, averaged over the epoch's steps",
-           "gradients", ("layer",), percent=True, needs="gradients", series=read_grad("zero_frac_mean")),
+    Metric("grad_zero_frac", "fraction of exactly-zero gradient entries, averaged over the epoch's steps; "
+           "the first kernel's rows of inputs constant over the training set (always-0 pixels) left out",
+           "gradients", ("layer",), percent=True, needs="gradients", series=read_grad_zero("zero_frac_mean")),
+    Metric("grad_zero_frac_all", "fraction of exactly-zero gradient entries counting every entry "
+           "(constant-input rows included)", "gradients", ("layer",), percent=True, needs="gradients",
+           series=read_grad("zero_frac_all_mean")),
     Metric("grad_attenuation", "first-layer kernel gradient norm / last-layer kernel gradient norm (epoch means)",
            "gradients", needs="gradients", series=table_series("gradients", "attenuation")),
     Metric("grad_attenuation_rms", "the same per entry: ratio of RMS gradient entries (norm / sqrt(entries))",

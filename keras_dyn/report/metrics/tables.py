@@ -15,6 +15,20 @@ def read_grad(stat):
     return table_series("gradients", "stats", layer, stat)
 
 
+def read_grad_zero(stat):
+    """``zero_frac_mean`` of a results file that left constant-input rows out (it has
+    ``constant_inputs``); an older file counted them and is refused, not read as if it had not."""
+    series = read_grad(stat)
+
+    def read(result, params):
+        if "constant_inputs" not in gradient_stats_of(result):
+            raise MetricError("[gradients] counts the zero gradients of constant inputs (results "
+                              "written before constant inputs were left out): read grad_zero_frac_all "
+                              "or run it again")
+        return series(result, params)
+    return read
+
+
 def read_per_layer(table, stat):
     """A per-layer statistic; ``layer = "mean"`` averages the hidden layers."""
     def read(result, params):
