@@ -66,6 +66,11 @@ def test_hidden_lists_are_encoded_as_strings():
     assert encode("units", 64) == 64 and decode("units", 64) == 64
 
 
+def test_init_gain_values_are_one_type_for_a_choice():
+    assert [encode("init_gain", v) for v in (1.0, "relu")] == ["1.0", "relu"]
+    assert [decode("init_gain", v) for v in ("1.0", "relu")] == [1.0, "relu"]
+
+
 def test_hypermodel_declares_one_choice_per_grid_key_and_seed_last(tmp_path):
     cfg = from_dict({"data": {"dataset": "circle"}, "model": {"hidden": [8, 8]},
                      "training": {"seeds": [0, 1]},
