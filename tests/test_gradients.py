@@ -209,3 +209,19 @@ def test_zero_fraction_leaves_constant_inputs_out(mode):
         assert kernel["zero_frac_mean"][0] < kernel["zero_frac_all_mean"][0]
     for name in ("hidden1/bias", "output/kernel"):
         assert res["stats"][name]["zero_frac_mean"] == res["stats"][name]["zero_frac_all_mean"]
+
+
+def test_grad_zero_frac_refuses_an_older_first_kernel_only():
+    from keras_dyn.report import metrics as M
+    from keras_dyn.report.metrics.base import MetricError
+
+    stats = {n: {"zero_frac_mean": [0.2], "zero_frac_all_mean": [0.3]}
+             for n in ("hidden1/kernel", "hidden2/kernel", "output/kernel")}
+    table = {"epoch": [1], "first_kernel": "hidden1/kernel", "last_kernel": "output/kernel", "stats": stats}
+    old = {"run": {"hidden": [4, 4]}, "gradients": table}
+    with pytest.raises(MetricError, match="constant inputs"):
+        M.value(old, "grad_zero_frac", {"layer": "hidden1/kernel"})
+    assert M.value(old, "grad_zero_frac", {"layer": "hidden2/kernel"}) == pytest.approx(0.2)
+    new = {"run": {"hidden": [4, 4]}, "gradients": {**table, "constant_inputs": 3}}
+    assert M.value(new, "grad_zero_frac", {"layer": "hidden1/kernel"}) == pytest.approx(0.2)
+    assert M.value(new, "grad_zero_frac_all", {"layer": "hidden1/kernel"}) == pytest.approx(0.3)

@@ -17,11 +17,14 @@ def read_grad(stat):
 
 def read_grad_zero(stat):
     """``zero_frac_mean`` of a results file that left constant-input rows out (it has
-    ``constant_inputs``); an older file counted them and is refused, not read as if it had not."""
+    ``constant_inputs``); an older file counted them in the first kernel, which is refused there
+    (not read as if it had not); its other variables have no input rows and read as they are."""
     series = read_grad(stat)
 
     def read(result, params):
-        if "constant_inputs" not in gradient_stats_of(result):
+        t = gradient_stats_of(result)
+        layer = resolve_layer(result, params.get("layer", "first"), variable=True)
+        if "constant_inputs" not in t and layer == t.get("first_kernel"):
             raise MetricError("[gradients] counts the zero gradients of constant inputs (results "
                               "written before constant inputs were left out): read grad_zero_frac_all "
                               "or run it again")
