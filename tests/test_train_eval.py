@@ -68,3 +68,17 @@ def test_an_older_results_file_gives_its_running_mean_by_name_only():
     for name in ("train_accuracy", "train_loss", "train_test_gap"):
         with pytest.raises(MetricError, match="end-of-epoch"):
             M.value(old, name, {})
+
+
+def test_progress_shows_the_epoch_end_numbers():
+    import io
+
+    from keras_dyn.callbacks.progress import Progress
+
+    p = Progress(1, 1, "r", stream=io.StringIO())
+    p.params = {"epochs": 2}
+    p.on_train_begin()
+    p.on_epoch_end(0, {"loss": 0.5, "accuracy": 0.4, "train_loss": 0.3, "train_accuracy": 0.9})
+    p.on_epoch_end(1, {"loss": 0.5, "accuracy": 0.4})  # no subset: the running means
+    first, second = p.stream.getvalue().splitlines()
+    assert "loss 0.3000  acc 0.9000" in first and "loss 0.5000  acc 0.4000" in second
