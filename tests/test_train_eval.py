@@ -78,7 +78,9 @@ def test_progress_shows_the_epoch_end_numbers():
     p = Progress(1, 1, "r", stream=io.StringIO())
     p.params = {"epochs": 2}
     p.on_train_begin()
+    p.on_epoch_begin(0)
     p.on_epoch_end(0, {"loss": 0.5, "accuracy": 0.4, "train_loss": 0.3, "train_accuracy": 0.9})
+    p.on_epoch_begin(1)
     p.on_epoch_end(1, {"loss": 0.5, "accuracy": 0.4})  # no subset: the running means
     first, second = p.stream.getvalue().splitlines()
     assert "loss 0.3000  acc 0.9000" in first and "loss 0.5000  acc 0.4000" in second
