@@ -14,10 +14,16 @@ from __future__ import annotations
 import keras
 
 from keras_dyn.config import ModelConfig
+from keras_dyn.initializers import gain_value, set_initial_weights
 
 
-def build_model(cfg: ModelConfig, input_shape, num_classes: int, name: str = "mlp") -> keras.Model:
+def build_model(cfg: ModelConfig, input_shape, num_classes: int, name: str = "mlp",
+                seed: int | None = None) -> keras.Model:
     """Return an uncompiled functional MLP.
+
+    With ``seed``, every kernel is drawn in float64 NumPy from it
+    (:func:`keras_dyn.initializers.set_initial_weights`: the same bits on every machine) and the
+    biases are zero; without, Keras's own initialisers draw them (counting parameters, tests).
 
     Args:
         cfg: the model section (hidden widths, activation, initialiser, output, dtype: every
@@ -35,7 +41,7 @@ def build_model(cfg: ModelConfig, input_shape, num_classes: int, name: str = "ml
         x = keras.layers.Dense(
             units,
             activation=cfg.activation,
-            kernel_initializer=keras.initializers.get(cfg.keras_initializer),
+            kernel_initializer=_keras_initializer(cfg),
             name=f"hidden{i}",
             dtype=dtype,
         )(x)
@@ -45,11 +51,24 @@ def build_model(cfg: ModelConfig, input_shape, num_classes: int, name: str = "ml
     outputs = keras.layers.Dense(
         1 if sigmoid else num_classes,
         activation="sigmoid" if sigmoid else "softmax",
-        kernel_initializer=keras.initializers.get(cfg.keras_initializer),
+        kernel_initializer=_keras_initializer(cfg),
         name="output",
         dtype=dtype,
     )(x)
-    return keras.Model(inputs, outputs, name=name)
+    model = keras.Model(inputs, outputs, name=name)
+    if seed is not None:
+        set_initial_weights(model, cfg.keras_initializer, seed, getattr(cfg, "init_gain", 1.0))
+    return model
+
+
+def _keras_initializer(cfg: ModelConfig):
+    """Keras's initialiser of the config (the gain applied to orthogonal and identity)."""
+    name = cfg.keras_initializer
+    if name in ("orthogonal", "identity"):
+        gain = gain_value(getattr(cfg, "init_gain", 1.0))
+        cls = keras.initializers.Orthogonal if name == "orthogonal" else keras.initializers.Identity
+        return cls(gain=gain)
+    return keras.initializers.get(name)
 
 
 def training_loss(cfg: ModelConfig) -> keras.losses.Loss:

@@ -54,7 +54,7 @@ def _results(vals):
             out.append({"run": {"seed": seed, "status": "complete", "hidden": [units, units],
                                 "name": f"w{units}_n{noise}_s{seed}", "point": {"units": units, "label_noise": noise}},
                         "epochs": {"epoch": [1, 2, 3], "val_accuracy": [0.5, 0.6, v],
-                                   "test_accuracy": [0.5, 0.6, v], "accuracy": [0.6, 0.7, 0.8]}})
+                                   "test_accuracy": [0.5, 0.6, v], "train_accuracy": [0.6, 0.7, 0.8]}})
     return out
 
 

@@ -155,9 +155,10 @@ def test_results_keep_nan_and_inf_as_toml_numbers():
 def test_final_skips_nan_validation_epochs_and_reports_rates():
     epochs = {"epoch": [1, 2, 3], "val_accuracy": [0.5, float("nan"), 0.4],
               "test_accuracy": [0.6, 0.1, 0.2], "test_loss": [1.0, float("nan"), 2.0],
-              "accuracy": [0.5, 0.5, 0.5], "seconds": [1.0, 2.0, 1.0], "cpu_seconds": [2.0, 3.0, 1.0]}
+              "train_accuracy": [0.5, 0.5, 0.7], "train_accuracy_running": [0.4, 0.5, 0.6], "seconds": [1.0, 2.0, 1.0], "cpu_seconds": [2.0, 3.0, 1.0]}
     final = _final(epochs, steps=40)
     assert final["best_val_epoch"] == 1 and final["test_accuracy_at_best_val"] == 0.6
     assert final["train_seconds"] == 4.0 and final["train_cpu_seconds"] == 6.0
     assert final["steps"] == 40 and final["steps_per_second"] == 10.0
+    assert final["train_accuracy"] == 0.7 and final["train_accuracy_running"] == 0.6  # the last epoch's
     assert "best_val_epoch" not in _final({"val_accuracy": [float("nan")]})

@@ -18,11 +18,11 @@ from keras_dyn.report.sections import SECTIONS
 
 def _result(val=None, loss=None, status="complete", lr=None):
     n = len(val or loss)
-    epochs = {"epoch": list(range(1, n + 1)), "accuracy": [0.9] * n}
+    epochs = {"epoch": list(range(1, n + 1)), "train_accuracy": [0.9] * n}
     if val is not None:
         epochs["val_accuracy"] = list(val)
     if loss is not None:
-        epochs["loss"] = list(loss)
+        epochs["train_loss"] = epochs["train_loss_running"] = list(loss)
         epochs["val_loss"] = list(loss)
     if lr is not None:
         epochs["learning_rate"] = list(lr)

@@ -172,3 +172,56 @@ def test_fused_kernel_and_tensorflow_ops_record_the_same_histograms(every, monke
     assert np.abs(counts_on - counts_off).sum() <= 0.001 * counts_off.sum()
     np.testing.assert_array_equal(on["loghist"][-1].sum(-1), off["loghist"][-1].sum(-1))
     assert np.abs(on["loghist"][-1] - off["loghist"][-1]).sum() <= 0.001 * off["loghist"][-1].sum()
+
+
+@pytest.mark.parametrize("mode", ["applied", "probe"])
+def test_zero_fraction_leaves_constant_inputs_out(mode):
+    """Inputs constant over the training set (an always-0 pixel, a constant 0.5) are left out of
+    the first kernel's zero fraction; zero_frac_all counts every entry."""
+    from keras_dyn.data import constant_features
+
+    x, y = tiny_data(32)
+    x[:, 0, 0] = 0.0  # 0 everywhere: its kernel row's gradient is exactly 0 at every step
+    x[:, 0, 1] = 0.0
+    x[:, 3, 3] = 0.5  # constant, not 0: its row's gradient is 0.5 * the bias gradient
+    constant = constant_features(x)
+    assert sorted(constant.tolist()) == [0.0, 0.0, 0.5]
+    model = tiny_model(hidden=(8,))
+    if mode == "applied":
+        model = instrument(model)
+    model.compile(keras.optimizers.SGD(0.1), "sparse_categorical_crossentropy")
+    kwargs = {"mode": "probe", "probe_x": x, "probe_y": y} if mode == "probe" else {}
+    cb = GradientStatistics(None, constant_inputs=constant, **kwargs)
+    model.fit(x, y, batch_size=32, epochs=1, shuffle=False, verbose=0, callbacks=[cb])
+    res = cb.results()
+    assert res["constant_inputs"] == 3 and res["constant_zero_inputs"] == 2
+    kernel = res["stats"]["hidden1/kernel"]
+    assert kernel["zero_frac_all_mean"][0] >= 2 / 16  # the two always-0 rows of 16
+    with tf.GradientTape() as tape:  # the kept rows of the gradient, computed independently
+        loss = keras.losses.sparse_categorical_crossentropy(y, model(x, training=True))
+        loss = tf.reduce_mean(loss)
+    g = tape.gradient(loss, model.get_layer("hidden1").kernel).numpy()
+    kept = np.delete(g, [0, 1, 15], axis=0)
+    if mode == "probe":  # probe mode measures the final weights: compare exactly
+        assert kernel["zero_frac_mean"][0] == pytest.approx(np.mean(kept == 0), abs=1e-6)
+        assert kernel["zero_frac_all_mean"][0] == pytest.approx(np.mean(g == 0), abs=1e-6)
+    else:  # one step on the whole batch, before its update: relu units alive, so no zeros
+        assert kernel["zero_frac_mean"][0] < kernel["zero_frac_all_mean"][0]
+    for name in ("hidden1/bias", "output/kernel"):
+        assert res["stats"][name]["zero_frac_mean"] == res["stats"][name]["zero_frac_all_mean"]
+
+
+def test_grad_zero_frac_refuses_an_older_first_kernel_only():
+    from keras_dyn.report import metrics as M
+    from keras_dyn.report.metrics.base import MetricError
+
+    stats = {n: {"zero_frac_mean": [0.2], "zero_frac_all_mean": [0.3]}
+             for n in ("hidden1/kernel", "hidden2/kernel", "output/kernel")}
+    table = {"epoch": [1], "first_kernel": "hidden1/kernel", "last_kernel": "output/kernel", "stats": stats}
+    old = {"run": {"hidden": [4, 4]}, "gradients": table}
+    with pytest.raises(MetricError, match="constant inputs"):
+        M.value(old, "grad_zero_frac", {"layer": "hidden1/kernel"})
+    assert M.value(old, "grad_zero_frac", {"layer": "hidden2/kernel"}) == pytest.approx(0.2)
+    new = {"run": {"hidden": [4, 4]}, "gradients": {**table, "constant_inputs": 3}}
+    assert M.value(new, "grad_zero_frac", {"layer": "hidden1/kernel"}) == pytest.approx(0.2)
+    assert M.value(new, "grad_zero_frac_all", {"layer": "hidden1/kernel"}) == pytest.approx(0.3)

@@ -55,7 +55,7 @@ def _grad_table(depth, seed, scale_first=1.0, cv_first=0.3, epochs=E):
                     "std_mean": [0.0] * epochs, "zero_frac_mean": [0.1] * epochs}
     first, last = "hidden1/kernel", "output/kernel"
     edges = list(np.linspace(-8, 1, 10))
-    return {"variables": names, "sizes": sizes, "first_kernel": first, "last_kernel": last,
+    return {"variables": names, "sizes": sizes, "first_kernel": first, "last_kernel": last, "constant_inputs": 0,
             "epoch": list(range(1, epochs + 1)), "steps": [8] * epochs,
             "attenuation": [a / b for a, b in zip(stats[first]["norm_mean"], stats[last]["norm_mean"])],
             "stats": stats, "loghist_edges": edges,
@@ -73,10 +73,10 @@ def _run(tmp_path, seed, point, hidden, *, noise=0.0, grads=None, shifts=None, d
                  "dataset": "mnist", "hidden": hidden, "params": 1000, "n_train": 100, "n_val": 20,
                  "n_test": 50, "epochs": E, "steps_per_epoch": 8, "status": "complete"},
          "final": {"test_accuracy": test[-1]},
-         "epochs": {"epoch": list(range(1, E + 1)), "accuracy": [0.9 + 0.02 * e for e in range(E)],
+         "epochs": {"epoch": list(range(1, E + 1)), "train_accuracy": [0.9 + 0.02 * e for e in range(E)],
                     "val_accuracy": [v + rng.normal(0, 1e-4) for v in val],
                     "test_accuracy": [t + rng.normal(0, 0.002) for t in test],
-                    "loss": [1.0 - 0.2 * e for e in range(E)]}}
+                    "train_loss": [1.0 - 0.2 * e for e in range(E)]}}
     if grads is not None:
         r["gradients"] = grads
     layers = [f"hidden{i}" for i in range(1, len(hidden) + 1)]
@@ -529,7 +529,7 @@ def _fit_run(tmp_path, seed, corruption, train, test, cpu=0.5):
                     "point": {"corruption": corruption}, "dataset": "mnist", "hidden": [8], "params": 1000,
                     "num_classes": 10, "epochs": len(train), "status": "complete"},
             "final": {"train_cpu_seconds": cpu * len(train)},
-            "epochs": {"epoch": list(range(1, len(train) + 1)), "accuracy": train,
+            "epochs": {"epoch": list(range(1, len(train) + 1)), "train_accuracy": train,
                        "val_accuracy": test, "test_accuracy": test,
                        "cpu_seconds": [cpu] * len(train)}}
 

@@ -62,6 +62,9 @@ def test_one_folder_per_seed_with_config_and_results(finished):
         assert final["train_cpu_seconds"] == pytest.approx(sum(epochs["cpu_seconds"]))
         assert final["train_seconds"] <= run["wall_seconds"]
         assert final["steps_per_second"] == pytest.approx(final["steps"] / final["train_seconds"])
+        assert final["train_accuracy"] == epochs["train_accuracy"][-1]  # epoch-end, not the running mean
+        assert len(epochs["train_accuracy_running"]) == cfg.training.epochs
+        assert run["n_train_eval"] == min(run["n_train"], cfg.log.train_eval_size or run["n_train"])
     assert len(load_results(logdir / "tiny")) == 2
 
 
@@ -76,9 +79,11 @@ def test_event_files_hold_one_value_per_epoch(finished):
         assert [step for step, _ in values] == list(range(1, epochs + 1)), (sub, tag)  # epochs 1..E
     epochs_table = records[0].results["epochs"]
     assert epochs_table["epoch"] == list(range(1, epochs + 1))
-    for sub, key in [("train", "loss"), ("train", "accuracy"), ("validation", "val_loss"),
-                     ("validation", "val_accuracy"), ("test", "test_accuracy")]:
-        logged = [v for _, v in scalars(run_dir / sub, "epoch_" + key.replace("val_", "").replace("test_", ""))]
+    for sub, key in [("train", "train_loss"), ("train", "train_accuracy"), ("validation", "val_loss"),
+                     ("validation", "val_accuracy"), ("test", "test_accuracy"),
+                     ("train", "train_loss_running"), ("train", "train_accuracy_running")]:
+        tag = "epoch_" + key.replace("val_", "").replace("test_", "").replace("train_", "")
+        logged = [v for _, v in scalars(run_dir / sub, tag)]
         assert logged == pytest.approx(epochs_table[key], rel=1e-6), (sub, key)
     cpu = [v for _, v in scalars(run_dir / "train", "epoch_cpu_seconds")]
     assert cpu == pytest.approx(epochs_table["cpu_seconds"], rel=1e-6)
@@ -89,7 +94,8 @@ def test_same_seed_same_numbers_and_no_overwrite(finished):
     again = run_experiment(cfg.replace(training={"seeds": [0]}), logdir, verbose=False, restart=True)
     assert again[0].run_dir.name == "w8-8_bs32_s0_2"  # --restart: a new folder, the old one kept
     assert (records[0].run_dir / "results.toml").is_file()
-    assert again[0].results["epochs"]["loss"] == pytest.approx(records[0].results["epochs"]["loss"], rel=1e-5)
+    assert again[0].results["epochs"]["train_loss"] == pytest.approx(records[0].results["epochs"]["train_loss"],
+                                                                     rel=1e-5)
 
 
 def test_missing_data_gives_one_line_and_writes_nothing(tmp_path):

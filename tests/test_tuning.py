@@ -66,6 +66,11 @@ def test_hidden_lists_are_encoded_as_strings():
     assert encode("units", 64) == 64 and decode("units", 64) == 64
 
 
+def test_init_gain_values_are_one_type_for_a_choice():
+    assert [encode("init_gain", v) for v in (1.0, "relu")] == ["1.0", "relu"]
+    assert [decode("init_gain", v) for v in ("1.0", "relu")] == [1.0, "relu"]
+
+
 def test_hypermodel_declares_one_choice_per_grid_key_and_seed_last(tmp_path):
     cfg = from_dict({"data": {"dataset": "circle"}, "model": {"hidden": [8, 8]},
                      "training": {"seeds": [0, 1]},
@@ -210,7 +215,7 @@ def test_grid_matches_run_experiment(tmp_path):
     assert [r.run_dir.name for r in by_tuner] == [r.run_dir.name for r in by_run]
     for t, r in zip(by_tuner, by_run):
         assert t.results["run"]["point"] == r.results["run"]["point"]
-        assert t.results["epochs"]["loss"] == pytest.approx(r.results["epochs"]["loss"], rel=1e-4)
+        assert t.results["epochs"]["train_loss_running"] == pytest.approx(r.results["epochs"]["train_loss_running"], rel=1e-4)
         assert t.results["final"]["test_accuracy"] == pytest.approx(r.results["final"]["test_accuracy"], abs=1e-6)
     saved = read_toml(by_tuner[0].run_dir / "results.toml")
     assert saved["run"]["name"] == "w4-4_bs32_s0"
@@ -235,7 +240,7 @@ def test_resume_with_another_config_is_refused(tmp_path):
         run_grid(cfg.replace(training={"epochs": 2}), tmp_path / "logs", verbose=False)
     records = run_grid(cfg.replace(training={"epochs": 2}), tmp_path / "logs", verbose=False,
                        restart=True)
-    assert [len(r.results["epochs"]["loss"]) for r in records] == [2]
+    assert [len(r.results["epochs"]["train_loss_running"]) for r in records] == [2]
 
 
 def test_hparams_dashboard_shows_whole_numbers_as_whole_numbers():

@@ -38,7 +38,7 @@ def _results(series):
             out.append({"run": {"seed": seed, "status": "complete", "hidden": [units, units],
                                 "name": f"w{units}_n{noise}_s{seed}", "point": {"units": units, "label_noise": noise}},
                         "epochs": {"epoch": list(range(1, n + 1)), "val_accuracy": list(vals),
-                                   "test_accuracy": list(vals), "accuracy": list(vals)}})
+                                   "test_accuracy": list(vals), "train_accuracy": list(vals)}})
     return out
 
 

@@ -50,9 +50,22 @@ class GradientStatistics(DiagnosticCallback):
     number of updates done when the probe ran (0 for a probe before the first update). Works
     with any model.
 
+    **Constant inputs.** An input feature that is the same in every training example (MNIST's
+    border pixels, always 0) gives its row of the first kernel the gradient ``c * db`` (``db``
+    the bias gradient): exactly zero for ``c = 0`` at every step, whatever the network does.
+    With ``constant_inputs`` (the values of those features), the first kernel's ``zero_frac``
+    counts only the rows of the other inputs: per step, the zero entries of the constant rows
+    (all of them for ``c = 0``, those of a zero bias-gradient entry otherwise) are taken off the
+    count and their entries off the total. The per-step ``zero_frac`` tag and the results'
+    ``zero_frac_mean`` are that fraction; ``zero_frac_all_mean`` counts every entry (equal for
+    every other variable). Dead units (``ActivationStatistics``) concern hidden units only and
+    need no such correction.
+
     ``results()`` (``results_key = "gradients"``) holds, per variable and per epoch, the
     aggregates of the per-step norms (``norm_mean``, ``norm_var``, ``norm_std``, ``norm_cv``) and
-    the epoch means of ``mean_abs``, ``std`` and ``zero_frac``; ``attenuation`` per epoch; the
+    the epoch means of ``mean_abs``, ``std``, ``zero_frac`` (constant-input rows left out) and
+    ``zero_frac_all`` (every entry); ``constant_inputs`` and ``constant_zero_inputs`` (how many
+    inputs were constant over the training set, and how many of them 0); ``attenuation`` per epoch; the
     per-step norms themselves (``step_norms[var][i]`` for the i-th recorded epoch, 6 significant
     digits, for figures of the spread within each epoch); ``epoch`` (1, 2, ...) and ``steps``
     (updates in each epoch); and the histogram of ``log10|g|`` at each epoch end on the fixed
@@ -67,6 +80,8 @@ class GradientStatistics(DiagnosticCallback):
         probe_x, probe_y: the fixed batch for probe mode.
         keep_step_norms: keep the per-step norms in ``results()``.
         subdir: sub-folder of ``log_dir`` for the summaries.
+        constant_inputs: the values of the input features that are constant over the training
+            set (:func:`keras_dyn.data.constant_features`); ``None`` or empty: none.
 
     Example:
         >>> from keras_dyn.recording import instrument
@@ -81,7 +96,7 @@ class GradientStatistics(DiagnosticCallback):
 
     def __init__(self, log_dir=None, histogram_every: int = 0, mode: str = "applied",
                  probe_x=None, probe_y=None, keep_step_norms: bool = True, subdir: str = "train",
-                 step_summary_every: int = 1):
+                 step_summary_every: int = 1, constant_inputs=None):
         super().__init__(log_dir, every=1, subdir=subdir)
         if mode not in ("applied", "probe"):
             raise KerasDynError(f"GradientStatistics: unknown mode {mode!r}; allowed: applied, probe")
@@ -92,6 +107,9 @@ class GradientStatistics(DiagnosticCallback):
         self.mode = mode
         self.probe_x, self.probe_y = probe_x, probe_y
         self.keep_step_norms = keep_step_norms
+        values = np.asarray([] if constant_inputs is None else constant_inputs, np.float64).ravel()
+        self.constant_zero = int(np.sum(values == 0))
+        self.constant_other = int(len(values) - self.constant_zero)
 
     # ------------------------------------------------------------------ set-up
 
@@ -114,6 +132,11 @@ class GradientStatistics(DiagnosticCallback):
         kernels = [i for i, n in enumerate(self.names) if n.endswith("/kernel")]
         self.first_kernel = kernels[0] if kernels else 0
         self.last_kernel = kernels[-1] if kernels else len(self.names) - 1
+        first_name = self.names[self.first_kernel] if self.names else ""
+        bias_name = first_name.rsplit("/", 1)[0] + "/bias"
+        self.first_bias = self.names.index(bias_name) if bias_name in self.names else None
+        shape = tuple(model.trainable_weights[self.first_kernel].shape) if kernels else (0, 0)
+        self.first_shape = (int(np.prod(shape[:-1])), int(shape[-1])) if len(shape) > 1 else (0, 0)
         writer = self.writer()
         if writer is not None:
             step_tags = [f"{self.prefix}/{n}/{s}" for n in self.names for s in STATS]
@@ -134,8 +157,11 @@ class GradientStatistics(DiagnosticCallback):
             "steps": [],
             "attenuation": [],
             "stats": {n: {k: [] for k in ("norm_mean", "norm_var", "norm_std", "norm_cv",
-                                           "mean_abs_mean", "std_mean", "zero_frac_mean")}
+                                           "mean_abs_mean", "std_mean", "zero_frac_mean",
+                                           "zero_frac_all_mean")}
                       for n in self.names},
+            "constant_inputs": self.constant_zero + self.constant_other,
+            "constant_zero_inputs": self.constant_zero,
             "loghist_edges": [float(e) for e in LOG_EDGES],
             "loghist": {n: [] for n in self.names},
         }
@@ -179,6 +205,8 @@ class GradientStatistics(DiagnosticCallback):
             epoch_end_hist = True
         if len(stats) == 0:
             return None
+        zero_all = stats[:, :, 3].astype(np.float64)
+        stats = self._without_constant_rows(stats)
         norms = stats[:, :, 0].astype(np.float64)
         finite = np.isfinite(stats).all(axis=2)  # [steps, vars]: the gradient had no NaN / inf
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
@@ -215,12 +243,31 @@ class GradientStatistics(DiagnosticCallback):
                     "norm_mean": sig(mean[v]), "norm_var": sig(var[v]), "norm_std": sig(std[v]),
                     "norm_cv": sig(cv[v]), "mean_abs_mean": sig(stats[:, v, 1].mean()),
                     "std_mean": sig(stats[:, v, 2].mean()),
-                    "zero_frac_mean": sig(stats[:, v, 3].mean())}
+                    "zero_frac_mean": sig(stats[:, v, 3].mean()),
+                    "zero_frac_all_mean": sig(zero_all[:, v].mean())}
             counts = loghists[-1, v] if last_ok else np.zeros(len(LOG_EDGES) - 1)
             values["loghist"][name] = [int(c) for c in counts]
             if self.keep_step_norms:
                 values["step_norms"][name] = [sig(x) for x in norms[:, v]]
         return Record(values)
+
+    def _without_constant_rows(self, stats):
+        """``stats`` with the first kernel's zero fraction counted over the rows of the
+        non-constant inputs only (see the class docstring)."""
+        n_in, units = self.first_shape
+        k = self.constant_zero + self.constant_other
+        if not k or not units:
+            return stats
+        stats = np.array(stats, copy=True)
+        zf = stats[:, self.first_kernel, 3].astype(np.float64)
+        zb = (stats[:, self.first_bias, 3].astype(np.float64) if self.first_bias is not None
+              else np.zeros(len(stats)))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            zeros = zf * n_in * units - units * (self.constant_zero + self.constant_other * zb)
+            kept = (n_in - k) * units
+            stats[:, self.first_kernel, 3] = (np.clip(zeros / kept, 0.0, 1.0) if kept > 0
+                                              else np.full(len(stats), np.nan))
+        return stats
 
     def _write_histograms(self, hists, hist_steps, ok):
         """All-finite rows in one table write; rows with a non-finite gradient tag by tag."""
@@ -274,3 +321,4 @@ class GradientStatistics(DiagnosticCallback):
         self._probe_rows.append(np.asarray(rows, np.float32))
         self._probe_steps.append(int(step))
         self._probe_hists.append((np.stack(hists), np.stack(logs)))
+

@@ -11,6 +11,10 @@ import keras
 class Progress(keras.callbacks.Callback):
     """Prints ``[run k/n name] epoch e/E loss .. acc .. val .. test .. 3.1s  ETA run 20s, all 4m``.
 
+    ``loss`` and ``acc`` are the epoch-end training numbers (``train_loss``/``train_accuracy``,
+    put in the logs by :class:`~keras_dyn.callbacks.epoch_recorder.EpochRecorder`), else Keras's
+    running means.
+
     Args:
         run_index: 1-based index of this run in the experiment.
         run_count: number of runs in the experiment.
@@ -45,9 +49,11 @@ class Progress(keras.callbacks.Callback):
         left_all = left_run + per_epoch * self.remaining_epochs_after
         parts = [f"[run {self.run_index}/{self.run_count} {self.run_name}]",
                  f"epoch {epoch + 1}/{self._epochs}"]
-        for key, label in (("loss", "loss"), ("accuracy", "acc"), ("val_accuracy", "val_acc"),
-                           ("test_accuracy", "test_acc")):
-            if key in logs:
+        # the epoch-end training numbers (EpochRecorder puts them in logs), else Keras's running means
+        for keys, label in ((("train_loss", "loss"), "loss"), (("train_accuracy", "accuracy"), "acc"),
+                            (("val_accuracy",), "val_acc"), (("test_accuracy",), "test_acc")):
+            key = next((k for k in keys if k in logs), None)
+            if key is not None:
                 parts.append(f"{label} {float(logs[key]):.4f}")
         parts.append(f"{elapsed:.1f}s")
         parts.append(f"ETA run {_fmt(left_run)}, all {_fmt(left_all)}")

@@ -60,6 +60,12 @@ def check_run_combinations(cfg, point: dict, run_cfg):
         raise ConfigError(cfg.source, "model.output", f"\"sigmoid\" (one unit, binary cross-entropy) "
                           f"needs 2-class data; {dataset} ({data_key}) has {DATASET_SHAPES[dataset][1]} "
                           f"classes: use \"softmax\"")
+    gain, init = run_cfg.model.init_gain, run_cfg.model.keras_initializer
+    if gain != 1.0 and init not in ("orthogonal", "identity"):
+        raise ConfigError(cfg.source, grid_key_of(cfg, point, "model.init_gain"), f"a gain of "
+                          f"{gain} scales orthogonal and identity kernels only; the initializer "
+                          f"({grid_key_of(cfg, point, 'model.initializer')}) is "
+                          f"{run_cfg.model.initializer!r}: use 1.0")
     if cfg.probes.decision_grid and dataset not in SYNTHETIC:
         raise ConfigError(cfg.source, "probes.decision_grid", f"needs 2-D inputs (circle, nested_rings); "
                           f"{dataset} ({data_key}) is an image data set: use 0")

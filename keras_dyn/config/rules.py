@@ -19,7 +19,8 @@ from keras_dyn.errors import ConfigError
 def check_value(source, dotted, rule_key, value, fld):
     default = fld.default if fld.default is not dataclasses.MISSING else fld.default_factory()
     rule = RULES.get(rule_key)
-    value = _coerce(source, dotted, value, default)
+    if not getattr(rule, "any_type", False):  # such a rule checks the type itself
+        value = _coerce(source, dotted, value, default)
     if rule is not None:
         value = rule(source, dotted, value)
     return value
@@ -138,6 +139,20 @@ def _initializer(source, dotted, value):
                       f"name ({', '.join(sorted(KERAS_INITIALIZERS))})")
 
 
+@_allows("a number > 0 and <= 100, or \"relu\" (sqrt(2)); not 1 only with orthogonal or identity")
+def _gain(source, dotted, value):
+    if value == "relu":
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(source, dotted, f"must be a number or \"relu\", not {show(value)}")
+    if not (math.isfinite(value) and 0 < value <= 100):
+        raise ConfigError(source, dotted, f"{value} is out of range; allowed: > 0 and <= 100, or \"relu\"")
+    return float(value)
+
+
+_gain.any_type = True
+
+
 @_allows("a list of distinct names from: " + ", ".join(SHIFT_KINDS))
 def _shift_list(source, dotted, value):
     for item in value:
@@ -199,6 +214,7 @@ RULES = {
     "model.hidden": _int_list(1, MAX_WIDTH, what="layer widths", max_len=MAX_LAYERS),
     "model.activation": _activation,
     "model.initializer": _initializer,
+    "model.init_gain": _gain,
     "model.output": _choice(OUTPUTS),
     "model.dtype": _choice(DTYPES),
     "training.optimizer": _choice(OPTIMIZERS),
@@ -214,6 +230,7 @@ RULES = {
     "log.gradient_mode": _choice(GRADIENT_MODES),
     "log.gradient_histogram_every": _range(0),
     "log.step_scalars_every": _range(0),
+    "log.train_eval_size": _range(0),
     "log.probe_size": _range(1),
     "log.every": _range(1),
     "probes.shifts": _shift_list,

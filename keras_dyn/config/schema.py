@@ -168,7 +168,10 @@ class ModelConfig:
 
     hidden: tuple = _key((128, 128), "hidden layer widths; the output layer follows from the data")
     activation: str = _key("relu", "activation of every hidden layer")
-    initializer: str = _key("glorot_uniform", "kernel initialiser of every layer")
+    initializer: str = _key("glorot_uniform", "kernel initialiser of every layer, drawn in float64 NumPy "
+                            "from the run's seed (the same weights on every machine)")
+    init_gain: float = _key(1.0, "orthogonal and identity only: the gain their kernels are scaled by; "
+                            "\"relu\" = sqrt(2), the ReLU gain")
     output: str = _key("softmax", "softmax over the classes, or one sigmoid unit with binary "
                        "cross-entropy (2-class data only)")
     dtype: str = _key("float32", "the arithmetic of every layer, its weights and its optimiser state")
@@ -201,6 +204,9 @@ class LogConfig:
 
     tensorboard: bool = _key(True, "write TensorBoard event files (the results file is written either way)")
     test_every_epoch: bool = _key(True, "evaluate the test set every epoch (false: once, at the end)")
+    train_eval_size: int = _key(5000, "training examples (a fixed subset drawn from the run's seed; 0 = all) "
+                                "evaluated with each epoch's end weights: train_loss, train_accuracy "
+                                "(Keras's running means: train_*_running)")
     gradients: bool = _key(True, "per-step statistics of the gradients, per layer")
     gradient_mode: str = _key("applied", "applied: the training batches' gradients; probe: a separate fixed "
                               "batch, tagged grad_probe/")
@@ -266,6 +272,7 @@ GRID_KEYS = {
     **{f"units_{i}": ("model", "hidden") for i in range(1, 9)},
     "activation": ("model", "activation"),
     "initializer": ("model", "initializer"),
+    "init_gain": ("model", "init_gain"),
     "optimizer": ("training", "optimizer"),
     "learning_rate": ("training", "learning_rate"),
     "batch_size": ("training", "batch_size"),
@@ -294,6 +301,7 @@ GRID_KEY_DOCS = {
 RUN_NAME_TAGS = {
     "activation": "",
     "initializer": "init-",
+    "init_gain": "gain",
     "optimizer": "",
     "learning_rate": "lr",
     "epochs": "ep",

@@ -43,7 +43,7 @@ from keras_dyn.data.datasets import (
 )
 from keras_dyn.errors import DataError
 
-__all__ = ["Dataset", "load_dataset", "load_raw", "make_circle", "make_nested_rings"]
+__all__ = ["Dataset", "constant_features", "load_dataset", "load_raw", "make_circle", "make_nested_rings"]
 
 VALUE_RANGES = {"zero_one": (0.0, 1.0), "minus_one_one": (-1.0, 1.0)}
 
@@ -194,3 +194,17 @@ def _label_noise(y_train: np.ndarray, cfg: DataConfig, num_classes: int):
 
 def _rng(seed: int, stream: int) -> np.random.Generator:
     return np.random.default_rng([seed, stream])
+
+def constant_features(x) -> np.ndarray:
+    """The values of the input features (flattened) that are the same in every row of ``x``
+    (the training set): for MNIST the always-0 border pixels.
+
+    Example:
+        >>> constant_features(np.array([[0., 1., 5.], [0., 2., 5.]]))
+        array([0., 5.])
+    """
+    flat = np.asarray(x).reshape(len(x), -1)
+    if not len(flat):
+        return np.zeros(0)
+    same = np.all(flat == flat[0], axis=0)
+    return flat[0][same].astype(np.float64)

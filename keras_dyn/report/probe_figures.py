@@ -125,14 +125,14 @@ def noisy_label_curves(runs, path, results_key="noisy_labels", title="Training o
     Args:
         runs: ``{label: [results, ...]}``, e.g. ``{"noise 0.4": [...]}``; ``results`` are dicts
             read from ``results.toml`` holding a ``[noisy_labels]`` table (runs without noise
-            may lack it; then ``[epochs].accuracy`` and ``test_accuracy`` are used).
+            may lack it; then ``[epochs].train_accuracy`` and ``test_accuracy`` are used).
     """
     plt = _plt()
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, (label, results_list) in enumerate(runs.items()):
         color = colors[i % len(colors)]
-        train = _series(results_list, results_key, "train_acc") or _series(results_list, "epochs", "accuracy")
+        train = _series(results_list, results_key, "train_acc") or _series(results_list, "epochs", "train_accuracy")
         test = _series(results_list, results_key, "test_acc") or _series(results_list, "epochs", "test_accuracy")
         clean = _series(results_list, results_key, "clean_acc")
         _line(ax1, train, f"{label}: train (labels trained on)", color, "--")

@@ -51,3 +51,21 @@ def fixed_order_dataset(x, y, orders: np.ndarray, batch_size: int):
         lambda perm: tf.data.Dataset.from_tensor_slices(perm).batch(batch_size))
     ds = ds.apply(tf.data.experimental.assert_cardinality(len(orders) * per_epoch))
     return ds.map(lambda idx: (tf.gather(x_t, idx), tf.gather(y_t, idx))).prefetch(2)
+
+
+#: mixed into the run's seed so the training-evaluation subset is not any other draw's
+TRAIN_EVAL_STREAM = 21
+
+
+def train_eval_indices(n: int, size: int, seed: int) -> np.ndarray:
+    """The fixed training subset evaluated at every epoch's end (``log.train_eval_size``):
+    ``size`` distinct indices of ``0..n-1`` in increasing order, drawn once from the run's seed
+    (``numpy.random.default_rng([seed, 21])``); every index when ``size`` is 0 or ``>= n``.
+
+    Example:
+        >>> train_eval_indices(10, 3, seed=0)   # the same three indices on every machine
+    """
+    if size <= 0 or size >= n:
+        return np.arange(n)
+    rng = np.random.default_rng([int(seed), TRAIN_EVAL_STREAM])
+    return np.sort(rng.choice(n, size=int(size), replace=False))

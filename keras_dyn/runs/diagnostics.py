@@ -67,16 +67,20 @@ def training_dynamics_callbacks(cfg, data, run_dir) -> list:
     out = []
     if log.gradients:
         from keras_dyn.callbacks.gradient_statistics import GradientStatistics
+        from keras_dyn.data import constant_features
+
+        constant = constant_features(data.x_train)  # its zero gradients are not the network's
 
         if log.gradient_mode == "probe":
             idx = _probe_indices(len(data.x_train), log.probe_size)
             out.append(GradientStatistics(run_dir, histogram_every=log.gradient_histogram_every,
                                           step_summary_every=log.step_scalars_every,
                                           mode="probe", probe_x=data.x_train[idx],
-                                          probe_y=data.y_train[idx]))
+                                          probe_y=data.y_train[idx], constant_inputs=constant))
         else:
             out.append(GradientStatistics(run_dir, histogram_every=log.gradient_histogram_every,
-                                          step_summary_every=log.step_scalars_every))
+                                          step_summary_every=log.step_scalars_every,
+                                          constant_inputs=constant))
     if log.activations:
         from keras_dyn.callbacks.activation_statistics import ActivationStatistics
 

@@ -97,7 +97,7 @@ def build_compiled_model(cfg: ExperimentConfig, data):
     from keras_dyn.runs import diagnostics
 
     keras.utils.set_random_seed(cfg.training.seeds[0])
-    model = build_model(cfg.model, data.input_shape, data.num_classes)
+    model = build_model(cfg.model, data.input_shape, data.num_classes, seed=cfg.training.seeds[0])
     model = diagnostics.prepare_model(model, cfg)
     model.compile(optimizer=build_optimizer(cfg.training, steps_per_epoch_of(cfg, data)),
                   loss=training_loss(cfg.model), metrics=["accuracy"])
@@ -120,7 +120,7 @@ def fit_and_record(cfg: ExperimentConfig, data, run_dir, model, *, point=None, e
     from keras_dyn.callbacks.divergence import StopOnDivergence
     from keras_dyn.callbacks.epoch_recorder import EpochRecorder
     from keras_dyn.runs import diagnostics
-    from keras_dyn.runs.batches import epoch_orders, fixed_order_dataset
+    from keras_dyn.runs.batches import epoch_orders, fixed_order_dataset, train_eval_indices
 
     run_dir = Path(run_dir)
     seed = cfg.training.seeds[0]
@@ -131,8 +131,11 @@ def fit_and_record(cfg: ExperimentConfig, data, run_dir, model, *, point=None, e
     stop = StopOnDivergence()
     # EpochRecorder writes the epoch-level train/validation/test scalars (Keras's own
     # TensorBoard callback is not used: it numbers epochs from 0)
+    # train_loss / train_accuracy: a fixed training subset evaluated with each epoch's end weights
+    sub = train_eval_indices(n_train, cfg.log.train_eval_size, seed)
     recorder = EpochRecorder(data.x_test if cfg.log.test_every_epoch else None, data.y_test,
-                             log_dir=run_dir if cfg.log.tensorboard else None)
+                             log_dir=run_dir if cfg.log.tensorboard else None,
+                             x_train_eval=data.x_train[sub], y_train_eval=data.y_train[sub])
     # With the NumPy twin on, the batch order is drawn in advance (keras_dyn.runs.batches) so the
     # twin can replay it; otherwise Keras shuffles.
     orders = (epoch_orders(n_train, cfg.training.epochs, seed) if cfg.probes.numpy_twin else None)
@@ -174,6 +177,7 @@ def fit_and_record(cfg: ExperimentConfig, data, run_dir, model, *, point=None, e
             "n_train": int(n_train),
             "n_val": int(len(data.x_val)),
             "n_test": int(len(data.x_test)),
+            "n_train_eval": int(len(sub)),
             "steps_per_epoch": steps_per_epoch,
             "steps": steps,
             "wall_seconds": wall,
@@ -206,6 +210,8 @@ def _updates(model) -> int:
 def final_metrics(epochs: dict, steps: int | None = None) -> dict:
     """The ``[final]`` table: last-epoch numbers, the best validation epoch, time and rate.
 
+    ``train_accuracy``/``train_loss``: the last epoch's end-of-epoch evaluation on the training
+    subset; ``train_accuracy_running``: Keras's running mean over the last epoch.
     ``best_val_epoch`` is the epoch (1-based) of the highest finite validation accuracy (left
     out when there is none). ``train_seconds`` / ``train_cpu_seconds`` sum the epochs' wall /
     CPU seconds (training and validation); ``steps_per_second`` = ``steps / train_seconds``.
@@ -214,8 +220,9 @@ def final_metrics(epochs: dict, steps: int | None = None) -> dict:
     if epochs.get("test_accuracy"):
         final["test_accuracy"] = epochs["test_accuracy"][-1]
         final["test_loss"] = epochs["test_loss"][-1]
-    if epochs.get("accuracy"):
-        final["train_accuracy"] = epochs["accuracy"][-1]
+    for key in ("train_accuracy", "train_loss", "train_accuracy_running"):
+        if epochs.get(key):
+            final[key] = epochs[key][-1]
     val = epochs.get("val_accuracy") or []
     finite = [i for i, v in enumerate(val) if math.isfinite(v)]
     if finite:

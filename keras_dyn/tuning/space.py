@@ -22,15 +22,20 @@ FINAL_TAGS = ("val_accuracy", "best_val_accuracy", "test_accuracy", "train_secon
 
 
 def encode(key: str, value):
-    """A grid value as a keras-tuner / HParams value (lists become ``"128-128"``)."""
+    """A grid value as a keras-tuner / HParams value (lists become ``"128-128"``; ``init_gain``,
+    a number or ``"relu"``, always text: one Choice holds values of one type)."""
     if isinstance(value, (list, tuple)):
         return "-".join(str(v) for v in value)
+    if key == "init_gain":
+        return str(value)
     return value
 
 
 def decode(key: str, value):
     if key == "hidden":
         return tuple(int(v) for v in str(value).split("-"))
+    if key == "init_gain":
+        return value if value == "relu" else float(value)
     return value
 
 

@@ -8,10 +8,10 @@ import math
 from keras_dyn.report.metrics.base import (OF_DEFAULT, Metric, MetricError, best_val_epoch, epochs_table,
                                            table_series)
 from keras_dyn.report.metrics.tables import (ratio_of, read_epoch_metric, read_gap, read_global_grad,
-                                             read_grad, read_loss_volatility, read_per_entry, read_per_layer,
-                                             read_rms_attenuation, read_run_value, read_shift,
+                                             read_grad, read_grad_zero, read_loss_volatility, read_per_entry,
+                                             read_per_layer, read_rms_attenuation, read_run_value, read_shift,
                                              read_source_stability, read_twin_lockstep, read_twin_max,
-                                             read_weights)
+                                             read_train_metric, read_weights)
 
 
 def read_layer_spread(result, params):
@@ -131,12 +131,20 @@ _LIST = [
            series=read_epoch_metric("test_accuracy")),
     Metric("val_accuracy", "validation accuracy", "epochs", percent=True, needs="validation",
            series=read_epoch_metric("val_accuracy")),
-    Metric("train_accuracy", "training accuracy (Keras's running mean over the epoch, on the labels trained on)",
-           "epochs", percent=True, series=read_epoch_metric("accuracy")),
+    Metric("train_accuracy", "training accuracy at the epoch's end (its final weights, on the fixed "
+           "training subset log.train_eval_size, the labels trained on)",
+           "epochs", percent=True, series=read_train_metric("train_accuracy")),
+    Metric("train_accuracy_running", "Keras's running mean of the training accuracy over the epoch's "
+           "batches (each before its update: biased low against an end-of-epoch number)",
+           "epochs", percent=True, series=read_train_metric("train_accuracy_running")),
     Metric("test_loss", "test loss", "epochs", series=read_epoch_metric("test_loss")),
     Metric("val_loss", "validation loss", "epochs", needs="validation", series=read_epoch_metric("val_loss")),
-    Metric("train_loss", "training loss (running mean over the epoch)", "epochs", series=read_epoch_metric("loss")),
-    Metric("train_test_gap", "training accuracy minus test accuracy", "epochs", percent=True, series=read_gap),
+    Metric("train_loss", "training loss at the epoch's end (its final weights, on the fixed training "
+           "subset)", "epochs", series=read_train_metric("train_loss")),
+    Metric("train_loss_running", "Keras's running mean of the training loss over the epoch's batches",
+           "epochs", series=read_train_metric("train_loss_running")),
+    Metric("train_test_gap", "training accuracy minus test accuracy, both at the epoch's end",
+           "epochs", percent=True, series=read_gap),
     Metric("learning_rate", "learning rate in force at the end of the epoch", "epochs",
            series=read_epoch_metric("learning_rate")),
     Metric("grad_norm", "mean over the epoch's steps of the applied gradient's L2 norm", "gradients",
@@ -149,8 +157,12 @@ _LIST = [
            ("layer",), needs="gradients", series=read_grad("norm_std")),
     Metric("grad_mean_abs", "mean |g| per entry, averaged over the epoch's steps", "gradients",
            ("layer",), needs="gradients", series=read_grad("mean_abs_mean")),
-    Metric("grad_zero_frac", "fraction of exactly-zero gradient entries, averaged over the epoch's steps",
-           "gradients", ("layer",), percent=True, needs="gradients", series=read_grad("zero_frac_mean")),
+    Metric("grad_zero_frac", "fraction of exactly-zero gradient entries, averaged over the epoch's steps; "
+           "the first kernel's rows of inputs constant over the training set (always-0 pixels) left out",
+           "gradients", ("layer",), percent=True, needs="gradients", series=read_grad_zero("zero_frac_mean")),
+    Metric("grad_zero_frac_all", "fraction of exactly-zero gradient entries counting every entry "
+           "(constant-input rows included)", "gradients", ("layer",), percent=True, needs="gradients",
+           series=read_grad("zero_frac_all_mean")),
     Metric("grad_attenuation", "first-layer kernel gradient norm / last-layer kernel gradient norm (epoch means)",
            "gradients", needs="gradients", series=table_series("gradients", "attenuation")),
     Metric("grad_attenuation_rms", "the same per entry: ratio of RMS gradient entries (norm / sqrt(entries))",

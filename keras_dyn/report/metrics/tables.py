@@ -15,6 +15,23 @@ def read_grad(stat):
     return table_series("gradients", "stats", layer, stat)
 
 
+def read_grad_zero(stat):
+    """``zero_frac_mean`` of a results file that left constant-input rows out (it has
+    ``constant_inputs``); an older file counted them in the first kernel, which is refused there
+    (not read as if it had not); its other variables have no input rows and read as they are."""
+    series = read_grad(stat)
+
+    def read(result, params):
+        t = gradient_stats_of(result)
+        layer = resolve_layer(result, params.get("layer", "first"), variable=True)
+        if "constant_inputs" not in t and layer == t.get("first_kernel"):
+            raise MetricError("[gradients] counts the zero gradients of constant inputs (results "
+                              "written before constant inputs were left out): read grad_zero_frac_all "
+                              "or run it again")
+        return series(result, params)
+    return read
+
+
 def read_per_layer(table, stat):
     """A per-layer statistic; ``layer = "mean"`` averages the hidden layers."""
     def read(result, params):
@@ -92,8 +109,31 @@ def ratio_of(num, den):
     return num / den if den else math.nan
 
 
+#: the results key of Keras's running means before they had their own names
+LEGACY_RUNNING = {"train_loss_running": "loss", "train_accuracy_running": "accuracy"}
+
+
+def read_train_metric(key):
+    """A per-epoch training number: ``train_loss``/``train_accuracy`` (evaluated at the epoch's
+    end on the training subset) or ``train_*_running`` (Keras's running means; older results
+    files hold these as ``loss``/``accuracy``). An older file has no end-of-epoch evaluation:
+    :class:`MetricError`, never the running mean in its place."""
+    def read(result, params):
+        ep = result.get("epochs", {})
+        if key not in ep:
+            legacy = LEGACY_RUNNING.get(key)
+            if legacy in ep:
+                return epochs_table(result, legacy)
+            if legacy is None and "accuracy" in ep:
+                raise MetricError(f"the run has no end-of-epoch {key} (a results file from before "
+                                  f"log.train_eval_size holds only Keras's running mean, "
+                                  f"{key}_running); run it again")
+        return epochs_table(result, key)
+    return read
+
+
 def read_gap(result, params):
-    epochs, train = epochs_table(result, "accuracy")
+    epochs, train = read_train_metric("train_accuracy")(result, params)
     _, test = epochs_table(result, "test_accuracy")
     n = min(len(train), len(test))
     return epochs[:n], [a - b for a, b in zip(train[:n], test[:n])]
@@ -123,7 +163,7 @@ def read_rms_attenuation(result, params):
 def read_source_stability(result, params):
     """The source's "training stability score" 1 / (1 + variance of the per-epoch training loss),
     kept to show what it measures: mostly how far the loss fell, not how it jittered."""
-    _, values = epochs_table(result, "loss")
+    _, values = read_train_metric("train_loss_running")(result, params)  # what the source read
     finite = [v for v in values if math.isfinite(v)]
     if len(finite) != len(values) or not finite:
         return math.nan

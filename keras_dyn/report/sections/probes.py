@@ -50,9 +50,9 @@ def noisy_labels(ctx, by=None, at=None, memorise=None, title=""):
     groups = ctx.groups(by)
     has_val = ctx.cfg.data.validation_split > 0
     lines = [f"### {title or 'What is learnt and what is memorised'}", "",
-             f"Mean ± sd over seeds ({_seeds(ctx.results)}). Training accuracy is Keras's running mean over "
-             f"the epoch on the labels trained on (noisy where there is noise); the corrupted-subset numbers "
-             f"are measured after the epoch in inference mode. Readings: "
+             f"Mean ± sd over seeds ({_seeds(ctx.results)}). Training accuracy is measured at the epoch's "
+             f"end on a fixed training subset, on the labels trained on (noisy where there is noise), like "
+             f"the corrupted-subset numbers (after the epoch, in inference mode). Readings: "
              + ", ".join(r.label for r in readings)
              + (" (the best-validation epoch is chosen on the clean validation set, never on test data)"
                 if any(r.kind == "best_val" for r in readings) else "") + ".", ""]
