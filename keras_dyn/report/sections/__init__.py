@@ -218,6 +218,7 @@ def _check_step_loss(ctx, params):
 _PART = Param("text", "kernel", what="kernel | bias | all (gradient and weight metrics)", choices=_PARTS)
 _DIRECTIONS = ("greater", "less", "")
 _BY = Param("grid_keys", None, what="grid keys to group by (default: every grid key)")
+_SELECT = Param("selector", None, what="only these runs")
 _PARAMS = Param("params", {}, what="metric parameters, e.g. { layer = \"hidden1\" }")
 
 _LIST = [
@@ -287,7 +288,7 @@ _LIST = [
             "layers:layer_table", {
                 "metrics": Param("metrics", None, required=True, what="per-layer metrics (they take `layer`)"),
                 "at": Param("readings", None, what="readings (default: the last epoch)"),
-                "by": _BY, "select": Param("selector", None, what="only these runs"),
+                "by": _BY, "select": _SELECT,
                 "part": _PART,
                 "a": Param("selector", None, what="side A: a verdict per layer, A against B"),
                 "b": Param("selector", None, what="side B"),
@@ -299,9 +300,7 @@ _LIST = [
     Section("layer_curves", "a per-layer metric over epochs: one panel per group, one line per layer, mean "
             "over seeds with a ±1 sd band (gradient flow, dead units, drift, update ratios)",
             "layers:layer_curves", {
-                "metric": Param("metric", None, required=True), "by": _BY,
-                "select": Param("selector", None, what="only these runs"),
-                "part": _PART,
+                "metric": Param("metric", None, required=True), "by": _BY, "select": _SELECT, "part": _PART,
                 "log_y": Param("bool", False), "title": Param("text", ""),
             }, check=_check_layer_metric),
     Section("layer_profile", "a per-layer metric against layer position at readings, one line per group "
@@ -309,7 +308,7 @@ _LIST = [
             "layers:layer_profile", {
                 "metric": Param("metric", None, required=True),
                 "at": Param("readings", None, what="one panel per reading (default: the last epoch)"),
-                "by": _BY, "select": Param("selector", None, what="only these runs"),
+                "by": _BY, "select": _SELECT,
                 "part": _PART,
                 "log_y": Param("bool", True), "title": Param("text", ""),
             }, check=_check_layer_metric),
@@ -360,7 +359,7 @@ _LIST = [
     Section("schedule", "the learning-rate schedule per group (the rate in force at each epoch's end, log "
             "scale) beside a metric's curve over the same epochs", "figures:schedule", {
                 "metric": Param("metric", "val_accuracy"), "by": _BY,
-                "select": Param("selector", None, what="only these runs"), "params": _PARAMS,
+                "select": _SELECT, "params": _PARAMS,
                 "title": Param("text", ""),
             }),
     Section("gradient_vs_update", "the raw gradient beside the step the optimiser took, per layer: each "
@@ -370,7 +369,7 @@ _LIST = [
                 "metrics": Param("metrics", ["grad_rms", "update_rms", "update_ratio"],
                                  what="per-layer gradient or weight metrics; the first is the baseline"),
                 "at": Param("readings", None, what="readings (the table: the last; the figure: each)"),
-                "by": _BY, "select": Param("selector", None, what="only these runs"),
+                "by": _BY, "select": _SELECT,
                 "log_y": Param("bool", True), "title": Param("text", ""),
             }, check=_check_gradient_vs_update),
     # ---- two engines and 2-D data (twin.py, surfaces.py)
@@ -386,12 +385,12 @@ _LIST = [
             "output on the input plane at the last epoch, its 0.5 contour and the test points",
             "surfaces:decision_boundaries", {
                 "rows": Param("grid_key", None), "cols": Param("grid_key", None),
-                "select": Param("selector", None, what="only these runs"), "title": Param("text", ""),
+                "select": _SELECT, "title": Param("text", ""),
             }, check=_check_surface),
     Section("step_loss_curves", "every step's training loss, raw, one panel per value of `rows`, one line "
             "per group (lowest seed)", "surfaces:step_loss_curves", {
                 "rows": Param("grid_key", None), "by": _BY,
-                "select": Param("selector", None, what="only these runs"), "title": Param("text", ""),
+                "select": _SELECT, "title": Param("text", ""),
             }, check=_check_step_loss),
 ]
 SECTIONS: dict[str, Section] = {s.name: s for s in _LIST}
