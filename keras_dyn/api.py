@@ -106,7 +106,7 @@ def run(config_or_path, logdir="modellogs", *, quick=False, seeds=None, data_dir
 
     Example:
         >>> outcome = kd.run("configs/exp3_depth.toml", quick=True)   # doctest: +SKIP
-        >>> kd.load_runs(outcome.experiment_dir).query("metric == 'accuracy'")  # doctest: +SKIP
+        >>> kd.load_runs(outcome.experiment_dir).query("metric == 'train_accuracy'")  # doctest: +SKIP
     """
     return train_and_report(_config(config_or_path), logdir, quick=quick, seeds=seeds, data_dir=data_dir,
                             restart=restart, report_only=report_only, verbose=verbose)

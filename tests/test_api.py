@@ -37,6 +37,7 @@ def test_catalogue_and_lab_as_dataframes():
         kd.lab("no_such_lab")
 
 
+@pytest.mark.slow  # end to end (real runs, ~10-30 s): in `pytest -m slow`, which CI runs
 def test_a_lab_run_through_the_api(tiny_lab, tmp_path):  # noqa: F811
     import tensorflow as tf
 
@@ -48,7 +49,7 @@ def test_a_lab_run_through_the_api(tiny_lab, tmp_path):  # noqa: F811
     runs = kd.load_runs(outcome.experiment_dir)
     assert list(runs.columns) == ["experiment", "run", "seed", "status", "units", "epoch", "metric", "value"]
     assert set(runs.units) == {3, 9} and set(runs.seed) == {0, 1} and set(runs.epoch) == {1, 2}
-    assert {"loss", "accuracy", "val_accuracy", "test_accuracy"} <= set(runs.metric)
+    assert {"train_loss", "train_accuracy", "train_accuracy_running", "val_accuracy", "test_accuracy"} <= set(runs.metric)
     assert len(kd.load_runs(tmp_path / "logs")) == len(runs) == len(outcome.runs())
     one = kd.load_runs(outcome.records[0].run_dir)
     assert set(one.run) == {outcome.records[0].run_dir.name}

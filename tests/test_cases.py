@@ -264,6 +264,7 @@ def test_hypermodel_declares_the_case_index_first(tmp_path):
 # --------------------------------------------------------------------------- tiny runs
 
 
+@pytest.mark.slow  # end to end (real runs, ~10-30 s): in `pytest -m slow`, which CI runs
 def test_tiny_cases_run_sequential_and_grid_and_findings(tmp_path):
     """Two cases x two activations x 2 seeds on circle through `run` and the keras-tuner grid:
     the same run folders, each run trained with its case's optimiser and rate, the findings'

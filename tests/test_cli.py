@@ -168,6 +168,7 @@ def test_lab_options_follow_the_name(tiny_lab, capsys):
     assert exit_.value.code == 2
 
 
+@pytest.mark.slow  # end to end (real runs, ~10-30 s): in `pytest -m slow`, which CI runs
 def test_lab_run_writes_the_worksheet_only_where_asked(tiny_lab, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     log_before = (tiny_lab / "LOG.md").read_bytes()

@@ -225,6 +225,7 @@ def test_scaffolded_lab_lists_and_refuses_to_overwrite(lab_tree):
         catalogue.scaffold("../escape")
 
 
+@pytest.mark.slow  # end to end (real runs, ~10-30 s): in `pytest -m slow`, which CI runs
 def test_toml_only_lab_on_grid_and_label_noise_runs_to_verdicts(lab_tree, monkeypatch, capsys):
     """The issue's check: a new lab as TOML only (grid and label noise) runs and gives its verdicts."""
     from keras_dyn.cli.lab import main

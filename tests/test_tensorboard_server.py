@@ -32,6 +32,7 @@ def grid(tmp_path_factory):
     return root / "modellogs", records, others + sequential
 
 
+@pytest.mark.slow  # end to end (real runs, ~10-30 s): in `pytest -m slow`, which CI runs
 def test_tensorboard_serves_scalars_histograms_and_hparams(grid):
     logdir, records, others = grid
     names = [r.run_dir.name for r in records]

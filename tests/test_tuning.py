@@ -151,6 +151,7 @@ def _trial_records(experiment_dir):
     return out
 
 
+@pytest.mark.slow  # end to end (real runs, ~10-30 s): in `pytest -m slow`, which CI runs
 def test_killed_grid_resumes_without_repeats(tmp_path, capsys):
     config = grid_config(tmp_path, name="resume", units=(4, 6, 8), seeds=(0,))
     logdir = tmp_path / "logs"
