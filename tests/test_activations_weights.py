@@ -86,6 +86,7 @@ def _data():
     return types.SimpleNamespace(x_train=x, y_train=y, x_val=x[:10], y_val=y[:10])
 
 
+@pytest.mark.slow  # end to end (a real run, ~10-20 s): in `pytest -m slow`, which CI runs
 def test_diagnostics_from_log_section(tmp_path):
     cfg = _cfg()
     model = diagnostics.prepare_model(tiny_model(), cfg)

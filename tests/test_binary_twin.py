@@ -242,6 +242,7 @@ def finished(tmp_path_factory):
     return cfg, [r.results for r in records]
 
 
+@pytest.mark.slow  # the shared run of this module trains for ~20 s: `pytest -m slow`, which CI runs
 def test_run_records_sigmoid_accuracy_twin_steps_and_surface(finished):
     cfg, results = finished
     assert len(results) == 8
@@ -264,6 +265,7 @@ def test_run_records_sigmoid_accuracy_twin_steps_and_surface(finished):
             assert "numpy_twin" not in r
 
 
+@pytest.mark.slow  # the shared run of this module trains for ~20 s: `pytest -m slow`, which CI runs
 def test_sigmoid_test_accuracy_matches_the_last_epochs_curve(finished):
     _, results = finished
     for r in results:
@@ -271,6 +273,7 @@ def test_sigmoid_test_accuracy_matches_the_last_epochs_curve(finished):
         assert r["epochs"]["test_loss"][-1] > 0
 
 
+@pytest.mark.slow  # the shared run of this module trains for ~20 s: `pytest -m slow`, which CI runs
 def test_sections_render_from_results(finished, tmp_path):
     from keras_dyn.report.findings import FindingsContext
     from keras_dyn.report.sections import SECTIONS
@@ -289,6 +292,7 @@ def test_sections_render_from_results(finished, tmp_path):
         "decision_boundaries_dataset_layers.png", "step_loss_dataset.png", "numpy_twin_curves.png"}
 
 
+@pytest.mark.slow  # the shared run of this module trains for ~20 s: `pytest -m slow`, which CI runs
 def test_new_metrics_read_the_run(finished):
     _, results = finished
     r = next(r for r in results if r["run"]["seed"] == 0)
@@ -349,6 +353,7 @@ def test_lab_refuses_twin_and_step_loss_metrics_when_off():
         from_dict(raw, source="bt.toml")
 
 
+@pytest.mark.slow  # the shared run of this module trains for ~20 s: `pytest -m slow`, which CI runs
 def test_sweep_draws_metrics_against_depth_and_refuses_a_non_numeric_key(finished, tmp_path):
     from keras_dyn.report.findings import FindingsContext
     from keras_dyn.report.sections import SECTIONS

@@ -18,6 +18,9 @@ from conftest import REPO, TINY_TOML
 from _dyn_helpers import read_events
 from keras_dyn.config import from_dict, load_config
 
+# four real runs (~15 s): the slow suite, which CI runs
+pytestmark = pytest.mark.slow
+
 LAB_BUDGET = 40e6  # bytes a full lab may leave in modellogs/ with the default logging
 
 

@@ -205,6 +205,7 @@ def test_killed_grid_resumes_without_repeats(tmp_path, capsys):
     assert len(_trial_records(experiment)) == 3
 
 
+@pytest.mark.slow  # end to end (a real run, ~10-20 s): in `pytest -m slow`, which CI runs
 def test_grid_matches_run_experiment(tmp_path):
     """The tuner path trains exactly what `run` trains: same folders, same numbers."""
     from keras_dyn.runs.experiment import run_experiment
