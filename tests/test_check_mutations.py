@@ -162,6 +162,16 @@ def test_empty_list_where_a_name_belongs_is_one_line(block):
     _refused(raw)
 
 
+def test_a_metric_that_is_not_a_name_beside_a_margin_is_one_line():
+    """The margin check looked the metric up before the metric's own check: a list there was a
+    TypeError (found by the slow leaf-mutation corpus on exp6's H14)."""
+    raw = _small(section="seed_table", metrics=["test_accuracy"], at=[1, 2])
+    raw["grid"] = {"units": [4, 8]}
+    raw["lab"]["hypotheses"] = [{"id": "H1", "statement": "s", "metric": [], "expect": "greater", "margin": 0.01,
+                                 "a": {"units": 8}, "b": {"units": 4}}]
+    assert "unknown metric" in _refused(raw)
+
+
 def test_hypothesis_of_empty_list_is_one_line():
     raw = _shipped("exp6_activations_optimizers")
     raw["lab"]["hypotheses"][0]["of"] = []

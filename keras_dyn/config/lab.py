@@ -318,7 +318,8 @@ def _margin(ctx, dotted, raw, expect):
         margin = check_margin(raw["margin"])
     except ValueError as exc:
         raise ctx.error(f"{dotted}.margin", str(exc)) from None
-    metric = METRICS.get(raw["metric"])
+    name = raw["metric"]
+    metric = METRICS.get(name) if isinstance(name, str) else None  # a bad name is refused below, in one line
     if metric is not None and metric.percent and isinstance(margin, float) and margin >= 1:
         raise ctx.error(f"{dotted}.margin", f"{raw['metric']} is a fraction: give the margin as one "
                         f"(0.01 = 1 point), not {margin:g}")
