@@ -28,9 +28,13 @@ def test_lab_runs_and_writes_findings(lab, tmp_path):
     raw["data"]["subset"] = 300
     raw["data"]["test_subset"] = 200
     raw["model"]["hidden"] = [16, 16, 16]
-    # exp12 reads the last 5 epochs; a hypothesis read at epoch k needs k epochs (exp13: 10)
+    # exp12 reads the last 5 epochs; a hypothesis or findings section read at epoch k needs k epochs
+    # in the full config that is checked first (the --quick run itself trains at most 2)
     read = [h.get("at") for h in raw["lab"]["hypotheses"]] + \
-           [h[side].get("at") for h in raw["lab"]["hypotheses"] for side in ("a", "b")]
+           [h[side].get("at") for h in raw["lab"]["hypotheses"] for side in ("a", "b") if side in h]
+    for block in raw["lab"].get("findings", []):
+        at = block.get("at")
+        read += at if isinstance(at, list) else [at]
     raw["training"]["epochs"] = max([5] + [int(e) for e in read if isinstance(e, int) or str(e).isdigit()])
     raw["training"]["seeds"] = [0, 1]
     raw.setdefault("probes", {})["shift_test_size"] = 100
