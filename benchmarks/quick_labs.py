@@ -13,6 +13,31 @@ Usage::
     python benchmarks/quick_labs.py exp2_epochs_vs_width exp10_optimizers
 
 Needs the data sets (``KERAS_DYN_DATA``).
+
+Measured 2026-12-03 on the 2-core development machine (CPU only, nothing else running), at the
+commit after 0ed6f99 (``python benchmarks/quick_labs.py``)::
+
+    lab                               plan (runs x epochs x examples)    CPU s   wall s  exit
+    exp1_width_grid                                     8 x 2 x 1,000     34.2     33.3  0
+    exp2_epochs_vs_width                                6 x 2 x 1,000     25.4     23.6  0
+    exp3_depth                                          8 x 2 x 1,000     33.4     31.3  0
+    exp4_extended_width                                 6 x 2 x 1,000     32.5     31.6  0
+    exp5_batch_size                                     8 x 2 x 1,000     36.5     34.2  0
+    exp6_activations_optimizers                         8 x 2 x 1,000     29.2     29.3  0
+    exp6_extended                                       8 x 2 x 1,000     29.7     29.5  0
+    exp6_lr_schedules                                   8 x 2 x 1,000     31.3     32.4  0
+    exp7_gradient_baseline                              2 x 2 x 1,000     17.9     17.1  0
+    exp8_depth_scaling                                  8 x 2 x 1,000     46.9     45.1  0
+    exp9_initializers                                   8 x 2 x 1,000     58.2     58.4  0
+    exp10_optimizers                                    6 x 2 x 1,000     40.9     41.5  0
+    exp11_label_noise                                   6 x 2 x 1,000     35.8     37.2  0
+    exp12_representation_drift                          4 x 2 x 1,000     31.7     31.1  0
+    exp13_width_memorisation                            8 x 2 x 1,000     31.8     31.5  0
+    exp14_dataset_shift                                 4 x 2 x 1,000     39.4     39.2  0
+    exp15_rebaseline                                    8 x 2 x 1,000     46.2     48.5  0
+    exp15_synthetic_depth                               8 x 2 x 1,000     40.3     40.2  0
+    exp16_random_labels                                 8 x 2 x 1,000     29.5     30.4  0
+    largest: 58.2 CPU s = 0.97 x the 60 s target; 19 lab(s), 2 core(s)
 """
 
 from __future__ import annotations
