@@ -16,9 +16,12 @@ Nothing here imports TensorFlow until something trains.
 from __future__ import annotations
 
 import math
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from keras_dyn.errors import KerasDynError
 
 RUN_COLUMNS = ("experiment", "run", "seed", "status")  # before the configuration keys
 TIDY_COLUMNS = ("epoch", "metric", "value")  # after them
@@ -58,7 +61,8 @@ def _config(config_or_path):
 
 def train_and_report(cfg, logdir="modellogs", *, runner="sequential", quick=False, seeds=None,
                      data_dir=None, restart=False, report_only=False, workers=0, config_path=None,
-                     lab_log=None, lab_figures=None, out=None, findings=True, verbose=True) -> Outcome:
+                     lab_log=None, lab_figures=None, out=None, findings=True, verbose=True,
+                     archive=None, save_archive=True) -> Outcome:
     """Train ``cfg`` (``runner``: ``"sequential"`` or ``"grid"`` through keras-tuner), then write
     its findings to the log folder (and ``lab_log`` for a full run). The one implementation
     behind :func:`run`, :meth:`Lab.run` and the ``run``/``grid``/``lab`` commands.
@@ -66,6 +70,10 @@ def train_and_report(cfg, logdir="modellogs", *, runner="sequential", quick=Fals
     ``report_only`` trains nothing (the finished runs of the plan, or a one-line error);
     ``findings=False`` writes no findings. Raises :class:`keras_dyn.errors.KerasDynError` on bad
     input (one line).
+
+    ``archive``: the lab's committed results (:mod:`keras_dyn.runs.archive`). ``report_only``
+    reads the runs from it when the log folder does not hold them all; a full run that writes
+    ``lab_log`` writes it afterwards (unless ``save_archive`` is false).
     """
     from keras_dyn.quiet import quiet_tensorflow
     from keras_dyn.report.output import write_findings
@@ -73,23 +81,39 @@ def train_and_report(cfg, logdir="modellogs", *, runner="sequential", quick=Fals
     from keras_dyn.runs.experiment import prepared
 
     quiet_tensorflow()  # a notebook's run cell too: TensorFlow's start-up lines filtered, once
-    if runner == "grid":
-        from keras_dyn.tuning import run_grid
+    from_archive = False
+    try:
+        if runner == "grid":
+            from keras_dyn.tuning import run_grid
 
-        records = run_grid(cfg, logdir, quick=quick, seeds=seeds, data_dir=data_dir, workers=workers,
-                           restart=restart, config_path=config_path, report_only=report_only,
-                           verbose=verbose)
-    else:
-        from keras_dyn.runs.experiment import run_experiment
+            records = run_grid(cfg, logdir, quick=quick, seeds=seeds, data_dir=data_dir, workers=workers,
+                               restart=restart, config_path=config_path, report_only=report_only,
+                               verbose=verbose)
+        else:
+            from keras_dyn.runs.experiment import run_experiment
 
-        records = run_experiment(cfg, logdir, quick=quick, seeds=seeds, data_dir=data_dir,
-                                 restart=restart, report_only=report_only, verbose=verbose)
+            records = run_experiment(cfg, logdir, quick=quick, seeds=seeds, data_dir=data_dir,
+                                     restart=restart, report_only=report_only, verbose=verbose)
+    except KerasDynError:
+        if not (report_only and archive is not None and Path(archive).is_file()):
+            raise
+        from keras_dyn.runs.archive import archived_records
+
+        records, from_archive = archived_records(prepared(cfg, quick=quick, seeds=seeds), archive,
+                                                 logdir), True
+        if verbose:
+            print(f"report-only: the log folder lacks runs of the plan: all {len(records)} run(s) "
+                  f"read from the committed results {archive}", file=sys.stderr, flush=True)
     outcome = Outcome(prepared(cfg, quick=quick, seeds=seeds), Path(logdir), records)
     if records is None or not findings:
         return outcome
     outcome.findings_file, outcome.errors = write_findings(
         outcome.cfg, records_to_results(records), logdir, lab_log=lab_log, quick=quick,
         lab_figures=lab_figures, out=out, fallback=report_only)
+    if archive is not None and save_archive and lab_log is not None and not quick and not from_archive:
+        from keras_dyn.runs.archive import write_archive
+
+        write_archive(archive, outcome.cfg, records)
     return outcome
 
 
@@ -163,6 +187,12 @@ class Lab:
         return f"<keras_dyn lab {self.name}: {self.title}>"
 
     @property
+    def archive(self) -> Path:
+        """The lab's committed results (``labs/<lab>/results.json.gz``): :meth:`findings` and
+        ``run(report_only=True)`` read them when the log folder lacks the runs."""
+        return self.entry.results_path
+
+    @property
     def config(self):
         """The lab's :class:`keras_dyn.config.ExperimentConfig` (validated; ``.lab`` is its ``[lab]``)."""
         return _config(self.entry.config_path)
@@ -192,7 +222,8 @@ class Lab:
                                    seeds=seeds, data_dir=data_dir, restart=restart,
                                    report_only=report_only, workers=workers,
                                    config_path=self.entry.config_path, lab_log=lab_log,
-                                   lab_figures=lab_figures, out=out, verbose=verbose)
+                                   lab_figures=lab_figures, out=out, verbose=verbose,
+                                   archive=self.archive, save_archive=lab_log == self.entry.log_path)
         self._last = {"logdir": logdir, "quick": quick, "seeds": seeds}
         return outcome
 
@@ -209,8 +240,15 @@ class Lab:
         quick = self._last["quick"] if quick is None else quick
         seeds = self._last["seeds"] if seeds is None else seeds
         cfg = prepared(self.config, quick=quick, seeds=seeds)
-        records = collect_finished(cfg, Path(logdir) / cfg.name, what="findings",
-                                   hint="run the lab first (Lab.run)")
+        try:
+            records = collect_finished(cfg, Path(logdir) / cfg.name, what="findings",
+                                       hint="run the lab first (Lab.run)")
+        except KerasDynError:
+            if not self.archive.is_file():
+                raise
+            from keras_dyn.runs.archive import archived_records
+
+            records = archived_records(cfg, self.archive, logdir)
         figure_dir = Path(figure_dir or tempfile.mkdtemp(prefix=f"keras_dyn-{cfg.name}-"))
         return build_findings(cfg, records_to_results(records), figure_dir, figure_dir.as_posix() + "/")
 

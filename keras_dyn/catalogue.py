@@ -59,6 +59,14 @@ class Lab:
     def figure_dir(self) -> Path:
         return self.log_path.parent / "figures"
 
+    @property
+    def results_path(self) -> Path:
+        """The lab's committed results (:mod:`keras_dyn.runs.archive`): what ``--report-only``
+        rebuilds the findings from on a fresh clone."""
+        from keras_dyn.runs.archive import ARCHIVE_FILE
+
+        return self.log_path.parent / ARCHIVE_FILE
+
     def last_run(self) -> dict:
         """The summary the last full run left in LOG.md (empty if it never ran in full)."""
         if not self.log_path.is_file():

@@ -31,15 +31,20 @@ def main(name: str, argv=None) -> int:
         print(str(exc), file=sys.stderr)
         sys.exit(exc.exit_code)
     return run_lab(lab.log_path, config=lab.config_path, argv=argv, tuner=lab.runner == "grid",
-                   worksheet=installed())  # an installed package's LOG.md is never written
+                   worksheet=installed(),  # an installed package's LOG.md is never written
+                   archive=lab.results_path)
 
 
 def run_lab(main_file, findings=None, config=None, argv=None, *, tuner=None, prog=None,
-            worksheet=False) -> int:
+            worksheet=False, archive=None) -> int:
     """Run a lab whose folder holds ``main_file`` (its LOG.md or an old ``__main__.py``).
 
     ``worksheet`` (``keras-dyn lab``): the lab's own LOG.md is never written; a full run writes
     the worksheet only where ``--worksheet DIR`` says (see :mod:`keras_dyn.report.worksheet`).
+
+    ``archive``: the lab's committed results (:mod:`keras_dyn.runs.archive`): a full run writes
+    them beside LOG.md (not when ``worksheet``); ``--report-only`` reads them when the log
+    folder lacks runs of the plan.
 
     The runner comes from ``[lab] runner`` (``tuner`` overrides it): ``grid`` runs through
     keras-tuner (:func:`keras_dyn.tuning.run_grid`: resumable, HParams, ``--workers N``).
@@ -80,7 +85,8 @@ def run_lab(main_file, findings=None, config=None, argv=None, *, tuner=None, pro
                                    quick=args.quick, seeds=args.seeds, data_dir=args.data_dir,
                                    restart=args.restart, report_only=args.report_only,
                                    workers=getattr(args, "workers", 0), config_path=config,
-                                   lab_log=lab_log, lab_figures=lab_figures, out=args.out)
+                                   lab_log=lab_log, lab_figures=lab_figures, out=args.out,
+                                   archive=archive, save_archive=not worksheet)
         if outcome.records is None:  # a keras-tuner worker: the chief writes the findings
             return 0
         out, errors = outcome.findings_file, outcome.errors

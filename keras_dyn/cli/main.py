@@ -99,5 +99,6 @@ def _lab(args, prog) -> int:
 
     lab = find_lab(args.name)
     return run_lab(lab.log_path, config=lab.config_path, argv=args.options,
-                   tuner=lab.runner == "grid", prog=f"{prog} lab {lab.name}", worksheet=True)
+                   tuner=lab.runner == "grid", prog=f"{prog} lab {lab.name}", worksheet=True,
+                   archive=lab.results_path)
 

@@ -65,8 +65,8 @@ def output_error(exc: OSError, path, what: str) -> OutputError:
     return OutputError(f"{what} {path}: {reason}")
 
 
-def atomic_write_text(path, text: str, *, root=None, exclusive: bool = False) -> Path:
-    """Write ``text`` to ``path`` atomically, inside ``root`` (default: the file's own folder).
+def atomic_write_text(path, text: str | bytes, *, root=None, exclusive: bool = False) -> Path:
+    """Write ``text`` (a str, written as UTF-8, or bytes) to ``path`` atomically, inside ``root`` (default: the file's own folder).
 
     The text goes to a temporary file in the same folder, is flushed to disk and renamed into
     place; with ``exclusive=True`` it is linked into place instead, which fails with
@@ -87,8 +87,8 @@ def atomic_write_text(path, text: str, *, root=None, exclusive: bool = False) ->
         raise output_error(exc, path, "cannot write") from None
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file normal permissions
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(text.encode("utf-8") if isinstance(text, str) else text)
             handle.flush()
             os.fsync(handle.fileno())
         if exclusive:
