@@ -232,3 +232,25 @@ def test_over_and_best_are_refused_on_a_plain_comparison():
            "b": {"units": 4, "label_noise": 0.0, "activation": "relu"}}
     with pytest.raises(ConfigError, match=r"lab.hypotheses\[0\].over: only for expect = \"argmax\""):
         from_dict(_raw([hyp]), source="lab.toml")
+
+
+@pytest.mark.parametrize("make", [_argmax, _trend, _interaction])
+def test_any_mutated_leaf_of_a_kind_is_accepted_or_one_line(make):
+    """Every key of each kind (and each side's keys) replaced by a wrong type or value: the check
+    accepts it or refuses it in one line, never a traceback."""
+    base = make()
+    paths = [(k,) for k in base] + [(s, k) for s in ("a", "b", "by") if isinstance(base.get(s), dict) for k in base[s]]
+    for path in paths:
+        for bad in ([], {}, "x", -1, 1e300, True, [1, 2], {"units": 4}, "DELETE"):
+            hyp = tomlio.loads(tomlio.dumps({"h": base}))["h"]
+            node = hyp
+            for p in path[:-1]:
+                node = node[p]
+            if bad == "DELETE":
+                del node[path[-1]]
+            else:
+                node[path[-1]] = bad
+            try:
+                from_dict(_raw([hyp]), source="lab.toml")
+            except ConfigError as exc:
+                assert "\n" not in str(exc), (path, bad, str(exc))

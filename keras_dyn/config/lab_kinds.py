@@ -141,6 +141,7 @@ def kind_fields(ctx, dotted, raw, expect) -> dict:
     :class:`keras_dyn.config.lab.Hypothesis` after id, statement and metric)."""
     if "bound" in raw:
         raise ctx.error(f"{dotted}.bound", "only for expect = \"below\"")
+    check_metric(ctx, f"{dotted}.metric", raw["metric"], {}, [])  # a name first: the checks below look it up
     if "by" in raw:
         return _interaction(ctx, dotted, raw, expect)
     if expect is None or expect not in KIND_EXPECTS:  # pragma: no cover - is_kind guarantees it
