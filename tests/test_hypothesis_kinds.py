@@ -254,3 +254,12 @@ def test_any_mutated_leaf_of_a_kind_is_accepted_or_one_line(make):
                 from_dict(_raw([hyp]), source="lab.toml")
             except ConfigError as exc:
                 assert "\n" not in str(exc), (path, bad, str(exc))
+
+
+def test_docstring_examples_of_the_kinds_hold():
+    import doctest
+
+    from keras_dyn.stats import argmax, trends
+
+    results = [doctest.testmod(m, optionflags=doctest.ELLIPSIS) for m in (argmax, trends)]
+    assert sum(r.attempted for r in results) >= 4 and sum(r.failed for r in results) == 0

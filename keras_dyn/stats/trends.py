@@ -127,8 +127,8 @@ def trend_test(by_level, expect: str, *, margin=None, alpha: float = ALPHA) -> T
         >>> seeds = [0, 1, 2, 3]
         >>> r = trend_test({32: ([0.90, 0.91, 0.92, 0.90], seeds), 64: ([0.88, 0.90, 0.90, 0.89], seeds),
         ...                 128: ([0.85, 0.87, 0.88, 0.86], seeds)}, "decreasing")
-        >>> r.test, r.verdict, round(r.diff, 3)
-        ("Page's L", 'supported', -0.042)
+        >>> r.test, r.verdict, round(r.diff, 4)
+        ("Page's L", 'supported', -0.0425)
     """
     if expect not in ("increasing", "decreasing"):
         raise ValueError(f'expect must be "increasing" or "decreasing", got {expect!r}')
