@@ -45,6 +45,10 @@ A side (``a``/``b``) holds grid keys (of ``[grid]`` or ``[[cases]]``) with one o
 left out selects every value), metric parameters (``layer``, ``kind``, ``severity``) that
 override the hypothesis's, ``at`` (a reading for that side only) and ``label`` (its name in the
 findings). Both sides must select at least one run.
+
+Three more kinds (:mod:`keras_dyn.config.lab_kinds`): ``expect = "argmax"`` (``over`` a grid key,
+``best`` its value expected best), ``expect = "increasing"`` / ``"decreasing"`` (a trend over a
+numeric grid key ``over``) and an interaction (``by = { key = [v1, v2] }`` beside greater / less).
 """
 
 from __future__ import annotations
@@ -56,7 +60,9 @@ from dataclasses import dataclass, field
 from keras_dyn.config.lab_checks import (LabContext, check_layer, check_metric, check_param_value, check_read,
                                          check_reading, plan_epochs, text_value)
 from keras_dyn.config.lab_keys import CLAIM_KEYS, EXPECTS, HYPOTHESIS_KEYS, LAB_KEYS, RUNNERS, SIDE_EXTRA, TESTED_AS
-from keras_dyn.config.names import short, show, suggest
+from keras_dyn.config.lab_kinds import (Side, check_pooled, is_kind, kind_fields, kind_name, margin_of, pool_keys,
+                                        refuse_kind_keys)
+from keras_dyn.config.names import show, suggest
 from keras_dyn.config.quick import parse_quick
 from keras_dyn.errors import ConfigError
 from keras_dyn.report.metrics import METRICS, PARAMS
@@ -64,14 +70,6 @@ from keras_dyn.report.metrics.readings import Reading, parse_reading
 from keras_dyn.report.sections import SECTIONS
 
 ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,19}$")
-
-
-@dataclass(frozen=True)
-class Side:
-    select: dict  # grid key -> value
-    params: dict  # metric parameters
-    at: object  # Reading
-    label: str
 
 
 @dataclass(frozen=True)
@@ -87,10 +85,19 @@ class Hypothesis:
     absent: str = ""  # a --quick run: why the quick plan cannot test it ("" = it can)
     margin: float | str | None = None  # smallest difference that matters; None: the metric kind's default
     pool: tuple = ()  # grid keys a side may average over (left out of its selector on purpose)
+    over: str = ""  # argmax / trend: the grid key compared (keras_dyn.config.lab_kinds)
+    best: object = None  # argmax: the value of `over` expected best
+    better: str = ""  # argmax: "higher" or "lower"
+    by: tuple = ()  # interaction: (grid key, first value, second value)
 
     @property
     def is_bound(self) -> bool:
         return self.expect == "below"
+
+    @property
+    def kind(self) -> str:
+        """"argmax", "trend", "interaction", or "" for a comparison of A with B or a bound."""
+        return kind_name(self)
 
 
 @dataclass(frozen=True)
@@ -224,7 +231,10 @@ def _hypothesis(ctx, dotted, raw) -> Hypothesis:
     if expect not in EXPECTS:
         raise ctx.error(f"{dotted}.expect", f"{'missing' if expect is None else f'unknown value {expect!r}'}"
                         f"{suggest(str(expect), EXPECTS)}; allowed: greater (A > B), less (A < B), "
-                        f"below (every run of A < bound)")
+                        f"below (every run of A < bound), argmax, increasing, decreasing (over a grid key)")
+    if is_kind(raw):
+        return Hypothesis(hid, statement, raw["metric"], **kind_fields(ctx, dotted, raw, expect))
+    refuse_kind_keys(ctx, dotted, raw, f"expect = {expect!r}")
     bound = raw.get("bound")
     if expect == "below":
         if isinstance(bound, bool) or not isinstance(bound, (int, float)) or not math.isfinite(bound):
@@ -234,8 +244,8 @@ def _hypothesis(ctx, dotted, raw) -> Hypothesis:
             raise ctx.error(f"{dotted}.b", "expect = \"below\" checks side a against bound; leave b out")
     elif bound is not None:
         raise ctx.error(f"{dotted}.bound", f"only for expect = \"below\" (this hypothesis compares A with B)")
-    margin = _margin(ctx, dotted, raw, expect)
-    pool = _pool(ctx, dotted, raw, expect)
+    margin = margin_of(ctx, dotted, raw, expect)
+    pool = pool_keys(ctx, dotted, raw, expect)
     base_params = {k: raw[k] for k in PARAMS if k in raw}
     sides = []
     for name in (("a",) if expect == "below" else ("a", "b")):
@@ -256,7 +266,7 @@ def _hypothesis(ctx, dotted, raw) -> Hypothesis:
         if label is not None:
             label = text_value(ctx.source, f"{dotted}.{name}.label", label, limit=80)
         if expect != "below":
-            _check_pooled(ctx, f"{dotted}.{name}", select, points, pool)
+            check_pooled(ctx, f"{dotted}.{name}", select, points, pool)
         sides.append(Side(select, params, at, label or ""))
     a, b = sides if len(sides) == 2 else (sides[0], None)
     if b is not None and a.select == b.select and a.params == b.params and a.at == b.at:
@@ -266,64 +276,6 @@ def _hypothesis(ctx, dotted, raw) -> Hypothesis:
     at = a.at if "at" not in raw else check_reading(ctx, f"{dotted}.at", raw["at"], None, [])
     return Hypothesis(hid, statement, raw["metric"], at, expect, a, b,
                       float(bound) if expect == "below" else None, margin=margin, pool=pool)
-
-
-def _pool(ctx, dotted, raw, expect) -> tuple:
-    """``pool``: the grid keys the hypothesis's sides may average over (a list of swept keys)."""
-    if "pool" not in raw:
-        return ()
-    value = raw["pool"]
-    if expect == "below":
-        raise ctx.error(f"{dotted}.pool", "only for a comparison (expect = \"greater\" or \"less\"); a bound "
-                        "reads every run it selects, it averages nothing")
-    if not isinstance(value, list) or not value or not all(isinstance(k, str) for k in value):
-        raise ctx.error(f"{dotted}.pool", f"must be a non-empty list of grid keys, not {show(value)}")
-    swept = ctx.cfg.swept
-    for key in value:
-        if key not in swept:
-            raise ctx.error(f"{dotted}.pool", f"{key!r} is not a grid key{suggest(key, swept)}; grid keys: "
-                            f"{', '.join(swept) or 'none'}")
-    return tuple(value)
-
-
-def _check_pooled(ctx, dotted, select, points, pool):
-    """A side that leaves a swept key out averages over that key's values (per seed): refused
-    unless the hypothesis says so with ``pool``, so a deleted key cannot turn an interaction into
-    a main effect under the same label."""
-    for key in ctx.cfg.swept:
-        if key in select or key in pool:
-            continue
-        values = []
-        for point in points:
-            if key in point and point[key] not in values:
-                values.append(point[key])
-        if len(values) > 1:
-            shown = ", ".join(short(v) for v in values)
-            raise ctx.error(dotted, f"leaves grid key {key!r} out, so it averages over {key} = {shown}; "
-                            f"name one value (e.g. {key} = {short(values[0]) if not isinstance(values[0], str) else repr(values[0])}), "
-                            f"or add pool = [\"{key}\"] to the hypothesis to say it pools over {key}")
-
-
-def _margin(ctx, dotted, raw, expect):
-    """The hypothesis's ``margin`` as given (None: the default of its metric's kind)."""
-    if "margin" not in raw:
-        return None
-    if expect == "below":
-        raise ctx.error(f"{dotted}.margin", "only for a comparison (expect = \"greater\" or \"less\"); "
-                        "a bound has no margin")
-    from keras_dyn.report.metrics import METRICS
-    from keras_dyn.stats import check_margin
-
-    try:
-        margin = check_margin(raw["margin"])
-    except ValueError as exc:
-        raise ctx.error(f"{dotted}.margin", str(exc)) from None
-    name = raw["metric"]
-    metric = METRICS.get(name) if isinstance(name, str) else None  # a bad name is refused below, in one line
-    if metric is not None and metric.percent and isinstance(margin, float) and margin >= 1:
-        raise ctx.error(f"{dotted}.margin", f"{raw['metric']} is a fraction: give the margin as one "
-                        f"(0.01 = 1 point), not {margin:g}")
-    return margin
 
 
 def _claim(ctx, dotted, raw, ids) -> Claim:

@@ -10,7 +10,11 @@ from __future__ import annotations
 RUNNERS = ("sequential", "grid")
 
 
-EXPECTS = ("greater", "less", "below")  # below: every run of side a under `bound`
+EXPECTS = ("greater", "less", "below", "argmax", "increasing", "decreasing")  # below: every run of side a under `bound`
+
+KIND_EXPECTS = ("argmax", "increasing", "decreasing")  # over a grid key (keras_dyn.config.lab_kinds)
+
+BETTER = ("higher", "lower")  # an argmax's direction
 
 
 # how a claim's hypotheses test it: as the source states it, a weaker form, a related claim, or not at all
@@ -37,10 +41,12 @@ HYPOTHESIS_KEY_DOCS = {
     "statement": "required: the hypothesis in words",
     "metric": "required: a metric name (see Metrics below)",
     "at": "the reading: an epoch, \"last\" (default), \"last:K\", \"best_val\" or \"mean\"",
-    "expect": "required: greater (A > B), less (A < B) or below (every run of A < bound)",
+    "expect": "required: greater (A > B), less (A < B), below (every run of A < bound), argmax (the setting "
+              "best of the grid key over has the best mean), increasing or decreasing (a monotone trend over the "
+              "numeric grid key over)",
     "a": "side A: a table of grid / case values selecting runs (a key left out selects every value), "
          "metric parameters, at and label",
-    "b": "side B, like a; left out when expect = \"below\"",
+    "b": "side B, like a; left out when expect = \"below\", \"argmax\", \"increasing\" or \"decreasing\"",
     "layer": "metric parameter: hidden1 ... hiddenN, output, first, last or mean (/kernel or /bias)",
     "kind": "metric parameter: a shift kind (one of probes.shifts) or mean (every kind)",
     "severity": "metric parameter: a shift severity (probes.shift_severities)",
@@ -48,12 +54,19 @@ HYPOTHESIS_KEY_DOCS = {
     "threshold": "metric parameter: the absolute value a derived metric waits for",
     "fraction": "metric parameter: the fraction of the run's own final or best value a derived metric waits for",
     "bound": "expect = \"below\" only: the number every run of side a must stay under",
-    "pool": "greater / less only: the grid keys a side may leave out and average over, per seed (e.g. [\"seed_set\"]); "
+    "pool": "comparisons, argmax, trends: the grid keys a side may leave out and average over, per seed (e.g. [\"seed_set\"]); "
             "a side that leaves out a key the plan sweeps, without pool, is refused",
-    "margin": "greater / less only: the smallest difference that matters, in the metric's units (a fraction "
+    "over": "argmax, increasing, decreasing: the grid key whose values are compared (a side a, optional, fixes the "
+            "other keys); a trend needs a numeric key with at least 3 values",
+    "best": "argmax only: the value of over expected to have the best mean (one of the grid's values)",
+    "better": "argmax only: higher or lower is better; default lower for losses and epoch counts, higher otherwise",
+    "by": "an interaction (with greater / less): one grid key and two of its values, by = { units = [4, 32] }; "
+          "the hypothesis is about (A − B | first) − (A − B | second), paired by seed; a and b leave that key out",
+    "margin": "greater / less / increasing / decreasing only: the smallest difference that matters, in the metric's units (a fraction "
               "for accuracies: 0.01 = 1 point) or \"N%\" of the sides' mean; decides \"equivalent\" (TOST). "
               "Default by the metric's kind: 1 point, 0.01 for losses, 1 epoch, \"10%\" otherwise "
-              "(keras_dyn.stats)",
+              "(keras_dyn.stats); an interaction's margin bounds the difference of differences, a trend's the "
+              "change from the lowest to the highest value of over",
 }
 
 

@@ -26,6 +26,7 @@ from keras_dyn import stats
 from keras_dyn.report import metrics as M
 from keras_dyn.report.context import (Findings, FindingsContext, diverged, markdown_table, seeds_text,
                                       short_number)
+from keras_dyn.report.kinds import kind_line, kind_resolution, kind_row, kind_verdict
 
 
 def side_runs(ctx, side) -> list[dict]:
@@ -62,13 +63,14 @@ def hypothesis_verdict(ctx, hyp) -> tuple[stats.Comparison, str, str]:
 
 def judged_comparisons(ctx, hyps, errors) -> dict:
     """id → ``(comparison judged with the family, A's name, B's name)`` for the comparison
-    hypotheses, or the exception that kept one from being read."""
+    hypotheses (an argmax or trend result in place of the comparison for those kinds), or the
+    exception that kept one from being read."""
     raw, out = {}, {}
     for hyp in hyps:
         if hyp.is_bound or hyp.absent:
             continue
         try:
-            raw[hyp.id] = hypothesis_verdict(ctx, hyp)
+            raw[hyp.id] = kind_verdict(ctx, hyp) if hyp.kind else hypothesis_verdict(ctx, hyp)
         except (M.MetricError, KeyError, ValueError) as exc:
             errors.append(f"{hyp.id}: {exc}")
             out[hyp.id] = exc
@@ -172,8 +174,14 @@ def build_findings(cfg, results, figure_dir, figure_ref="", *, header="") -> Fin
                 else:
                     comp, a_name, b_name = judged[hyp.id]
                     verdicts[hyp.id] = comp.verdict
-                    line, row = verdict_line(ctx, hyp, comp, a_name, b_name), resolution_row(ctx, hyp, comp)
-                    verdict_rows.append(verdict_row(hyp, comp.verdict, comp, a_name, b_name))
+                    line = (kind_line(ctx, hyp, comp, a_name, b_name, margin_text(ctx, hyp, comp)) if hyp.kind
+                            else verdict_line(ctx, hyp, comp, a_name, b_name))
+                    if hyp.kind in ("argmax", "trend"):  # an interaction is a Comparison: the rows below
+                        row = kind_resolution(ctx, hyp, comp)
+                        verdict_rows.append(kind_row(hyp, comp, a_name, b_name))
+                    else:
+                        row = resolution_row(ctx, hyp, comp)
+                        verdict_rows.append(verdict_row(hyp, comp.verdict, comp, a_name, b_name))
             except (M.MetricError, KeyError, ValueError) as exc:
                 if f"{hyp.id}: {exc}" not in errors:
                     errors.append(f"{hyp.id}: {exc}")

@@ -61,6 +61,21 @@ in the family.) Sections that make many exploratory comparisons do not adjust; t
    ``"less"``: A < B), else **refuted**;
 4. otherwise **undecided**, and the log says how many seeds would decide it.
 
+**Three more kinds of hypothesis** end in the same four verdicts, each with one p (and one TOST p
+where it has a margin) in the lab's Holm family, and a CI and MDE in its line:
+
+* *argmax* (:mod:`keras_dyn.stats.argmax`): the named setting of a grid key against each other
+  setting by :func:`compare`, read one-sided, Holm over the k − 1 pairs; supported when every other
+  setting is beyond noise worse (p = the largest adjusted p), refuted when one is beyond noise
+  better (p = the smallest), otherwise undecided naming the settings within noise of the best
+  mean; never "equivalent".
+* *trend* (:mod:`keras_dyn.stats.trends`): Page's L (seeds shared by every level) or Spearman's ρ,
+  two-sided; its size is the fitted change from the lowest level to the highest, whose CI, TOST
+  against the margin, MDE and seeds needed come from :func:`compare` of the per-seed changes
+  against 0 (``scipy.stats.linregress`` when unpaired).
+* *interaction* (:func:`keras_dyn.stats.trends.interaction`): ``(A1 − B1) − (A2 − B2)`` as
+  :func:`compare` of the per-seed differences ``A1 − B1`` against ``A2 − B2``, paired by seed.
+
 Without a direction (``expect=None``) the words are **beyond seed noise**, **equivalent**,
 **within seed noise** and **too few seeds**. No usable value on a side gives **no data**.
 
@@ -83,18 +98,22 @@ Example:
 
 The package: :mod:`keras_dyn.stats.summary` (mean ± sd over seeds), :mod:`keras_dyn.stats.comparison`
 (the comparison), :mod:`keras_dyn.stats.verdicts` (margins, Holm, the four verdicts),
-:mod:`keras_dyn.stats.power` (MDE, seeds needed, multiplicity notes) and
+:mod:`keras_dyn.stats.power` (MDE, seeds needed, multiplicity notes), :mod:`keras_dyn.stats.argmax`
+and :mod:`keras_dyn.stats.trends` (the argmax, trend and interaction hypotheses) and
 :mod:`keras_dyn.stats.text` (how a comparison reads in a log).
 """
 
+from keras_dyn.stats.argmax import Argmax, argmax_test, one_sided
 from keras_dyn.stats.comparison import Comparison, compare
 from keras_dyn.stats.power import (chance_note, expected_false_calls, mde, resolvable_difference, seeds_needed,
                                    t_critical)
 from keras_dyn.stats.summary import Summary, summarise
+from keras_dyn.stats.trends import Trend, interaction, trend_test
 from keras_dyn.stats.verdicts import (ALPHA, BEYOND_VERDICTS, MARGIN_DEFAULTS, MIN_SEEDS, POWER, RULE_SHORT, VERDICTS,
                                       check_margin, default_margin, holm, judge_family, resolve_margin, verdict)
 
 __all__ = ["ALPHA", "BEYOND_VERDICTS", "MARGIN_DEFAULTS", "MIN_SEEDS", "POWER", "RULE_SHORT", "VERDICTS",
-           "Comparison", "Summary", "chance_note", "check_margin", "compare", "default_margin",
+           "Argmax", "Comparison", "Summary", "Trend", "argmax_test", "chance_note", "interaction", "one_sided",
+           "trend_test", "check_margin", "compare", "default_margin",
            "expected_false_calls", "holm", "judge_family", "mde", "resolvable_difference", "resolve_margin",
            "seeds_needed", "summarise", "t_critical", "verdict"]

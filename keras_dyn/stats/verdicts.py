@@ -151,7 +151,10 @@ def judge_family(comparisons: Mapping[str, object], alpha: float = ALPHA) -> dic
     seeds needed are then stated at α / family (the strictest Holm step).
 
     Args:
-        comparisons: id → :class:`keras_dyn.stats.Comparison` (the lab's comparison hypotheses).
+        comparisons: id → :class:`keras_dyn.stats.Comparison` (the lab's comparison hypotheses), or
+            an argmax or trend result (:mod:`keras_dyn.stats.argmax`, :mod:`keras_dyn.stats.trends`:
+            any frozen dataclass with ``p``, ``p_tost``, ``sign``, ``n_seeds``, ``expect`` and the
+            fields set here; its ``direction``, "greater" or "less", is the sign it expects).
 
     Returns:
         id → the comparison with ``p_adj``, ``p_tost_adj``, ``family`` and ``verdict`` set.
@@ -171,5 +174,6 @@ def judge_family(comparisons: Mapping[str, object], alpha: float = ALPHA) -> dic
     for i, pa, ta in zip(ids, p_adj, t_adj):
         c = comparisons[i]
         out[i] = dataclasses.replace(c, p_adj=pa, p_tost_adj=ta, family=family, power_alpha=alpha / max(family, 1),
-                                     verdict=verdict(c.sign, pa, ta, c.n_seeds, c.expect, alpha))
+                                     verdict=verdict(c.sign, pa, ta, c.n_seeds, getattr(c, "direction", c.expect),
+                                                     alpha))
     return out
