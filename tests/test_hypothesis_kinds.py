@@ -263,3 +263,19 @@ def test_docstring_examples_of_the_kinds_hold():
 
     results = [doctest.testmod(m, optionflags=doctest.ELLIPSIS) for m in (argmax, trends)]
     assert sum(r.attempted for r in results) >= 4 and sum(r.failed for r in results) == 0
+
+
+def test_argmax_support_is_an_intersection_union_test_on_the_raw_one_sided_p():
+    """Every pair must reject, so the supported side takes the largest raw one-sided p (no Holm
+    over the pairs, which would only cost power); the refuted side (any pair) is Holm-adjusted."""
+    from scipy.stats import ttest_rel
+
+    from keras_dyn.stats.argmax import argmax_test
+
+    seeds = [0, 1, 2, 3, 4]
+    best = [0.90, 0.91, 0.92, 0.90, 0.91]
+    others = {0.1: [0.89, 0.905, 0.905, 0.899, 0.90], 0.001: [0.891, 0.904, 0.906, 0.898, 0.901]}
+    res = argmax_test({0.01: (best, seeds), **{k: (v, seeds) for k, v in others.items()}}, 0.01)
+    raw = [ttest_rel(best, v, alternative="greater").pvalue for v in others.values()]
+    assert res.p == pytest.approx(max(raw), rel=1e-9)
+    assert res.sign > 0

@@ -108,7 +108,7 @@ def _argmax_body(ctx, hyp, res) -> str:
                      f"that {short(res.best)} is {word}")
     text = (f" over {hyp.over} ({word} is better{_where(hyp)}): {_means(ctx, hyp, res)}; expected best: "
             f"{hyp.over} = {short(res.best)}. {short(res.best)} against each other setting ({k} pair(s), one-sided "
-            f"p Holm-adjusted over the pairs): {'; '.join(parts)}. ")
+            f"p; every pair must reject, so none is adjusted): {'; '.join(parts)}. ")
     if res.sign < 0:
         better = [short(v) for v in res.pairs if res.p_refute[v] < res.alpha]
         text += (f"The hypothesis's {p_text(res.p)} (the smallest that another setting is {word}){_family(res)}: "

@@ -65,9 +65,9 @@ in the family.) Sections that make many exploratory comparisons do not adjust; t
 where it has a margin) in the lab's Holm family, and a CI and MDE in its line:
 
 * *argmax* (:mod:`keras_dyn.stats.argmax`): the named setting of a grid key against each other
-  setting by :func:`compare`, read one-sided, Holm over the k − 1 pairs; supported when every other
-  setting is beyond noise worse (p = the largest adjusted p), refuted when one is beyond noise
-  better (p = the smallest), otherwise undecided naming the settings within noise of the best
+  setting by :func:`compare`, read one-sided; supported when every other setting is beyond noise
+  worse (p = the largest one-sided p: an intersection–union test), refuted when one is beyond
+  noise better (p = the smallest, Holm over the k − 1 pairs), otherwise undecided naming the settings within noise of the best
   mean; never "equivalent".
 * *trend* (:mod:`keras_dyn.stats.trends`): Page's L (seeds shared by every level) or Spearman's ρ,
   two-sided; its size is the fitted change from the lowest level to the highest, whose CI, TOST

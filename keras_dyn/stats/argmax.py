@@ -2,11 +2,12 @@
 :mod:`keras_dyn.stats`).
 
 The named setting is compared with every other setting by :func:`keras_dyn.stats.compare` (paired by
-seed when they ran the same seeds), each comparison read one-sided, and the one-sided p-values are
-adjusted by Holm over the k − 1 pairs. **Supported** needs every other setting beyond noise worse:
-the hypothesis's p is the largest adjusted p of "named better than other" (an intersection–union
-test; with Holm inside it is conservative). **Refuted** needs some setting beyond noise better
-than the named one: the smallest adjusted p of "other better than named". Whichever of the two is
+seed when they ran the same seeds), each comparison read one-sided. **Supported** needs every
+other setting beyond noise worse: the hypothesis's p is the largest one-sided p of "named better
+than other" (an intersection–union test: every pair must reject, so the error rate is already
+α without adjusting the pairs). **Refuted** needs some setting beyond noise better than the named
+one (a union of k − 1 tests): the smallest Holm-adjusted p of "other better than named". The set of
+settings within noise of the best mean uses Holm-adjusted p-values too. Whichever of the two is
 smaller enters the lab's Holm family with its direction; otherwise the verdict is **undecided**
 and the line names the settings within noise of the best mean. There is no "equivalent" (an
 argmax makes no claim that the settings are alike).
@@ -90,8 +91,9 @@ class Argmax:
 
     def pair(self, other) -> Comparison:
         """``compare(best, other)`` with its power stated at this hypothesis's level: one-sided α
-        over the k − 1 pairs and the lab's family (the strictest Holm steps)."""
-        level = (self.alpha if math.isnan(self.power_alpha) else self.power_alpha) / max(len(self.pairs), 1)
+        at the lab family's (strictest Holm step) level; the pairs need no adjustment (the
+        intersection–union test)."""
+        level = self.alpha if math.isnan(self.power_alpha) else self.power_alpha
         return dataclasses.replace(self.pairs[other], power_alpha=min(2.0 * level, 0.5))
 
     @property
@@ -124,7 +126,7 @@ def argmax_test(by_level, best, *, higher: bool = True, alpha: float = ALPHA, ce
                             b_seeds=by_level[v][1], expect=direction, alpha=alpha, censored=censored)
                  for v in by_level if v != named}
         keys = list(comps)
-        better = dict(zip(keys, holm(one_sided(comps[v], direction) for v in keys)))
+        better = {v: one_sided(comps[v], direction) for v in keys}  # raw: the intersection-union test
         worse = dict(zip(keys, holm(one_sided(comps[v], "less" if higher else "greater") for v in keys)))
         return comps, better, worse
 
@@ -132,7 +134,8 @@ def argmax_test(by_level, best, *, higher: bool = True, alpha: float = ALPHA, ce
     summaries = {v: summarise(vals, seeds, censored=censored) for v, (vals, seeds) in by_level.items()}
     ranked = [v for v in by_level if math.isfinite(summaries[v].mean)]
     top = (max if higher else min)(ranked, key=lambda v: summaries[v].mean) if ranked else best
-    beaten = p_support if top == best else against(top)[1]
+    beaten = against(top)[1]
+    beaten = dict(zip(beaten, holm(beaten.values())))  # within noise of the best: Holm over the pairs
     near = (top, *[v for v in by_level if v != top and not beaten.get(v, 1.0) < alpha])
     n = min(c.n_seeds for c in pairs.values())
     if any(c.verdict == "no data" for c in pairs.values()):
