@@ -55,10 +55,11 @@ from dataclasses import dataclass, field
 
 from keras_dyn.config.lab_checks import (LabContext, check_layer, check_metric, check_param_value, check_read,
                                          check_reading, plan_epochs, text_value)
-from keras_dyn.config.lab_keys import CLAIM_KEYS, EXPECTS, HYPOTHESIS_KEYS, LAB_KEYS, RUNNERS, SIDE_EXTRA, TESTED_AS
+from keras_dyn.config.lab_claims import Claim, parse_claim
+from keras_dyn.config.lab_keys import EXPECTS, HYPOTHESIS_KEYS, LAB_KEYS, RUNNERS, SIDE_EXTRA
 from keras_dyn.config.names import short, show, suggest
 from keras_dyn.config.quick import parse_quick
-from keras_dyn.errors import ConfigError
+from keras_dyn.errors import Collector, ConfigError
 from keras_dyn.report.metrics import METRICS, PARAMS
 from keras_dyn.report.metrics.readings import Reading, parse_reading
 from keras_dyn.report.sections import SECTIONS
@@ -94,15 +95,6 @@ class Hypothesis:
 
 
 @dataclass(frozen=True)
-class Claim:
-    claim: str
-    hypotheses: tuple
-    source_value: str = ""
-    tested_as: str = "stated"  # stated | weaker | related | untested (lab_keys.TESTED_AS)
-    why: str = ""  # why it is weaker, related or untested ("" only for stated)
-
-
-@dataclass(frozen=True)
 class SectionSpec:
     section: str
     params: dict
@@ -121,47 +113,67 @@ class LabSpec:
     quick: object = None  # keras_dyn.config.quick.QuickSpec from [lab.quick], or None (the default plan)
 
 
-def parse_lab(source, raw, cfg, *, quick=False) -> LabSpec:
+def parse_lab(source, raw, cfg, *, quick=False) -> LabSpec | None:
     """Validate a ``[lab]`` table against the experiment ``cfg`` (its grid, epochs, switches).
 
     ``quick`` relaxes the epoch-range checks (a ``--quick`` run has fewer epochs; readings past
-    its last epoch are read at the last one, and the findings say so).
+    its last epoch are read at the last one, and the findings say so). Every hypothesis, claim
+    and findings section is checked on its own, each bad one reported. ``cfg`` None (the rest of
+    the file has errors): only what does not depend on the experiment is checked; returns None.
     """
 
     if not isinstance(raw, dict):
         raise ConfigError(source, "lab", "must be a table, e.g. [lab]")
+    col = Collector()
     for key in raw:
         if key not in LAB_KEYS:
-            raise ConfigError(source, f"lab.{key}", f"unknown key{suggest(key, LAB_KEYS)}; "
-                              f"allowed: {', '.join(LAB_KEYS)}")
-    title = text_value(source, "lab.title", raw.get("title"), required=True)
-    question = text_value(source, "lab.question", raw.get("question"), required=True)
-    src = text_value(source, "lab.source", raw.get("source", ""))
+            col.add(ConfigError(source, f"lab.{key}", f"unknown key{suggest(key, LAB_KEYS)}; "
+                                f"allowed: {', '.join(LAB_KEYS)}"))
+    title = col.attempt(text_value, source, "lab.title", raw.get("title"), required=True)
+    question = col.attempt(text_value, source, "lab.question", raw.get("question"), required=True)
+    src = col.attempt(text_value, source, "lab.source", raw.get("source", ""))
     runner = raw.get("runner", "sequential")
+    col.attempt(_check_runner, source, runner, cfg)
+    if cfg is None:
+        col.raise_all()
+        return None
+    ctx = LabContext(source, cfg, quick)
+    quick_spec = None
+    if "quick" in raw and not quick:  # a quick version is already the plan [lab.quick] chose
+        quick_spec = col.attempt(parse_quick, source, raw["quick"], cfg)
+    hyps, ids = [], []  # hyps: (index, hypothesis) of the valid ones
+    blocks = col.attempt(_table_list, source, "lab.hypotheses", raw.get("hypotheses", []))
+    for i, h in enumerate(blocks if blocks is not Collector.FAILED else []):
+        hyp = col.attempt(_hypothesis_or_absent, ctx, f"lab.hypotheses[{i}]", h)
+        if hyp is Collector.FAILED:
+            ids = None  # its id is unknown: the claims' references to it are not checked
+            continue
+        if hyp.id in [other.id for _, other in hyps]:
+            col.add(ConfigError(source, f"lab.hypotheses[{i}].id", f"duplicate id {hyp.id!r}; ids must be distinct"))
+        hyps.append((i, hyp))
+        ids = None if ids is None else ids + [hyp.id]
+    if blocks is Collector.FAILED:
+        ids = None
+    blocks = col.attempt(_table_list, source, "lab.claims", raw.get("claims", []))
+    claims = [col.attempt(parse_claim, ctx, f"lab.claims[{i}]", c, ids)
+              for i, c in enumerate(blocks if blocks is not Collector.FAILED else [])]
+    blocks = col.attempt(_table_list, source, "lab.findings", raw.get("findings", []))
+    sections = [col.attempt(_section_or_absent, ctx, f"lab.findings[{i}]", s)
+                for i, s in enumerate(blocks if blocks is not Collector.FAILED else [])]
+    col.raise_all()
+    return LabSpec(title, question, src, runner, tuple(h for _, h in hyps), tuple(claims), tuple(sections), quick_spec)
+
+
+def _check_runner(source, runner, cfg):
     if runner not in RUNNERS:
         raise ConfigError(source, "lab.runner", f"unknown value {runner!r}"
                           f"{suggest(runner, RUNNERS)}; allowed: {', '.join(RUNNERS)}")
-    if runner == "grid":
+    if runner == "grid" and cfg is not None:
         if not cfg.grid and not cfg.cases:
             raise ConfigError(source, "lab.runner", "\"grid\" needs a [grid] section or [[cases]]")
         if cfg.data.validation_split <= 0:
             raise ConfigError(source, "lab.runner", "\"grid\" chooses on validation accuracy and needs "
                               "data.validation_split > 0; use runner = \"sequential\"")
-    ctx = LabContext(source, cfg, quick)
-    quick_spec = None
-    if "quick" in raw and not quick:  # a quick version is already the plan [lab.quick] chose
-        quick_spec = parse_quick(source, raw["quick"], cfg)
-    hyps = tuple(_hypothesis_or_absent(ctx, f"lab.hypotheses[{i}]", h)
-                 for i, h in enumerate(_table_list(source, "lab.hypotheses", raw.get("hypotheses", []))))
-    ids = [h.id for h in hyps]
-    for i, hid in enumerate(ids):
-        if hid in ids[:i]:
-            raise ConfigError(source, f"lab.hypotheses[{i}].id", f"duplicate id {hid!r}; ids must be distinct")
-    claims = tuple(_claim(ctx, f"lab.claims[{i}]", c, ids)
-                   for i, c in enumerate(_table_list(source, "lab.claims", raw.get("claims", []))))
-    sections = tuple(_section_or_absent(ctx, f"lab.findings[{i}]", s)
-                     for i, s in enumerate(_table_list(source, "lab.findings", raw.get("findings", []))))
-    return LabSpec(title, question, src, runner, hyps, claims, sections, quick_spec)
 
 
 def _quick_absent(exc) -> str:
@@ -324,45 +336,6 @@ def _margin(ctx, dotted, raw, expect):
         raise ctx.error(f"{dotted}.margin", f"{raw['metric']} is a fraction: give the margin as one "
                         f"(0.01 = 1 point), not {margin:g}")
     return margin
-
-
-def _claim(ctx, dotted, raw, ids) -> Claim:
-
-    for key in raw:
-        if key not in CLAIM_KEYS:
-            raise ctx.error(f"{dotted}.{key}", f"unknown key{suggest(key, CLAIM_KEYS)}; "
-                            f"allowed: {', '.join(CLAIM_KEYS)}")
-    text = text_value(ctx.source, f"{dotted}.claim", raw.get("claim"), required=True)
-    tested_as = raw.get("tested_as")
-    if tested_as is None:
-        raise ctx.error(f"{dotted}.tested_as", f"missing; allowed: {', '.join(TESTED_AS)}")
-    if not isinstance(tested_as, str):
-        raise ctx.error(f"{dotted}.tested_as", f"must be a string, not {show(tested_as)}; "
-                        f"allowed: {', '.join(TESTED_AS)}")
-    if tested_as not in TESTED_AS:
-        raise ctx.error(f"{dotted}.tested_as", f"unknown value {tested_as!r}"
-                        f"{suggest(tested_as, TESTED_AS)}; allowed: {', '.join(TESTED_AS)}")
-    why = raw.get("why", "")
-    if tested_as != "stated" and (why is None or why == ""):
-        raise ctx.error(f"{dotted}.why", f"missing; tested_as = {tested_as!r} needs one sentence saying why "
-                        f"(e.g. why = \"needs a scheduler sweep this lab does not run\"); allowed: a text of at "
-                        f"most 300 characters, left out only with tested_as = \"stated\"")
-    why = text_value(ctx.source, f"{dotted}.why", why, limit=300)
-    hyps = raw.get("hypotheses", [])
-    if not isinstance(hyps, list) or not all(isinstance(h, str) for h in hyps):
-        raise ctx.error(f"{dotted}.hypotheses", f"must be a list of hypothesis ids, not {show(hyps)}")
-    if tested_as == "untested" and hyps:
-        raise ctx.error(f"{dotted}.hypotheses", "must be [] when tested_as = \"untested\"; "
-                        "allowed: [] here, or tested_as = stated / weaker / related")
-    if tested_as != "untested" and not hyps:
-        raise ctx.error(f"{dotted}.hypotheses", f"must be a non-empty list of hypothesis ids when "
-                        f"tested_as = {tested_as!r}; allowed: [] only with tested_as = \"untested\"")
-    for h in hyps:
-        if h not in ids:
-            raise ctx.error(f"{dotted}.hypotheses", f"no hypothesis {h!r}{suggest(h, ids)}; "
-                            f"ids: {', '.join(ids) or 'none'}")
-    return Claim(text, tuple(hyps), text_value(ctx.source, f"{dotted}.source_value", raw.get("source_value", ""), limit=200),
-                 tested_as, why)
 
 
 def _section(ctx, dotted, raw) -> SectionSpec:
