@@ -171,7 +171,7 @@ def test_each_dependency_warns(extra, key):
 
     raw = tomllib.loads(BASE)
     for name, values in tomllib.loads(extra).items():
-        raw[name].update(values)
+        raw.setdefault(name, {}).update(values)
     cfg = from_dict(raw, source="x.toml")
     assert [w.split(": ")[1] for w in no_effect_warnings(cfg)] == [key], no_effect_warnings(cfg)
 
