@@ -94,19 +94,20 @@ def test_dependent_checks_wait_for_valid_values():
     assert [e.key for e in info.value.errors] == ["training.epochs"], str(info.value)
 
 
-def test_a_broken_hypothesis_does_not_break_the_claims_that_name_it():
+def test_lab_keys_are_each_reported_and_of_its_blocks_the_first():
+    """The [lab] table's own keys are independent; its hypotheses, claims and findings all read
+    the plan (one grid value can break all of them), so the first of their errors is reported."""
     raw = {"data": {"dataset": "circle"}, "model": {"hidden": [8]}, "training": {"epochs": 2},
            "grid": {"units": [4, 8]},
-           "lab": {"title": "t", "question": "q",
+           "lab": {"title": "t", "question": "", "colour": "red", "runner": "gird",
                    "hypotheses": [{"id": "H1", "statement": "s", "metric": "test_acuracy", "expect": "greater",
                                    "a": {"units": 8}, "b": {"units": 4}}],
-                   "claims": [{"claim": "c", "hypotheses": ["H1"], "tested_as": "stated"},
-                              {"claim": "d", "hypotheses": ["H1"], "tested_as": "weak"}],
+                   "claims": [{"claim": "d", "hypotheses": ["H1"], "tested_as": "weak"}],
                    "findings": [{"section": "seed_tabel"}]}}
     with pytest.raises(ConfigError) as info:
         from_dict(raw, source="x.toml")
     assert [e.key for e in info.value.errors] == [
-        "lab.hypotheses[0].metric", "lab.claims[1].tested_as", "lab.findings[0].section"], str(info.value)
+        "lab.colour", "lab.question", "lab.runner", "lab.hypotheses[0].metric"], str(info.value)
 
 
 def test_every_bad_case_is_reported():
@@ -162,7 +163,6 @@ def test_section_key_that_acts_at_some_swept_point_is_not_warned(tmp_path):
     ("[training]\noptimizer = \"adam\"\nmomentum = 0.5", "training.momentum"),
     ("[training]\noptimizer = \"sgd\"\nweight_decay = 0.01", "training.weight_decay"),
     ("[training]\nscheduler = \"exponential\"\nstep_size = 3", "training.step_size"),
-    ("[model]\ninitializer = \"he\"\ninit_gain = 1.0", "model.init_gain"),
     ("[data]\ndataset = \"mnist\"\nn_samples = 300", "data.n_samples"),
     ("[probes]\nshift_every = 2", "probes.shift_every"),
 ])
@@ -174,6 +174,23 @@ def test_each_dependency_warns(extra, key):
         raw.setdefault(name, {}).update(values)
     cfg = from_dict(raw, source="x.toml")
     assert [w.split(": ")[1] for w in no_effect_warnings(cfg)] == [key], no_effect_warnings(cfg)
+
+
+def test_a_key_at_its_default_gives_no_warning():
+    """A run folder's config.toml writes every key: those at their defaults are not warned."""
+    raw = {"data": {"dataset": "circle"}, "model": {"hidden": [8], "init_gain": 1.0},
+           "training": {"gamma": 0.5, "momentum": 0.9, "step_size": 5}}
+    cfg = from_dict(raw, source="x.toml")
+    assert "training.gamma" in cfg.file_keys and no_effect_warnings(cfg) == []
+    assert no_effect_warnings(from_dict(cfg.to_dict())) == []
+
+
+def test_init_gain_swept_by_cases_names_the_cases_where_it_does_nothing():
+    raw = {"data": {"dataset": "circle"}, "model": {"hidden": [8]}, "training": {},
+           "cases": [{"initializer": "he", "init_gain": 1.0}, {"initializer": "orthogonal", "init_gain": 2.0}]}
+    assert no_effect_warnings(from_dict(raw, source="x.toml")) == [
+        "x.toml: cases.init_gain: has no effect at cases[0] (1 of 2 points), where model.initializer = "
+        "'he_normal' (cases.initializer); it acts only when model.initializer is orthogonal or identity"]
 
 
 def test_the_effects_table_names_real_keys():

@@ -124,13 +124,9 @@ def test_broken_lab_section_is_one_line_naming_the_key(changes, key, words):
     with pytest.raises(ConfigError) as info:
         from_dict(_raw(**changes), source="lab.toml")
     text = str(info.value)
-    lines = text.splitlines()
-    # one line per problem: validation_split = 0 breaks every hypothesis and section that reads
-    # val_accuracy, each reported on its own line
-    assert len(lines) == 1 or changes == {"data.validation_split": 0.0}, text
-    assert all(line.startswith("config error: lab.toml: lab.") for line in lines), text
+    assert "\n" not in text
     assert text.startswith("config error: lab.toml: " + key), text
-    assert words in lines[0], text
+    assert words in text, text
 
 
 def test_claims_say_how_they_are_tested():

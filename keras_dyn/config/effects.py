@@ -6,17 +6,20 @@ other key has which values. The schema's docs say the same in words ("sgd_moment
 a dependency that can never work (an image-only key on 2-D data, the twin's seeds without the
 twin) is an error in :mod:`keras_dyn.config.plan` instead.
 
-A warning is given only for a key the file sets itself (``ExperimentConfig.file_keys``), never
-for a default: a section key when it acts at no point of the plan, a swept key (``[grid]`` or
-``[[cases]]``) when it acts not at some of its points (those runs differ in nothing but a name).
+A warning is given only for a key the file sets itself (``ExperimentConfig.file_keys``): a
+section key set to a value other than its default (a run folder's ``config.toml`` writes every
+key) when it acts at no point of the plan, a swept key (``[grid]`` or ``[[cases]]``) when it does
+not act at some of its points (those runs differ in nothing but their name).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from keras_dyn.config.names import short
-from keras_dyn.config.schema import CORRUPTIONS, DATASETS, GRID_KEYS, INITIALIZER_ALIASES, SYNTHETIC
+from keras_dyn.config.schema import (CORRUPTIONS, DATASETS, GRID_KEYS, INITIALIZER_ALIASES, SECTION_TYPES,
+                                     SYNTHETIC)
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,12 @@ def value_at(cfg, point: dict, dotted: str):
     return value
 
 
+def _default(dotted: str):
+    section, fld = dotted.split(".")
+    f = {f.name: f for f in dataclasses.fields(SECTION_TYPES[section])}[fld]
+    return f.default if f.default is not dataclasses.MISSING else f.default_factory()
+
+
 def _sets(key: str, swept, dotted: str) -> bool:
     """Whether grid key ``key`` with value ``swept`` sets ``section.key`` (a preset may not)."""
     section, fld = dotted.split(".")
@@ -125,7 +134,8 @@ def no_effect_warnings(cfg) -> list[str]:
                     at = ", ".join(dict.fromkeys(cfg.origin(p, key).split(".")[0] for p in idle)) + f" ({at})"
                 out.append(f"{cfg.source}: {_label(cfg, key)}: has no effect at {at}, where "
                            f"{_where(cfg, cond, idle)}; {needs}")
-        if dotted in cfg.file_keys:  # a section key: warned when it does nothing at any point it is not swept
+        if dotted in cfg.file_keys and value_at(cfg, {}, dotted) != _default(dotted):
+            # a section key (not at its default): warned when it does nothing at any point it is not swept
             own = [p for p in points if not any(_sets(k, v, dotted) for k, v in p.items())]
             if own and not any(cond.holds(value_at(cfg, p, cond.key)) for p in own):
                 out.append(f"{cfg.source}: {dotted}: has no effect: {_where(cfg, cond, own)}; {needs}")

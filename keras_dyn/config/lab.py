@@ -117,9 +117,10 @@ def parse_lab(source, raw, cfg, *, quick=False) -> LabSpec | None:
     """Validate a ``[lab]`` table against the experiment ``cfg`` (its grid, epochs, switches).
 
     ``quick`` relaxes the epoch-range checks (a ``--quick`` run has fewer epochs; readings past
-    its last epoch are read at the last one, and the findings say so). Every hypothesis, claim
-    and findings section is checked on its own, each bad one reported. ``cfg`` None (the rest of
-    the file has errors): only what does not depend on the experiment is checked; returns None.
+    its last epoch are read at the last one, and the findings say so). The lab's own keys are
+    each checked and reported; of the hypotheses, claims and findings sections, which read the
+    plan, the first error. ``cfg`` None (the rest of the file has errors): only what does not
+    depend on the experiment is checked; returns None.
     """
 
     if not isinstance(raw, dict):
@@ -133,35 +134,36 @@ def parse_lab(source, raw, cfg, *, quick=False) -> LabSpec | None:
     question = col.attempt(text_value, source, "lab.question", raw.get("question"), required=True)
     src = col.attempt(text_value, source, "lab.source", raw.get("source", ""))
     runner = raw.get("runner", "sequential")
-    col.attempt(_check_runner, source, runner, cfg)
+    col.attempt(_check_runner, source, runner, None)
     if cfg is None:
         col.raise_all()
         return None
-    ctx = LabContext(source, cfg, quick)
-    quick_spec = None
-    if "quick" in raw and not quick:  # a quick version is already the plan [lab.quick] chose
-        quick_spec = col.attempt(parse_quick, source, raw["quick"], cfg)
-    hyps, ids = [], []  # hyps: (index, hypothesis) of the valid ones
-    blocks = col.attempt(_table_list, source, "lab.hypotheses", raw.get("hypotheses", []))
-    for i, h in enumerate(blocks if blocks is not Collector.FAILED else []):
-        hyp = col.attempt(_hypothesis_or_absent, ctx, f"lab.hypotheses[{i}]", h)
-        if hyp is Collector.FAILED:
-            ids = None  # its id is unknown: the claims' references to it are not checked
-            continue
-        if hyp.id in [other.id for _, other in hyps]:
-            col.add(ConfigError(source, f"lab.hypotheses[{i}].id", f"duplicate id {hyp.id!r}; ids must be distinct"))
-        hyps.append((i, hyp))
-        ids = None if ids is None else ids + [hyp.id]
-    if blocks is Collector.FAILED:
-        ids = None
-    blocks = col.attempt(_table_list, source, "lab.claims", raw.get("claims", []))
-    claims = [col.attempt(parse_claim, ctx, f"lab.claims[{i}]", c, ids)
-              for i, c in enumerate(blocks if blocks is not Collector.FAILED else [])]
-    blocks = col.attempt(_table_list, source, "lab.findings", raw.get("findings", []))
-    sections = [col.attempt(_section_or_absent, ctx, f"lab.findings[{i}]", s)
-                for i, s in enumerate(blocks if blocks is not Collector.FAILED else [])]
+    blocks = col.attempt(_blocks, LabContext(source, cfg, quick), raw, runner)
     col.raise_all()
-    return LabSpec(title, question, src, runner, tuple(h for _, h in hyps), tuple(claims), tuple(sections), quick_spec)
+    return LabSpec(title, question, src, runner, *blocks)
+
+
+def _blocks(ctx, raw, runner) -> tuple:
+    """``(hypotheses, claims, findings, quick)`` and the runner against the plan, stopping at the
+    first error among them: they all read the plan, so one wrong value there (a grid list, the
+    epochs, a switch) would break many at once."""
+    if runner in RUNNERS:  # (an unknown one is reported already)
+        _check_runner(ctx.source, runner, ctx.cfg)
+    quick_spec = None
+    if "quick" in raw and not ctx.quick:  # a quick version is already the plan [lab.quick] chose
+        quick_spec = parse_quick(ctx.source, raw["quick"], ctx.cfg)
+    source = ctx.source
+    hyps = tuple(_hypothesis_or_absent(ctx, f"lab.hypotheses[{i}]", h)
+                 for i, h in enumerate(_table_list(source, "lab.hypotheses", raw.get("hypotheses", []))))
+    ids = [h.id for h in hyps]
+    for i, hid in enumerate(ids):
+        if hid in ids[:i]:
+            raise ConfigError(source, f"lab.hypotheses[{i}].id", f"duplicate id {hid!r}; ids must be distinct")
+    claims = tuple(parse_claim(ctx, f"lab.claims[{i}]", c, ids)
+                   for i, c in enumerate(_table_list(source, "lab.claims", raw.get("claims", []))))
+    sections = tuple(_section_or_absent(ctx, f"lab.findings[{i}]", s)
+                     for i, s in enumerate(_table_list(source, "lab.findings", raw.get("findings", []))))
+    return hyps, claims, sections, quick_spec
 
 
 def _check_runner(source, runner, cfg):

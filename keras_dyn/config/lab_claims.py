@@ -21,8 +21,7 @@ class Claim:
 
 
 def parse_claim(ctx, dotted, raw, ids) -> Claim:
-    """One ``[[lab.claims]]`` block; ``ids``: the lab's hypothesis ids (None: some hypothesis is
-    itself in error, so its references are not checked, to report no cascade)."""
+    """One ``[[lab.claims]]`` block; ``ids``: the lab's hypothesis ids."""
 
     for key in raw:
         if key not in CLAIM_KEYS:
@@ -54,7 +53,7 @@ def parse_claim(ctx, dotted, raw, ids) -> Claim:
         raise ctx.error(f"{dotted}.hypotheses", f"must be a non-empty list of hypothesis ids when "
                         f"tested_as = {tested_as!r}; allowed: [] only with tested_as = \"untested\"")
     for h in hyps:
-        if ids is not None and h not in ids:
+        if h not in ids:
             raise ctx.error(f"{dotted}.hypotheses", f"no hypothesis {h!r}{suggest(h, ids)}; "
                             f"ids: {', '.join(ids) or 'none'}")
     return Claim(text, tuple(hyps), text_value(ctx.source, f"{dotted}.source_value", raw.get("source_value", ""), limit=200),
