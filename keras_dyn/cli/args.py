@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -58,3 +59,10 @@ def bounded_int(low, high):
 positive_int = bounded_int(1, MAX_WORKERS)
 
 
+def print_warnings(cfg):
+    """The config's no-effect warnings (:mod:`keras_dyn.config.effects`), one ``warning:`` line
+    each on stderr: by ``check`` and, once before anything trains, by every training command."""
+    from keras_dyn.config.effects import no_effect_warnings
+
+    for line in no_effect_warnings(cfg):
+        print(f"warning: {line}", file=sys.stderr)

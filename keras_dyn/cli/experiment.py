@@ -6,7 +6,9 @@
     python -m keras_dyn grid CONFIG.toml [--logdir DIR] [--quick] [--seeds N] [--data-dir DIR]
                                          [--workers N] [--restart | --report-only]
 
-Bad input prints one line (file, key, what is allowed) and exits with status 2. The other
+Bad input prints one line per problem (file, key, what is allowed) and exits with status 2;
+a key the file sets that has no effect in its plan gets a ``warning:`` line (exit status
+unchanged), from ``check`` and before anything trains. The other
 commands of ``keras-dyn`` (``lab``, ``labs``, ``worksheet``) are :mod:`keras_dyn.cli.main`'s.
 """
 
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import sys
 
-from keras_dyn.cli.args import MAX_WORKERS, OneLineParser, bounded_int, common_arguments
+from keras_dyn.cli.args import MAX_WORKERS, OneLineParser, bounded_int, common_arguments, print_warnings
 from keras_dyn.config.quick import plan_size, quick_version
 from keras_dyn.errors import KerasDynError
 from keras_dyn.quiet import quiet_tensorflow
@@ -42,6 +44,8 @@ def main(argv=None, prog: str = "python -m keras_dyn") -> int:
         from keras_dyn.config import load_config
 
         cfg = load_config(args.config)
+        if not (args.command == "grid" and _grid_child()):  # a --workers child: its launcher printed them
+            print_warnings(cfg)
         if args.command != "check":
             quiet_tensorflow()  # after the config check, so a bad file is reported at once
         if args.command == "check":
@@ -76,6 +80,14 @@ def main(argv=None, prog: str = "python -m keras_dyn") -> int:
     except OSError as exc:  # the file system refused something not written through runfiles
         print(f"output error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
         return 2
+
+
+def _grid_child() -> bool:
+    import os
+
+    from keras_dyn.tuning.distributed import CHILD_ENV
+
+    return bool(os.environ.get(CHILD_ENV))
 
 
 def _grid(cfg, args) -> int:

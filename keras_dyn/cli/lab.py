@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from keras_dyn.cli.args import OneLineParser, common_arguments, positive_int
+from keras_dyn.cli.args import OneLineParser, common_arguments, positive_int, print_warnings
 from keras_dyn.errors import KerasDynError
 from keras_dyn.quiet import quiet_tensorflow
 
@@ -80,6 +80,7 @@ def run_lab(main_file, findings=None, config=None, argv=None, *, tuner=None, pro
 
         check_name(main_file, "lab name", lab_dir.name)
         cfg = load_config(config)
+        print_warnings(cfg)
         quiet_tensorflow()  # after the config check, so a bad file is reported at once
         outcome = train_and_report(cfg, args.logdir, runner="grid" if tuner else "sequential",
                                    quick=args.quick, seeds=args.seeds, data_dir=args.data_dir,

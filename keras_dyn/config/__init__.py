@@ -17,9 +17,11 @@ generated from :mod:`keras_dyn.config.reference`::
 
 The package, one job a module: ``schema`` (sections, vocabularies, caps), ``names`` (path names
 and the wording of errors), ``rules`` (each key's rule), ``plan`` (grid, cases, every run
-checked), ``experiment`` (the whole file: load, validate, expand), ``lab``, ``lab_checks`` and ``lab_keys``
-(the ``[lab]`` table), ``reference`` (docs/config.md, generated). Every problem raises :class:`keras_dyn.errors.ConfigError`, one line
-naming the file, the dotted key and what is allowed. Nothing here imports TensorFlow.
+checked), ``experiment`` (the whole file: load, validate, expand), ``effects`` (keys that act only
+under another key's value: the no-effect warnings), ``lab``, ``lab_checks``, ``lab_claims`` and ``lab_keys``
+(the ``[lab]`` table), ``reference`` (docs/config.md, generated). Every problem is a :class:`keras_dyn.errors.ConfigError`, one line
+naming the file, the dotted key and what is allowed; a file with several raises them together
+(:class:`keras_dyn.errors.ConfigErrors`, one line each). Nothing here imports TensorFlow.
 """
 
 from keras_dyn.config.experiment import ExperimentConfig, from_dict, load_config, same_run_config

@@ -1,6 +1,6 @@
 """A whole experiment file: :class:`ExperimentConfig` (the validated, frozen config, its points and run names), :func:`load_config` and :func:`from_dict`.
 
-Every problem raises :class:`keras_dyn.errors.ConfigError` whose message is one line naming the file, the dotted key and what is allowed. Every value is checked here, before any data is loaded or anything written.
+Every problem is a :class:`keras_dyn.errors.ConfigError` whose message is one line naming the file, the dotted key and what is allowed; a file with several problems raises them all at once (:class:`keras_dyn.errors.ConfigErrors`, one line each): independent keys and sections are each checked, and a check that needs earlier values (the plan, the ``[lab]`` hypotheses) waits until those are valid. Every value is checked here, before any data is loaded or anything written.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from keras_dyn.config.rules import check_value
 from keras_dyn.config.schema import (ALL_SECTIONS, CORRUPTIONS, FREEFORM_SECTIONS, GRID_KEYS,
                                      REQUIRED_SECTIONS, RUN_NAME_TAGS, SECTION_TYPES, DataConfig,
                                      ExperimentSection, LogConfig, ModelConfig, ProbesConfig, TrainingConfig)
-from keras_dyn.errors import ConfigError
+from keras_dyn.errors import Collector, ConfigError
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,8 @@ class ExperimentConfig:
     lab_raw: dict = field(default_factory=dict)  # the [lab] table as written (saved with the config)
     lab: object = None  # keras_dyn.config.lab.LabSpec, or None without [lab]
     quick: bool = False  # a --quick version: readings past its last epoch are read at the last
+    # the keys the file itself sets (file_keys); a config rebuilt from to_dict() sets them all
+    file_keys: frozenset = field(default=frozenset(), compare=False, repr=False)
 
     @property
     def name(self) -> str:
@@ -176,7 +178,8 @@ def load_config(path) -> ExperimentConfig:
     """Read and validate a TOML experiment file.
 
     Raises:
-        ConfigError: the file is missing, is not valid TOML, or holds a bad key or value.
+        ConfigError: the file is missing, is not valid TOML, or holds a bad key or value
+            (:class:`~keras_dyn.errors.ConfigErrors`, one line each, when it holds several).
     """
     path = Path(path)
     if not path.is_file():
@@ -197,7 +200,7 @@ def load_config(path) -> ExperimentConfig:
         if problem:
             raise ConfigError(path, "experiment.name", f"not set, and the file name {problem}; "
                               f"set experiment.name")
-        cfg = cfg.replace(experiment={"name": path.stem})
+        cfg = dataclasses.replace(cfg.replace(experiment={"name": path.stem}), file_keys=cfg.file_keys)
     return cfg
 
 
@@ -209,37 +212,57 @@ def from_dict(raw: dict, source: str = "<dict>", *, quick: bool = False) -> Expe
     """
     if not isinstance(raw, dict):
         raise ConfigError(source, "", "the top level must be a table")
+    col = Collector()  # every independent problem is reported; dependent checks wait for a clean file
     for name in raw:
         if name not in ALL_SECTIONS:
-            raise ConfigError(source, name, f"unknown section{suggest(name, ALL_SECTIONS)}; "
-                              f"allowed: {', '.join(ALL_SECTIONS)}")
-        if name == "cases":
-            continue  # a list of tables, checked by parse_cases
-        if not isinstance(raw[name], dict):
-            raise ConfigError(source, name, "must be a table, e.g. [" + name + "]")
+            col.add(ConfigError(source, name, f"unknown section{suggest(name, ALL_SECTIONS)}; "
+                                f"allowed: {', '.join(ALL_SECTIONS)}"))
+        elif name != "cases" and not isinstance(raw[name], dict):  # cases: a list, parse_cases's
+            col.add(ConfigError(source, name, "must be a table, e.g. [" + name + "]"))
     for required in REQUIRED_SECTIONS:
         if required not in raw:
-            raise ConfigError(source, required, f"missing section [{required}]")
-    sections = {name: parse_section(source, name, cls, raw.get(name, {}))
+            col.add(ConfigError(source, required, f"missing section [{required}]"))
+    table = {name: value for name, value in raw.items() if isinstance(value, dict)}
+    sections = {name: col.attempt(parse_section, source, name, cls, table.get(name, {}))
                 for name, cls in SECTION_TYPES.items()}
-    grid = parse_grid(source, raw.get("grid", {}), sections)
-    cases = parse_cases(source, raw["cases"], grid) if "cases" in raw else ()
-    cfg = ExperimentConfig(source=source, grid=grid, cases=cases, lab_raw=copy.deepcopy(raw.get("lab", {})),
-                           quick=quick, **sections)
-    check_combinations(cfg)
-    check_plan(cfg)
-    if "lab" in raw:
-
-        cfg = dataclasses.replace(cfg, lab=parse_lab(source, raw["lab"], cfg, quick=quick))
+    grid = col.attempt(parse_grid, source, table.get("grid", {}))
+    cases = col.attempt(parse_cases, source, raw["cases"], table.get("grid", {})) if "cases" in raw else ()
+    cfg = None
+    if col.ok:
+        cfg = ExperimentConfig(source=source, grid=grid, cases=cases, lab_raw=copy.deepcopy(raw.get("lab", {})),
+                               quick=quick, file_keys=file_keys(raw), **sections)
+        col.attempt(check_combinations, cfg)
+    if col.ok:
+        col.attempt(check_plan, cfg)  # every run of the plan: needs every section, the grid and the cases
+    if "lab" in raw and isinstance(raw["lab"], dict):
+        lab = col.attempt(parse_lab, source, raw["lab"], cfg if col.ok else None, quick=quick)
+        if col.ok:
+            cfg = dataclasses.replace(cfg, lab=lab)
+    col.raise_all()
     return cfg
 
 
+def file_keys(raw: dict) -> frozenset:
+    """The keys a file sets itself: ``section.key`` for the sections, ``grid.KEY`` and
+    ``cases.KEY`` for the swept keys (what the no-effect warnings look at)."""
+    out = set()
+    for name in SECTION_TYPES:
+        out.update(f"{name}.{key}" for key in raw.get(name, {}))
+    out.update(f"grid.{key}" for key in raw.get("grid", {}))
+    for case in raw.get("cases", ()):
+        out.update(f"cases.{key}" for key in case)
+    return frozenset(out)
+
+
 def parse_section(source, name, cls, values):
+    """One section's table: every key checked on its own (each bad key is reported)."""
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    kwargs = {}
+    kwargs, col = {}, Collector()
     for key, value in values.items():
         if key not in fields:
-            raise ConfigError(source, f"{name}.{key}",
-                              f"unknown key{suggest(key, fields)}; allowed: {', '.join(fields)}")
-        kwargs[key] = check_value(source, f"{name}.{key}", f"{name}.{key}", value, fields[key])
+            col.add(ConfigError(source, f"{name}.{key}",
+                                f"unknown key{suggest(key, fields)}; allowed: {', '.join(fields)}"))
+            continue
+        kwargs[key] = col.attempt(check_value, source, f"{name}.{key}", f"{name}.{key}", value, fields[key])
+    col.raise_all()
     return cls(**kwargs)

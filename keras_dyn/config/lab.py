@@ -59,12 +59,13 @@ from dataclasses import dataclass, field
 
 from keras_dyn.config.lab_checks import (LabContext, check_layer, check_metric, check_param_value, check_read,
                                          check_reading, plan_epochs, text_value)
-from keras_dyn.config.lab_keys import CLAIM_KEYS, EXPECTS, HYPOTHESIS_KEYS, LAB_KEYS, RUNNERS, SIDE_EXTRA, TESTED_AS
+from keras_dyn.config.lab_claims import Claim, parse_claim  # noqa: F401  (Claim: importable from here too)
+from keras_dyn.config.lab_keys import EXPECTS, HYPOTHESIS_KEYS, LAB_KEYS, RUNNERS, SIDE_EXTRA
 from keras_dyn.config.lab_kinds import (Side, check_pooled, is_kind, kind_fields, kind_name, margin_of, pool_keys,
                                         refuse_kind_keys)
 from keras_dyn.config.names import show, suggest
 from keras_dyn.config.quick import parse_quick
-from keras_dyn.errors import ConfigError
+from keras_dyn.errors import Collector, ConfigError
 from keras_dyn.report.metrics import METRICS, PARAMS
 from keras_dyn.report.metrics.readings import Reading, parse_reading
 from keras_dyn.report.sections import SECTIONS
@@ -101,15 +102,6 @@ class Hypothesis:
 
 
 @dataclass(frozen=True)
-class Claim:
-    claim: str
-    hypotheses: tuple
-    source_value: str = ""
-    tested_as: str = "stated"  # stated | weaker | related | untested (lab_keys.TESTED_AS)
-    why: str = ""  # why it is weaker, related or untested ("" only for stated)
-
-
-@dataclass(frozen=True)
 class SectionSpec:
     section: str
     params: dict
@@ -128,47 +120,69 @@ class LabSpec:
     quick: object = None  # keras_dyn.config.quick.QuickSpec from [lab.quick], or None (the default plan)
 
 
-def parse_lab(source, raw, cfg, *, quick=False) -> LabSpec:
+def parse_lab(source, raw, cfg, *, quick=False) -> LabSpec | None:
     """Validate a ``[lab]`` table against the experiment ``cfg`` (its grid, epochs, switches).
 
     ``quick`` relaxes the epoch-range checks (a ``--quick`` run has fewer epochs; readings past
-    its last epoch are read at the last one, and the findings say so).
+    its last epoch are read at the last one, and the findings say so). The lab's own keys are
+    each checked and reported; of the hypotheses, claims and findings sections, which read the
+    plan, the first error. ``cfg`` None (the rest of the file has errors): only what does not
+    depend on the experiment is checked; returns None.
     """
 
     if not isinstance(raw, dict):
         raise ConfigError(source, "lab", "must be a table, e.g. [lab]")
+    col = Collector()
     for key in raw:
         if key not in LAB_KEYS:
-            raise ConfigError(source, f"lab.{key}", f"unknown key{suggest(key, LAB_KEYS)}; "
-                              f"allowed: {', '.join(LAB_KEYS)}")
-    title = text_value(source, "lab.title", raw.get("title"), required=True)
-    question = text_value(source, "lab.question", raw.get("question"), required=True)
-    src = text_value(source, "lab.source", raw.get("source", ""))
+            col.add(ConfigError(source, f"lab.{key}", f"unknown key{suggest(key, LAB_KEYS)}; "
+                                f"allowed: {', '.join(LAB_KEYS)}"))
+    title = col.attempt(text_value, source, "lab.title", raw.get("title"), required=True)
+    question = col.attempt(text_value, source, "lab.question", raw.get("question"), required=True)
+    src = col.attempt(text_value, source, "lab.source", raw.get("source", ""))
     runner = raw.get("runner", "sequential")
-    if runner not in RUNNERS:
-        raise ConfigError(source, "lab.runner", f"unknown value {runner!r}"
-                          f"{suggest(runner, RUNNERS)}; allowed: {', '.join(RUNNERS)}")
-    if runner == "grid":
-        if not cfg.grid and not cfg.cases:
-            raise ConfigError(source, "lab.runner", "\"grid\" needs a [grid] section or [[cases]]")
-        if cfg.data.validation_split <= 0:
-            raise ConfigError(source, "lab.runner", "\"grid\" chooses on validation accuracy and needs "
-                              "data.validation_split > 0; use runner = \"sequential\"")
-    ctx = LabContext(source, cfg, quick)
+    col.attempt(_check_runner, source, runner, None)
+    if cfg is None:
+        col.raise_all()
+        return None
+    blocks = col.attempt(_blocks, LabContext(source, cfg, quick), raw, runner)
+    col.raise_all()
+    return LabSpec(title, question, src, runner, *blocks)
+
+
+def _blocks(ctx, raw, runner) -> tuple:
+    """``(hypotheses, claims, findings, quick)`` and the runner against the plan, stopping at the
+    first error among them: they all read the plan, so one wrong value there (a grid list, the
+    epochs, a switch) would break many at once."""
+    if runner in RUNNERS:  # (an unknown one is reported already)
+        _check_runner(ctx.source, runner, ctx.cfg)
     quick_spec = None
-    if "quick" in raw and not quick:  # a quick version is already the plan [lab.quick] chose
-        quick_spec = parse_quick(source, raw["quick"], cfg)
+    if "quick" in raw and not ctx.quick:  # a quick version is already the plan [lab.quick] chose
+        quick_spec = parse_quick(ctx.source, raw["quick"], ctx.cfg)
+    source = ctx.source
     hyps = tuple(_hypothesis_or_absent(ctx, f"lab.hypotheses[{i}]", h)
                  for i, h in enumerate(_table_list(source, "lab.hypotheses", raw.get("hypotheses", []))))
     ids = [h.id for h in hyps]
     for i, hid in enumerate(ids):
         if hid in ids[:i]:
             raise ConfigError(source, f"lab.hypotheses[{i}].id", f"duplicate id {hid!r}; ids must be distinct")
-    claims = tuple(_claim(ctx, f"lab.claims[{i}]", c, ids)
+    claims = tuple(parse_claim(ctx, f"lab.claims[{i}]", c, ids)
                    for i, c in enumerate(_table_list(source, "lab.claims", raw.get("claims", []))))
     sections = tuple(_section_or_absent(ctx, f"lab.findings[{i}]", s)
                      for i, s in enumerate(_table_list(source, "lab.findings", raw.get("findings", []))))
-    return LabSpec(title, question, src, runner, hyps, claims, sections, quick_spec)
+    return hyps, claims, sections, quick_spec
+
+
+def _check_runner(source, runner, cfg):
+    if runner not in RUNNERS:
+        raise ConfigError(source, "lab.runner", f"unknown value {runner!r}"
+                          f"{suggest(runner, RUNNERS)}; allowed: {', '.join(RUNNERS)}")
+    if runner == "grid" and cfg is not None:
+        if not cfg.grid and not cfg.cases:
+            raise ConfigError(source, "lab.runner", "\"grid\" needs a [grid] section or [[cases]]")
+        if cfg.data.validation_split <= 0:
+            raise ConfigError(source, "lab.runner", "\"grid\" chooses on validation accuracy and needs "
+                              "data.validation_split > 0; use runner = \"sequential\"")
 
 
 def _quick_absent(exc) -> str:
@@ -243,7 +257,7 @@ def _hypothesis(ctx, dotted, raw) -> Hypothesis:
         if "b" in raw:
             raise ctx.error(f"{dotted}.b", "expect = \"below\" checks side a against bound; leave b out")
     elif bound is not None:
-        raise ctx.error(f"{dotted}.bound", f"only for expect = \"below\" (this hypothesis compares A with B)")
+        raise ctx.error(f"{dotted}.bound", "only for expect = \"below\" (this hypothesis compares A with B)")
     margin = margin_of(ctx, dotted, raw, expect)
     pool = pool_keys(ctx, dotted, raw, expect)
     base_params = {k: raw[k] for k in PARAMS if k in raw}
@@ -278,43 +292,6 @@ def _hypothesis(ctx, dotted, raw) -> Hypothesis:
                       float(bound) if expect == "below" else None, margin=margin, pool=pool)
 
 
-def _claim(ctx, dotted, raw, ids) -> Claim:
-
-    for key in raw:
-        if key not in CLAIM_KEYS:
-            raise ctx.error(f"{dotted}.{key}", f"unknown key{suggest(key, CLAIM_KEYS)}; "
-                            f"allowed: {', '.join(CLAIM_KEYS)}")
-    text = text_value(ctx.source, f"{dotted}.claim", raw.get("claim"), required=True)
-    tested_as = raw.get("tested_as")
-    if tested_as is None:
-        raise ctx.error(f"{dotted}.tested_as", f"missing; allowed: {', '.join(TESTED_AS)}")
-    if not isinstance(tested_as, str):
-        raise ctx.error(f"{dotted}.tested_as", f"must be a string, not {show(tested_as)}; "
-                        f"allowed: {', '.join(TESTED_AS)}")
-    if tested_as not in TESTED_AS:
-        raise ctx.error(f"{dotted}.tested_as", f"unknown value {tested_as!r}"
-                        f"{suggest(tested_as, TESTED_AS)}; allowed: {', '.join(TESTED_AS)}")
-    why = raw.get("why", "")
-    if tested_as != "stated" and (why is None or why == ""):
-        raise ctx.error(f"{dotted}.why", f"missing; tested_as = {tested_as!r} needs one sentence saying why "
-                        f"(e.g. why = \"needs a scheduler sweep this lab does not run\"); allowed: a text of at "
-                        f"most 300 characters, left out only with tested_as = \"stated\"")
-    why = text_value(ctx.source, f"{dotted}.why", why, limit=300)
-    hyps = raw.get("hypotheses", [])
-    if not isinstance(hyps, list) or not all(isinstance(h, str) for h in hyps):
-        raise ctx.error(f"{dotted}.hypotheses", f"must be a list of hypothesis ids, not {show(hyps)}")
-    if tested_as == "untested" and hyps:
-        raise ctx.error(f"{dotted}.hypotheses", "must be [] when tested_as = \"untested\"; "
-                        "allowed: [] here, or tested_as = stated / weaker / related")
-    if tested_as != "untested" and not hyps:
-        raise ctx.error(f"{dotted}.hypotheses", f"must be a non-empty list of hypothesis ids when "
-                        f"tested_as = {tested_as!r}; allowed: [] only with tested_as = \"untested\"")
-    for h in hyps:
-        if h not in ids:
-            raise ctx.error(f"{dotted}.hypotheses", f"no hypothesis {h!r}{suggest(h, ids)}; "
-                            f"ids: {', '.join(ids) or 'none'}")
-    return Claim(text, tuple(hyps), text_value(ctx.source, f"{dotted}.source_value", raw.get("source_value", ""), limit=200),
-                 tested_as, why)
 
 
 def _section(ctx, dotted, raw) -> SectionSpec:

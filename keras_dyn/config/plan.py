@@ -8,7 +8,7 @@ from keras_dyn.config.rules import grid_value
 from keras_dyn.config.schema import (DATASET_SHAPES, GRID_KEYS, MAX_CASES, MAX_DECISION_GRID, MAX_LAYERS,
                                      MAX_PARAMS, MAX_RUNS, RUN_NAME_MAX, RUN_NAME_TAGS, SYNTHETIC,
                                      TWIN_ACTIVATIONS, TWIN_OPTIMIZERS)
-from keras_dyn.errors import ConfigError
+from keras_dyn.errors import Collector, ConfigError
 
 
 def check_plan(cfg):
@@ -104,30 +104,41 @@ def check_grid_key(source, dotted, key, what):
         raise ConfigError(source, dotted, f"{what}{suggest(key, GRID_KEYS)}; allowed: {', '.join(GRID_KEYS)}")
 
 
-def parse_grid(source, raw_grid, sections) -> dict:
-    grid = {}
+def parse_grid(source, raw_grid, sections=None) -> dict:
+    """``[grid]``: each key checked on its own (every bad key is reported); the keys that
+    exclude each other are checked among the keys that are valid."""
+    grid, col = {}, Collector()
     for key, values in raw_grid.items():
-        dotted = f"grid.{key}"
-        check_grid_key(source, dotted, key, "unknown grid key")
-        if not isinstance(values, list) or not values:
-            raise ConfigError(source, dotted, f"must be a non-empty list of values, not {show(values)}")
-        checked = [grid_value(source, dotted, key, value) for value in values]
-        if len(set(map(repr, checked))) != len(checked):
-            raise ConfigError(source, dotted, "values must be distinct")
-        grid[key] = tuple(checked)
+        checked = col.attempt(_grid_values, source, key, values)
+        if checked is not Collector.FAILED:
+            grid[key] = checked
     if "hidden" in grid and any(k in grid for k in ("units", "layers")):
-        raise ConfigError(source, "grid.hidden", "use either hidden or units/layers, not both")
+        col.add(ConfigError(source, "grid.hidden", "use either hidden or units/layers, not both"))
     if "corruption" in grid:
         for other in ("label_noise", "input_corruption"):
             if other in grid:
-                raise ConfigError(source, f"grid.{other}", "use either corruption (it sets "
-                                  "label_noise and input_corruption) or this key, not both")
+                col.add(ConfigError(source, f"grid.{other}", "use either corruption (it sets "
+                                    "label_noise and input_corruption) or this key, not both"))
+    col.raise_all()
     return grid
+
+
+def _grid_values(source, key, values) -> tuple:
+    dotted = f"grid.{key}"
+    check_grid_key(source, dotted, key, "unknown grid key")
+    if not isinstance(values, list) or not values:
+        raise ConfigError(source, dotted, f"must be a non-empty list of values, not {show(values)}")
+    checked = [grid_value(source, dotted, key, value) for value in values]
+    if len(set(map(repr, checked))) != len(checked):
+        raise ConfigError(source, dotted, "values must be distinct")
+    return tuple(checked)
 
 
 def parse_cases(source, raw_cases, grid) -> tuple:
     """``[[cases]]``: listed combinations of grid-key values. Every case sets the same keys, none
-    of them a ``[grid]`` key, and no two cases are equal."""
+    of them a ``[grid]`` key (``grid``: the grid's keys), and no two cases are equal. Each case is
+    checked on its own (every bad case is reported); the cases that failed are left out of the
+    comparisons between cases."""
     if (not isinstance(raw_cases, list) or not raw_cases
             or not all(isinstance(c, dict) for c in raw_cases)):
         raise ConfigError(source, "cases", f"must be a non-empty list of tables ([[cases]] blocks, "
@@ -135,45 +146,60 @@ def parse_cases(source, raw_cases, grid) -> tuple:
                           f"0.1), not {show(raw_cases)}")
     if len(raw_cases) > MAX_CASES:
         raise ConfigError(source, "cases", f"has {len(raw_cases)} cases; allowed: at most {MAX_CASES}")
-    cases = []
+    cases, col = [], Collector()  # cases: (index, case) of the cases that are valid
     for i, raw in enumerate(raw_cases):
-        if not raw:
-            raise ConfigError(source, f"cases[{i}]", f"is empty; a case sets grid keys ("
-                              f"{', '.join(GRID_KEYS)})")
-        case = {}
-        for key, value in raw.items():
-            dotted = f"cases[{i}].{key}"
-            check_grid_key(source, dotted, key, "unknown key")
-            if key in grid:
-                raise ConfigError(source, dotted, f"is also a [grid] key; a key is swept either by "
-                                  f"the grid or by the cases, not both")
-            case[key] = grid_value(source, dotted, key, value)
-        if "hidden" in case and any(k in case or k in grid for k in ("units", "layers")):
-            raise ConfigError(source, f"cases[{i}].hidden", "use either hidden or units/layers, not both")
-        if "hidden" in grid and any(k in case for k in ("units", "layers")):
-            raise ConfigError(source, f"cases[{i}]", "sets units/layers while grid.hidden is swept; "
-                              "use either hidden or units/layers, not both")
-        if i and set(case) != set(cases[0]):
-            missing = [k for k in cases[0] if k not in case]
-            extra = [k for k in case if k not in cases[0]]
-            what = "; ".join(p for p in (f"lacks {', '.join(missing)}" if missing else "",
-                                         f"adds {', '.join(extra)}" if extra else "") if p)
-            raise ConfigError(source, f"cases[{i}]", f"{what}; every case must set the same keys "
-                              f"(cases[0] sets {', '.join(cases[0])})")
-        for j, other in enumerate(cases):
-            if all(repr(other[k]) == repr(case[k]) for k in case):
-                raise ConfigError(source, f"cases[{i}]", f"is the same as cases[{j}]; cases must "
-                                  f"be distinct")
-        cases.append({k: case[k] for k in cases[0]} if cases else case)  # cases[0]'s key order
-    return tuple(cases)
+        case = col.attempt(_case, source, i, raw, grid)
+        if case is Collector.FAILED or col.attempt(_compare_case, source, i, case, cases) is Collector.FAILED:
+            continue
+        cases.append((i, {k: case[k] for k in cases[0][1]} if cases else case))  # the first's key order
+    col.raise_all()
+    return tuple(case for _, case in cases)
+
+
+def _case(source, i, raw, grid) -> dict:
+    if not raw:
+        raise ConfigError(source, f"cases[{i}]", f"is empty; a case sets grid keys ("
+                          f"{', '.join(GRID_KEYS)})")
+    case = {}
+    for key, value in raw.items():
+        dotted = f"cases[{i}].{key}"
+        check_grid_key(source, dotted, key, "unknown key")
+        if key in grid:
+            raise ConfigError(source, dotted, f"is also a [grid] key; a key is swept either by "
+                              f"the grid or by the cases, not both")
+        case[key] = grid_value(source, dotted, key, value)
+    if "hidden" in case and any(k in case or k in grid for k in ("units", "layers")):
+        raise ConfigError(source, f"cases[{i}].hidden", "use either hidden or units/layers, not both")
+    if "hidden" in grid and any(k in case for k in ("units", "layers")):
+        raise ConfigError(source, f"cases[{i}]", "sets units/layers while grid.hidden is swept; "
+                          "use either hidden or units/layers, not both")
+    return case
+
+
+def _compare_case(source, i, case, cases):
+    """Case ``i`` sets the keys the first valid case sets, and equals none of the cases before it."""
+    if cases and set(case) != set(cases[0][1]):
+        j0, first = cases[0]
+        missing = [k for k in first if k not in case]
+        extra = [k for k in case if k not in first]
+        what = "; ".join(p for p in (f"lacks {', '.join(missing)}" if missing else "",
+                                     f"adds {', '.join(extra)}" if extra else "") if p)
+        raise ConfigError(source, f"cases[{i}]", f"{what}; every case must set the same keys "
+                          f"(cases[{j0}] sets {', '.join(first)})")
+    for j, other in cases:
+        if all(repr(other[k]) == repr(case[k]) for k in case):
+            raise ConfigError(source, f"cases[{i}]", f"is the same as cases[{j}]; cases must "
+                              f"be distinct")
 
 
 def check_combinations(cfg):
-    if cfg.data.dataset in ("circle", "nested_rings") and cfg.data.normalize != "zero_one":
-        pass  # synthetic data are already centred; normalisation is a no-op for them
+    """Settings of the sections that exclude each other (each reported; the runs' own
+    combinations are :func:`check_run_combinations`)."""
+    col = Collector()
     if cfg.data.input_corruption != "none" and cfg.data.dataset not in ("mnist", "fashion_mnist"):
-        raise ConfigError(cfg.source, "data.input_corruption", f"{cfg.data.input_corruption!r} "
-                          f"permutes pixels; allowed: an image data set (mnist, fashion_mnist), or "
-                          f"\"none\" for {cfg.data.dataset}")
+        col.add(ConfigError(cfg.source, "data.input_corruption", f"{cfg.data.input_corruption!r} "
+                            f"permutes pixels; allowed: an image data set (mnist, fashion_mnist), or "
+                            f"\"none\" for {cfg.data.dataset}"))
     if cfg.log.gradient_mode == "probe" and not cfg.log.gradients:
-        raise ConfigError(cfg.source, "log.gradient_mode", "needs log.gradients = true")
+        col.add(ConfigError(cfg.source, "log.gradient_mode", "needs log.gradients = true"))
+    col.raise_all()
