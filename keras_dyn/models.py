@@ -1,7 +1,11 @@
 """Build the Keras MLP that a ``[model]`` section describes.
 
 Layers are named so that tags, results files and figures agree: ``flatten`` (image inputs only),
-``hidden1`` ... ``hiddenN``, ``output``. The output layer follows ``model.output``: a softmax
+``hidden1`` ... ``hiddenN`` (the Dense layers: their kernels are ``hidden<i>/kernel`` with or
+without the remedies), ``output``. ``model.normalization``, ``dropout`` and ``residual`` add
+``hidden<i>_norm``, ``hidden<i>_act``, ``hidden<i>_dropout``, ``hidden<i>_skip`` and
+``hidden<i>_add`` to a hidden layer (see ``_hidden_block``); ``model.l2`` regularises every
+Dense kernel. The output layer follows ``model.output``: a softmax
 over ``num_classes`` units trained with sparse categorical cross-entropy (the default), or
 ``"sigmoid"``: one unit giving P(class 1), trained with binary cross-entropy (2-class data only;
 the config check refuses it otherwise). Code that reads predictions goes through

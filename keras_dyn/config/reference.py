@@ -34,7 +34,7 @@ def toml(value) -> str:
         return f'"{value}"'
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(toml(v) for v in value) + "]"
-    if isinstance(value, dict):
+    if isinstance(value, dict):  # a Table too
         return "{" + ", ".join(f"{k} = {toml(v)}" for k, v in value.items()) + "}"
     return repr(value)
 

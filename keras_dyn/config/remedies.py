@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 
 from keras_dyn.config.names import show, suggest
-from keras_dyn.config.schema import EARLY_STOPPING_KEYS, EARLY_STOPPING_MONITORS, MAX_LAYERS
+from keras_dyn.config.schema import EARLY_STOPPING_KEYS, EARLY_STOPPING_MONITORS, MAX_LAYERS, Table
 from keras_dyn.errors import ConfigError
 
 MAX_PATIENCE = 100_000
@@ -66,7 +66,7 @@ def early_stopping_rule(source, dotted, value):
     if not isinstance(value, dict):
         raise ConfigError(source, dotted, f"must be a table, e.g. {{ patience = 5 }}, not {show(value)}")
     if not value:
-        return {}
+        return Table()
     out = {}
     for key in value:
         if key not in EARLY_STOPPING_KEYS:
@@ -94,7 +94,7 @@ def early_stopping_rule(source, dotted, value):
         elif not isinstance(v, bool):
             raise ConfigError(source, where, f"must be true or false, not {show(v)}")
         out[key] = v
-    return out
+    return Table(out)
 
 
 early_stopping_rule.any_type = True

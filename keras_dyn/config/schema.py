@@ -146,6 +146,28 @@ DATASET_SHAPES = {"mnist": (784, 10), "fashion_mnist": (784, 10), "circle": (2, 
                   "nested_rings": (2, 2)}
 
 
+class Table(dict):
+    """A read-only, hashable table value of a section key (``training.early_stopping``), so the
+    sections stay frozen and hashable; written to TOML as a plain table."""
+
+    def __hash__(self):
+        return hash(tuple(self.items()))
+
+    def _read_only(self, *args, **kwargs):
+        raise TypeError("a config table is read-only")
+
+    __setitem__ = __delitem__ = update = pop = popitem = clear = setdefault = _read_only
+
+    def __reduce__(self):
+        return (type(self), (dict(self),))
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
+
 def _key(default, doc: str):
     """A section key: its default and its one-line meaning (``metadata["doc"]``, in docs/config.md)."""
     return field(default=default, metadata={"doc": doc})
@@ -197,9 +219,9 @@ class ModelConfig:
     l2: float = _key(0.0, "L2 kernel regulariser (keras.regularizers.L2) on every Dense kernel: adds "
                      "l2 * sum(W**2) to the loss, so its gradient 2 * l2 * W passes through the optimiser "
                      "(Adam rescales it per entry), unlike adamw's decoupled training.weight_decay, which "
-                     "shrinks the weights directly; the reported training loss (loss, train_loss_running) "
-                     "includes the penalty, the evaluated losses (train_loss, val_loss, test_loss) do not; "
-                     "0 = none")
+                     "shrinks the weights directly; Keras's own losses include the penalty (the running "
+                     "training loss train_loss_running, val_loss, and so early stopping on loss or val_loss), "
+                     "keras_dyn's evaluations train_loss and test_loss are the cross-entropy alone; 0 = none")
     normalization: str = _key("none", "BatchNormalization (batch) or LayerNormalization (layer) between each "
                               "hidden Dense and its activation (the Dense keeps its bias); none = neither")
     residual: bool = _key(False, "skip connections: each hidden layer after the first outputs "
@@ -226,7 +248,7 @@ class TrainingConfig:
     batch_size: int = _key(64, "examples per optimiser step")
     epochs: int = _key(5, "epochs of training per run")
     seeds: tuple = _key((0,), "one run per seed (per grid point); --seeds N replaces them with 0..N-1")
-    early_stopping: dict = field(default_factory=dict, metadata={"doc": (
+    early_stopping: dict = field(default_factory=Table, metadata={"doc": (
         "keras.callbacks.EarlyStopping: a table of " + "; ".join(
             f"{k} (default {v[0]!r}: {v[1]})" for k, v in EARLY_STOPPING_KEYS.items()).replace("True", "true")
         + "; absent or {} = off. The run records [early_stopping] stopped_epoch (0 = never stopped) "

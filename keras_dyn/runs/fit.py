@@ -160,7 +160,10 @@ def fit_and_record(cfg: ExperimentConfig, data, run_dir, model, *, point=None, e
 
     epochs = recorder.results()
     if not cfg.log.test_every_epoch:  # evaluate the test set once, at the end
-        loss, acc = model.evaluate(data.x_test, data.y_test, batch_size=1024, verbose=0)
+        if cfg.model.l2 > 0:  # Keras's evaluate adds the L2 penalty; test_loss is the cross-entropy
+            loss, acc = recorder.cross_entropy(data.x_test, data.y_test)
+        else:
+            loss, acc = model.evaluate(data.x_test, data.y_test, batch_size=1024, verbose=0)
         epochs["test_loss"], epochs["test_accuracy"] = [float(loss)], [float(acc)]
     results = {
         "run": {
