@@ -304,3 +304,26 @@ def test_diagnostics_cover_the_new_layers(stopped):
     assert weights["skipped"] == [f"hidden{i}_norm/moving_{s}" for i in (1, 2, 3) for s in ("mean", "variance")]
     assert results["activations"]["layers"] == ["hidden1", "hidden2", "hidden3"]
     assert results["drift"]["layers"] == ["hidden1", "hidden2", "hidden3"]
+
+
+def test_early_stop_puts_back_the_best_epochs_weights():
+    import keras
+
+    from keras_dyn.callbacks.early_stopping import EarlyStop
+
+    keras.utils.set_random_seed(0)
+    cfg, model = build()
+    model.compile("adam", "sparse_categorical_crossentropy")
+    x = np.random.default_rng(1).normal(size=(64, 2)).astype("float32")
+    y = (x[:, 0] > 0).astype("int32")
+    seen = []
+    snapshot = keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: seen.append(model.get_weights()))
+    stop = EarlyStop(monitor="loss", patience=1, min_delta=10.0)
+    model.fit(x, y, epochs=5, batch_size=16, verbose=0, callbacks=[stop, snapshot])
+    table = stop.results()
+    assert len(seen) == table["stopped_epoch"] == 2 and table["restored_epoch"] == 1
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), seen[0]))
+    assert not all(np.array_equal(a, b) for a, b in zip(seen[1], seen[0]))
+    off = EarlyStop(monitor="loss", patience=1, min_delta=10.0, restore_best=False)
+    model.fit(x, y, epochs=5, batch_size=16, verbose=0, callbacks=[off])
+    assert off.results()["restored_epoch"] == 0 and off.results()["stopped_epoch"] == 2
