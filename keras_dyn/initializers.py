@@ -116,16 +116,24 @@ def initial_kernel(name: str, shape, seed: int, layer_index: int, gain=1.0) -> n
     raise ValueError(f"no NumPy draw for initializer {name!r}")
 
 
-def set_initial_weights(model, name: str, seed: int, gain=1.0) -> None:
+def set_initial_weights(model, name: str, seed: int, gain=1.0, indices=None) -> None:
     """Replace every Dense kernel of ``model`` with :func:`initial_kernel`'s draw (cast to the
-    kernel's dtype) and every bias with zeros. Layers are numbered 1, 2, … in model order."""
+    kernel's dtype) and every bias with zeros. Layers are numbered 1, 2, … in model order, but
+    for those ``indices`` (layer name -> index) numbers apart (residual projections), which do
+    not shift the others' numbers. Layers without a kernel (normalisation, dropout) keep their
+    own (constant) initial values."""
+    indices = dict(indices or {})
     index = 0
     for layer in model.layers:
         if not hasattr(layer, "kernel"):
             continue
-        index += 1
+        if layer.name in indices:
+            number = indices[layer.name]
+        else:
+            index += 1
+            number = index
         dtype = np.dtype(layer.kernel.dtype)
-        weights = [initial_kernel(name, layer.kernel.shape, seed, index, gain).astype(dtype)]
+        weights = [initial_kernel(name, layer.kernel.shape, seed, number, gain).astype(dtype)]
         if getattr(layer, "bias", None) is not None:
             weights.append(np.zeros(layer.bias.shape, dtype=np.dtype(layer.bias.dtype)))
         layer.set_weights(weights)

@@ -1,7 +1,11 @@
 """Build the Keras MLP that a ``[model]`` section describes.
 
 Layers are named so that tags, results files and figures agree: ``flatten`` (image inputs only),
-``hidden1`` ... ``hiddenN``, ``output``. The output layer follows ``model.output``: a softmax
+``hidden1`` ... ``hiddenN`` (the Dense layers: their kernels are ``hidden<i>/kernel`` with or
+without the remedies), ``output``. ``model.normalization``, ``dropout`` and ``residual`` add
+``hidden<i>_norm``, ``hidden<i>_act``, ``hidden<i>_dropout``, ``hidden<i>_skip`` and
+``hidden<i>_add`` to a hidden layer (see ``_hidden_block``); ``model.l2`` regularises every
+Dense kernel. The output layer follows ``model.output``: a softmax
 over ``num_classes`` units trained with sparse categorical cross-entropy (the default), or
 ``"sigmoid"``: one unit giving P(class 1), trained with binary cross-entropy (2-class data only;
 the config check refuses it otherwise). Code that reads predictions goes through
@@ -14,6 +18,7 @@ from __future__ import annotations
 import keras
 
 from keras_dyn.config import ModelConfig
+from keras_dyn.config.remedies import count_params, dropout_rates
 from keras_dyn.initializers import gain_value, set_initial_weights
 
 
@@ -38,13 +43,7 @@ def build_model(cfg: ModelConfig, input_shape, num_classes: int, name: str = "ml
     if len(input_shape) > 1:
         x = keras.layers.Flatten(name="flatten", dtype=dtype)(x)
     for i, units in enumerate(cfg.hidden, start=1):
-        x = keras.layers.Dense(
-            units,
-            activation=cfg.activation,
-            kernel_initializer=_keras_initializer(cfg),
-            name=f"hidden{i}",
-            dtype=dtype,
-        )(x)
+        x = _hidden_block(cfg, x, i, units, dtype)
     sigmoid = getattr(cfg, "output", "softmax") == "sigmoid"
     if sigmoid and num_classes != 2:
         raise ValueError(f"a sigmoid output needs 2 classes, not {num_classes}")
@@ -52,13 +51,62 @@ def build_model(cfg: ModelConfig, input_shape, num_classes: int, name: str = "ml
         1 if sigmoid else num_classes,
         activation="sigmoid" if sigmoid else "softmax",
         kernel_initializer=_keras_initializer(cfg),
+        kernel_regularizer=_regularizer(cfg),
         name="output",
         dtype=dtype,
     )(x)
     model = keras.Model(inputs, outputs, name=name)
     if seed is not None:
-        set_initial_weights(model, cfg.keras_initializer, seed, getattr(cfg, "init_gain", 1.0))
+        skips = {f"hidden{i}_skip": SKIP_INDEX + i for i in range(1, len(cfg.hidden) + 1)}
+        set_initial_weights(model, cfg.keras_initializer, seed, getattr(cfg, "init_gain", 1.0), indices=skips)
     return model
+
+
+#: the initial-kernel index of hidden layer i's residual projection is SKIP_INDEX + i, apart from
+#: the main layers' 1, 2, ... (so a residual model's other kernels are those of the plain model)
+SKIP_INDEX = 1000
+
+
+def _hidden_block(cfg, x, i: int, units: int, dtype):
+    """Hidden layer ``i``: ``hidden<i>`` (Dense), then with ``model.normalization``
+    ``hidden<i>_norm`` and ``hidden<i>_act`` (the Dense is then linear, its bias kept), then
+    ``hidden<i>_dropout`` and, with ``model.residual`` from the second layer on, ``hidden<i>_add``
+    (its input added, through ``hidden<i>_skip``, a Dense without bias, when the widths differ).
+    A plain model's block is the one Dense layer with its activation, as it always was."""
+    block_input = x
+    normalization = getattr(cfg, "normalization", "none")
+    split = normalization != "none"
+    x = keras.layers.Dense(units, activation=None if split else cfg.activation,
+                           kernel_initializer=_keras_initializer(cfg), kernel_regularizer=_regularizer(cfg),
+                           name=f"hidden{i}", dtype=dtype)(x)
+    if split:
+        norm = keras.layers.BatchNormalization if normalization == "batch" else keras.layers.LayerNormalization
+        x = norm(name=f"hidden{i}_norm", dtype=dtype)(x)
+        x = keras.layers.Activation(cfg.activation, name=f"hidden{i}_act", dtype=dtype)(x)
+    rate = dropout_rates(getattr(cfg, "dropout", 0.0), len(cfg.hidden))[i - 1]
+    if rate > 0:
+        x = keras.layers.Dropout(rate, name=f"hidden{i}_dropout", dtype=dtype)(x)
+    if getattr(cfg, "residual", False) and i > 1:
+        skip = block_input
+        if int(block_input.shape[-1]) != int(units):
+            skip = keras.layers.Dense(units, use_bias=False, kernel_initializer=_keras_initializer(cfg),
+                                      kernel_regularizer=_regularizer(cfg), name=f"hidden{i}_skip",
+                                      dtype=dtype)(block_input)
+        x = keras.layers.Add(name=f"hidden{i}_add", dtype=dtype)([x, skip])
+    return x
+
+
+def _regularizer(cfg):
+    """``model.l2`` as Keras's kernel regulariser (None for 0: no penalty, no loss term)."""
+    l2 = float(getattr(cfg, "l2", 0.0))
+    return keras.regularizers.L2(l2) if l2 > 0 else None
+
+
+def activation_layer_names(cfg: ModelConfig) -> dict:
+    """Hidden layer ``hidden<i>`` -> the layer whose output is its post-activation output (before
+    Dropout and the residual sum): ``hidden<i>_act`` with normalisation, else ``hidden<i>``."""
+    split = getattr(cfg, "normalization", "none") != "none"
+    return {f"hidden{i}": f"hidden{i}_act" if split else f"hidden{i}" for i in range(1, len(cfg.hidden) + 1)}
 
 
 def _keras_initializer(cfg: ModelConfig):
@@ -97,12 +145,15 @@ def class_probabilities(predictions):
 
 
 def hidden_layer_names(model: keras.Model) -> list[str]:
-    """Names of the hidden Dense layers, in order."""
-    return [layer.name for layer in model.layers if layer.name.startswith("hidden")]
+    """Names of the hidden Dense layers, in order (``hidden1`` ... without the block's other
+    layers, ``hidden<i>_norm``, ``_act``, ``_dropout``, ``_skip``, ``_add``)."""
+    return [layer.name for layer in model.layers
+            if layer.name.startswith("hidden") and layer.name[6:].isdigit()]
 
 
-def count_parameters(hidden, input_size: int, num_classes: int) -> int:
+def count_parameters(hidden, input_size: int, num_classes: int, normalization: str = "none",
+                     residual: bool = False) -> int:
     """The trainable parameters of :func:`build_model`'s MLP (weights and biases of every dense
-    layer) for ``input_size`` inputs, without building it."""
-    sizes = [int(input_size), *map(int, hidden), int(num_classes)]  # a sigmoid output: num_classes=1
-    return sum(a * b + b for a, b in zip(sizes, sizes[1:]))
+    layer, gamma and beta of the normalisation layers, residual projections) for ``input_size``
+    inputs, without building it."""
+    return count_params([int(input_size), *map(int, hidden), int(num_classes)], normalization, residual)

@@ -31,7 +31,12 @@ class ActivationStatistics(DiagnosticCallback):
     Written to ``<log_dir>/train`` as ``act/<layer>/{mean,std,dead_frac,near_zero_frac,
     saturated_frac}`` and histograms ``act/<layer>`` at step = epoch (0 for the initial
     network). Hidden layers are, by default, every layer with an ``activation`` attribute except
-    the model's output layer (``hidden1..N`` for keras_dyn models). Non-finite activations (a
+    the model's output layer (``hidden1..N`` for keras_dyn's plain MLP). ``layer_names`` may also
+    map the name recorded to the layer read: keras_dyn passes ``{"hidden1": "hidden1_act", ...}``
+    for a normalised model (:func:`keras_dyn.models.activation_layer_names`), so each hidden
+    layer's statistics are of its post-activation output, never of the linear Dense before the
+    normalisation, and never of Dropout's masked output or a residual sum (the probe runs in
+    inference mode, where Dropout passes its input through anyway). Non-finite activations (a
     diverged run) give NaN statistics and a histogram of the finite values only.
 
     ``results()`` (``results_key = "activations"``): ``layers``, ``epoch`` (``[0, every, ...]``)
@@ -41,7 +46,8 @@ class ActivationStatistics(DiagnosticCallback):
         probe_x: the fixed probe inputs (e.g. the first 512 validation examples).
         log_dir: the run folder (``None``: results only).
         every: epochs between recordings.
-        layer_names: which layers to watch (default: see above).
+        layer_names: which layers to watch (default: see above): a list of layer names, or a
+            dict mapping the name recorded (tags, results) to the layer read.
         near_zero: threshold for ``near_zero_frac``.
         saturation_eps: distance to the asymptote counted as saturated.
         subdir: sub-folder of ``log_dir`` for the summaries.
@@ -60,7 +66,8 @@ class ActivationStatistics(DiagnosticCallback):
                  record_start: bool = True):
         super().__init__(log_dir, every=every, subdir=subdir)
         self.probe_x = probe_x
-        self.layer_names = None if layer_names is None else list(layer_names)
+        self.layer_names = (None if layer_names is None else dict(layer_names) if isinstance(layer_names, dict)
+                            else {n: n for n in layer_names})
         self.near_zero = float(near_zero)
         self.saturation_eps = float(saturation_eps)
         self.record_start = bool(record_start)
@@ -70,26 +77,28 @@ class ActivationStatistics(DiagnosticCallback):
         if self.layer_names is None:
             out_names = {t._keras_history[0].name for t in model.outputs} if model.outputs else set()
             layers = [l for l in model.layers if hasattr(l, "activation") and l.name not in out_names]
+            self.names = [l.name for l in layers]
         else:
-            layers = [model.get_layer(n) for n in self.layer_names]
+            layers = [model.get_layer(n) for n in self.layer_names.values()]
+            self.names = list(self.layer_names)
         self.layers = layers
         self.kinds = [_activation_name(l) for l in layers]
         inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
         self._features = keras.Model(inputs, [l.output for l in layers])
-        return {"layers": [l.name for l in layers],
-                **{l.name: {"activation": kind} for l, kind in zip(layers, self.kinds)}}
+        return {"layers": list(self.names),
+                **{name: {"activation": kind} for name, kind in zip(self.names, self.kinds)}}
 
     def record(self, epoch, logs):
         outs = self._features(self.probe_x, training=False)
         if not isinstance(outs, (list, tuple)):
             outs = [outs]
         values, scalars, hists = {}, {}, {}
-        for layer, kind, a in zip(self.layers, self.kinds, outs):
+        for name, kind, a in zip(self.names, self.kinds, outs):
             a = np.asarray(a)
             stats = activation_stats(a, kind, self.near_zero, self.saturation_eps)
-            values[layer.name] = {k: sig(v) for k, v in stats.items()}
-            scalars.update({f"act/{layer.name}/{k}": v for k, v in stats.items()})
-            hists[f"act/{layer.name}"] = a
+            values[name] = {k: sig(v) for k, v in stats.items()}
+            scalars.update({f"act/{name}/{k}": v for k, v in stats.items()})
+            hists[f"act/{name}"] = a
         return Record(values, scalars, hists)
 
     def teardown(self):

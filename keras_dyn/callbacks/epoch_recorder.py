@@ -122,6 +122,10 @@ class EpochRecorder(DiagnosticCallback):
                        subdir="test")
         return Record(values)
 
+    def cross_entropy(self, x, y):
+        """Mean cross-entropy (no regularisation term) and accuracy of the current weights."""
+        return self._evaluate(x, y)
+
     def _evaluate(self, x, y):
         """Mean cross-entropy and accuracy of the current weights on ``(x, y)``, in float64."""
         probs = class_probabilities(self.model.predict(x, batch_size=self.batch_size, verbose=0))

@@ -41,7 +41,13 @@ class RepresentationDrift(DiagnosticCallback):
 
     Args:
         x_probe: the probe inputs (fixed for the whole run, e.g. 512 training examples).
-        layer_names: layers to follow (default: every layer named ``hidden<N>``, in order).
+        layer_names: layers to follow (default: every layer named ``hidden<N>``, in order): a
+            list of names, or a dict mapping the name recorded to the layer read (keras_dyn
+            passes ``{"hidden1": "hidden1_act", ...}`` for a normalised model, so the
+            representation is each hidden layer's post-activation output, before Dropout and a
+            residual sum). The side model runs in inference mode: Dropout is off and a
+            BatchNormalization layer uses its moving statistics (non-trainable state, which this
+            probe, like the weight diagnostics, never compares).
         every: measure every this many epochs (the last epoch is always measured).
         log_dir: the run folder; ``None`` writes no summaries.
         subdir: subfolder of ``log_dir`` for the summaries (default ``"train"``).
@@ -59,17 +65,18 @@ class RepresentationDrift(DiagnosticCallback):
                  batch_size=1024):
         super().__init__(log_dir, every=every, subdir=subdir)
         self.x_probe = x_probe
-        self.layer_names = None if layer_names is None else list(layer_names)
+        self.layer_names = (None if layer_names is None else dict(layer_names) if isinstance(layer_names, dict)
+                            else {n: n for n in layer_names})
         self.batch_size = batch_size
 
     def setup(self):
-        names = self.layer_names
-        if names is None:
-            names = [layer.name for layer in self.model.layers if _HIDDEN.match(layer.name)]
-        if not names:
+        read = self.layer_names
+        if read is None:
+            read = {layer.name: layer.name for layer in self.model.layers if _HIDDEN.match(layer.name)}
+        if not read:
             raise KerasDynError("RepresentationDrift found no layers named hidden1..N; pass layer_names")
-        self._names = names
-        outputs = [self.model.get_layer(name).output for name in names]
+        self._names = names = list(read)
+        outputs = [self.model.get_layer(layer).output for layer in read.values()]
         self._features = keras.Model(self.model.inputs, outputs, name="drift_features")
         self._x = np.asarray(self.x_probe)
         self._init = self._represent()

@@ -27,6 +27,10 @@ class WeightStatistics(DiagnosticCallback):
       whatever the raw gradient was; beside the gradient norms it shows what an adaptive
       optimiser's rescaling does to each layer.
 
+    Only trainable variables are followed (kernels, biases, a normalisation layer's gamma and
+    beta): non-trainable state such as BatchNormalization's moving mean and variance is not
+    moved by the optimiser and is skipped; the table then lists it under ``skipped``.
+
     Epoch 0 is not a row of its own (a ratio needs a previous state); the norms at the start are
     kept in ``initial_norm``. Non-finite weights (a diverged run) give NaN norms and ratios and a
     histogram of the finite values only. The learning rate is not repeated here:
@@ -58,7 +62,9 @@ class WeightStatistics(DiagnosticCallback):
     def setup(self):
         self.names = variable_names(self.model)
         self._previous = [np.array(w.numpy()) for w in self.model.trainable_weights]
-        return {"variables": list(self.names),
+        trainable = {id(w) for w in self.model.trainable_weights}
+        skipped = [w.path for w in self.model.weights if id(w) not in trainable]
+        return {"variables": list(self.names), **({"skipped": skipped} if skipped else {}),
                 "initial_norm": {n: sig(_norm(w)) for n, w in zip(self.names, self._previous)},
                 "sizes": {n: int(w.size) for n, w in zip(self.names, self._previous)},
                 "update_ratio": {n: [] for n in self.names},

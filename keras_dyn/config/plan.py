@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from keras_dyn.config.names import name_problem, show, show_point, suggest
+from keras_dyn.config.remedies import check_run_remedies, count_params
 from keras_dyn.config.rules import grid_value
 from keras_dyn.config.schema import (DATASET_SHAPES, GRID_KEYS, MAX_CASES, MAX_DECISION_GRID, MAX_LAYERS,
                                      MAX_PARAMS, MAX_RUNS, RUN_NAME_MAX, RUN_NAME_TAGS, SYNTHETIC,
@@ -32,7 +33,7 @@ def check_plan(cfg):
         n_in, n_out = DATASET_SHAPES[run_cfg.data.dataset]
         check_run_combinations(cfg, point, run_cfg)
         widths = [n_in, *hidden, 1 if run_cfg.model.output == "sigmoid" else n_out]
-        params = sum(a * b + b for a, b in zip(widths, widths[1:]))
+        params = count_params(widths, run_cfg.model.normalization, run_cfg.model.residual)
         if params > MAX_PARAMS:
             raise ConfigError(cfg.source, key, f"the model {'-'.join(map(str, hidden))} on "
                               f"{run_cfg.data.dataset} has {params:,} parameters; allowed: at most "
@@ -72,6 +73,7 @@ def check_run_combinations(cfg, point: dict, run_cfg):
     if cfg.probes.decision_grid == 1:
         raise ConfigError(cfg.source, "probes.decision_grid", "1 is out of range; allowed: 0 (off) or "
                           f"2 to {MAX_DECISION_GRID}")
+    check_run_remedies(cfg, point, run_cfg, lambda target: grid_key_of(cfg, point, target))
     if cfg.probes.numpy_twin_seeds and not cfg.probes.numpy_twin:
         raise ConfigError(cfg.source, "probes.numpy_twin_seeds", "needs probes.numpy_twin = true")
     if cfg.probes.numpy_twin:

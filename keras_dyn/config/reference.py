@@ -36,7 +36,7 @@ def toml(value) -> str:
         return f'"{value}"'
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(toml(v) for v in value) + "]"
-    if isinstance(value, dict):
+    if isinstance(value, dict):  # a Table too
         return "{" + ", ".join(f"{k} = {toml(v)}" for k, v in value.items()) + "}"
     return repr(value)
 
@@ -55,8 +55,13 @@ def table(header: tuple, rows) -> list[str]:
 
 def field_rows(section: str, cls) -> list[tuple]:
     """One row per key of a section: key, type, default, allowed, meaning."""
-    return [(f"`{f.name}`", TYPES[type(f.default)], default(f.default), allowed(f"{section}.{f.name}", f.default),
-             f.metadata["doc"]) for f in dataclasses.fields(cls)]
+    rows = []
+    for f in dataclasses.fields(cls):
+        value = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        rule_type = getattr(RULES.get(f"{section}.{f.name}"), "type_text", None)
+        rows.append((f"`{f.name}`", rule_type or TYPES[type(value)], default(value),
+                     allowed(f"{section}.{f.name}", value), f.metadata["doc"]))
+    return rows
 
 
 def needs(need: str) -> str:

@@ -8,10 +8,12 @@ import math
 import struct
 
 from keras_dyn.config.names import check_name, plain_text, show, suggest
+from keras_dyn.config.remedies import dropout_rule, early_stopping_rule
 from keras_dyn.config.schema import (CORRUPTIONS, DATASETS, DTYPES, GRADIENT_MODES, GRID_KEYS,
                                      INITIALIZER_ALIASES, INPUT_CORRUPTIONS, INT_MAX, KERAS_ACTIVATIONS,
                                      KERAS_INITIALIZERS, LABEL_NOISE_KINDS, MAX_DECISION_GRID, MAX_LAYERS,
-                                     MAX_RUNS, MAX_SEVERITY, MAX_WIDTH, NAME_MAX, NORMALIZATIONS, OPTIMIZERS,
+                                     MAX_RUNS, MAX_SEVERITY, MAX_WIDTH, NAME_MAX, NORM_LAYERS, NORMALIZATIONS,
+                                     OPTIMIZERS,
                                      OUTPUTS, QUICK_SUFFIX, SCHEDULERS, SECTION_TYPES, SEED_MAX, SHIFT_KINDS)
 from keras_dyn.errors import ConfigError
 
@@ -217,6 +219,9 @@ RULES = {
     "model.init_gain": _gain,
     "model.output": _choice(OUTPUTS),
     "model.dtype": _choice(DTYPES),
+    "model.dropout": dropout_rule,
+    "model.l2": _range(0.0, 1.0),
+    "model.normalization": _choice(NORM_LAYERS),
     "training.optimizer": _choice(OPTIMIZERS),
     "training.learning_rate": _learning_rate,
     "training.momentum": _range(0.0, 1.0, high_open=True),
@@ -227,6 +232,7 @@ RULES = {
     "training.batch_size": _range(1, 1_000_000),
     "training.epochs": _range(1, 100_000),
     "training.seeds": _seeds,
+    "training.early_stopping": early_stopping_rule,
     "log.gradient_mode": _choice(GRADIENT_MODES),
     "log.gradient_histogram_every": _range(0),
     "log.step_scalars_every": _range(0),

@@ -50,6 +50,23 @@ OUTPUTS = ("softmax", "sigmoid")  # model.output: softmax over the classes, or o
 DTYPES = ("float32", "float64")  # model.dtype: Keras's default, or double precision (the NumPy twin follows it)
 
 
+NORM_LAYERS = ("none", "batch", "layer")  # model.normalization: none, BatchNormalization, LayerNormalization
+
+
+EARLY_STOPPING_MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")  # Keras's epoch logs
+
+
+# training.early_stopping, when on: every sub-key with its default and meaning (docs/config.md)
+EARLY_STOPPING_KEYS = {
+    "monitor": ("val_loss", "the epoch log watched: val_loss, val_accuracy (validation split needed), "
+                "loss or accuracy (Keras's running training means)"),
+    "patience": (5, "epochs without an improvement after which training stops"),
+    "min_delta": (0.0, "the smallest change of the monitored value that counts as an improvement"),
+    "restore_best": (True, "end the run with the weights of the best epoch (Keras restores them at the "
+                     "end of training, stopped early or not)"),
+}
+
+
 TWIN_OPTIMIZERS = ("sgd", "adam")  # what keras_dyn.numpy_mlp reproduces step for step
 
 
@@ -129,6 +146,28 @@ DATASET_SHAPES = {"mnist": (784, 10), "fashion_mnist": (784, 10), "circle": (2, 
                   "nested_rings": (2, 2)}
 
 
+class Table(dict):
+    """A read-only, hashable table value of a section key (``training.early_stopping``), so the
+    sections stay frozen and hashable; written to TOML as a plain table."""
+
+    def __hash__(self):
+        return hash(tuple(self.items()))
+
+    def _read_only(self, *args, **kwargs):
+        raise TypeError("a config table is read-only")
+
+    __setitem__ = __delitem__ = update = pop = popitem = clear = setdefault = _read_only
+
+    def __reduce__(self):
+        return (type(self), (dict(self),))
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
+
 def _key(default, doc: str):
     """A section key: its default and its one-line meaning (``metadata["doc"]``, in docs/config.md)."""
     return field(default=default, metadata={"doc": doc})
@@ -175,6 +214,19 @@ class ModelConfig:
     output: str = _key("softmax", "softmax over the classes, or one sigmoid unit with binary "
                        "cross-entropy (2-class data only)")
     dtype: str = _key("float32", "the arithmetic of every layer, its weights and its optimiser state")
+    dropout: float = _key(0.0, "Keras Dropout after each hidden layer's activation (training only): one rate "
+                          "for all, or one per hidden layer; 0 = no Dropout layer at all")
+    l2: float = _key(0.0, "L2 kernel regulariser (keras.regularizers.L2) on every Dense kernel: adds "
+                     "l2 * sum(W**2) to the loss, so its gradient 2 * l2 * W passes through the optimiser "
+                     "(Adam rescales it per entry), unlike adamw's decoupled training.weight_decay, which "
+                     "shrinks the weights directly; Keras's own losses include the penalty (the running "
+                     "training loss train_loss_running, val_loss, and so early stopping on loss or val_loss), "
+                     "keras_dyn's evaluations train_loss and test_loss are the cross-entropy alone; 0 = none")
+    normalization: str = _key("none", "BatchNormalization (batch) or LayerNormalization (layer) between each "
+                              "hidden Dense and its activation (the Dense keeps its bias); none = neither")
+    residual: bool = _key(False, "skip connections: each hidden layer after the first outputs "
+                          "its activation (after Dropout) + its input (keras Add), through a linear "
+                          "projection without bias (hidden<i>_skip) when the widths differ")
 
     @property
     def keras_initializer(self) -> str:
@@ -196,6 +248,12 @@ class TrainingConfig:
     batch_size: int = _key(64, "examples per optimiser step")
     epochs: int = _key(5, "epochs of training per run")
     seeds: tuple = _key((0,), "one run per seed (per grid point); --seeds N replaces them with 0..N-1")
+    early_stopping: dict = field(default_factory=Table, metadata={"doc": (
+        "keras.callbacks.EarlyStopping: a table of " + "; ".join(
+            f"{k} (default {v[0]!r}: {v[1]})" for k, v in EARLY_STOPPING_KEYS.items()).replace("True", "true")
+        + "; absent or {} = off. The run records [early_stopping] stopped_epoch (0 = never stopped) "
+        "and restored_epoch (0 = none restored); epoch tables end at the last epoch trained, "
+        "[final] describes the restored weights")})
 
 
 @dataclass(frozen=True)
@@ -283,6 +341,10 @@ GRID_KEYS = {
     "corruption": ("data", "corruption"),  # a preset: sets the data fields of CORRUPTIONS[value]
     "gamma": ("training", "gamma"),
     "dataset": ("data", "dataset"),
+    "dropout": ("model", "dropout"),
+    "l2": ("model", "l2"),
+    "normalization": ("model", "normalization"),
+    "residual": ("model", "residual"),
 }
 
 
@@ -311,6 +373,10 @@ RUN_NAME_TAGS = {
     "corruption": "",
     "gamma": "gamma",
     "dataset": "",
+    "dropout": "drop",
+    "l2": "l2-",
+    "normalization": "norm-",
+    "residual": "res-",
 }
 
 

@@ -39,14 +39,16 @@ def setup_markdown(cfg, results) -> str:
         count = f"; {params[0]:,} to {params[-1]:,} parameters" if params else ""
     output = ("sigmoid output (one unit, binary cross-entropy)" if m.output == "sigmoid"
               else "softmax output (sparse categorical cross-entropy)")
-    lines.append(f"- Model: {arch}; activation {m.activation}, initialiser {m.initializer}, {output}{count}.")
+    lines.append(f"- Model: {arch}; activation {m.activation}, initialiser {m.initializer}, {output}{count}"
+                 f"{remedies_text(cfg)}.")
     opt = {"sgd": "SGD", "sgd_momentum": f"SGD with momentum {t.momentum:g}", "adam": "Adam",
            "adamw": f"AdamW (weight decay {t.weight_decay:g})", "rmsprop": "RMSprop"}[t.optimizer]
     sched = {"none": "constant", "step": f"step decay ×{t.gamma:g} every {t.step_size} epochs",
              "cosine": "cosine decay", "exponential": f"exponential decay ×{t.gamma:g} per epoch"}[t.scheduler]
     lines.append(f"- Training: {opt}, learning rate {t.learning_rate:g} ({sched}), batch {t.batch_size}, "
                  f"{t.epochs} epochs, seeds {', '.join(map(str, t.seeds))}"
-                 + (f" (steps per epoch: {r0.get('steps_per_epoch')})" if r0 else "") + ".")
+                 + (f" (steps per epoch: {r0.get('steps_per_epoch')})" if r0 else "")
+                 + early_stopping_text(t.early_stopping, results) + ".")
     if cfg.cases:
         lines.append(f"- Cases ({len(cfg.cases)}, each overriding the values above"
                      + (", run with every grid point" if cfg.grid else "") + "): "
@@ -90,3 +92,38 @@ def setup_markdown(cfg, results) -> str:
     lines.append(f"- Experiment file: `{Path(cfg.source).name}`; run folders `{cfg.name}/<run>/` "
                  f"(`tensorboard --logdir modellogs`).")
     return "\n".join(lines)
+
+
+def remedies_text(cfg) -> str:
+    """The model's dropout, L2, normalisation and skip connections ("" for a plain MLP); a swept
+    key shows its values."""
+    m, swept = cfg.model, cfg.swept
+    values = lambda key, own: swept.get(key, (own,))  # noqa: E731
+    parts = []
+    for rate in values("dropout", m.dropout):
+        if isinstance(rate, (list, tuple)) or rate:
+            parts.append(f"dropout {short(rate)}")
+    for l2 in values("l2", m.l2):
+        if l2:
+            parts.append(f"L2 {l2:g} on every kernel")
+    for norm in values("normalization", m.normalization):
+        if norm != "none":
+            parts.append(f"{norm} normalisation before each hidden activation")
+    if any(values("residual", m.residual)):
+        parts.append("residual connections" + (" (swept)" if "residual" in swept else ""))
+    return ("; " + ", ".join(parts)) if parts else ""
+
+
+def early_stopping_text(stop: dict, results) -> str:
+    """Early stopping's settings and, from the runs, where it stopped and what it restored."""
+    if not stop:
+        return ""
+    text = (f"; early stopping on {stop['monitor']} (patience {stop['patience']}, min_delta "
+            f"{stop['min_delta']:g}{', best weights restored' if stop['restore_best'] else ''})")
+    tables = [r.get("early_stopping") for r in results if r.get("early_stopping")]
+    if tables:
+        stopped = sorted(t["stopped_epoch"] for t in tables if t.get("stopped_epoch"))
+        text += (f": {len(stopped)} of {len(tables)} run(s) stopped early"
+                 + (f", after epoch {stopped[0]}" if len(set(stopped)) == 1 else
+                    f", after epochs {stopped[0]} to {stopped[-1]}" if stopped else ""))
+    return text

@@ -43,6 +43,26 @@ def _probe_indices(n_total: int, size: int, seed: int = 0):
     return np.sort(np.random.default_rng(seed).choice(n_total, n, replace=False))
 
 
+def _activation_layers(cfg) -> dict:
+    """``hidden<i>`` -> the layer holding its post-activation output (``hidden<i>_act`` in a
+    normalised model), for the activation and drift probes."""
+    from keras_dyn.models import activation_layer_names
+
+    return activation_layer_names(cfg.model)
+
+
+def early_stopping_callback(cfg):
+    """:class:`~keras_dyn.callbacks.early_stopping.EarlyStop` from ``training.early_stopping``, or
+    ``None`` when it is off."""
+    stop = cfg.training.early_stopping
+    if not stop:
+        return None
+    from keras_dyn.callbacks.early_stopping import EarlyStop
+
+    return EarlyStop(monitor=stop["monitor"], patience=stop["patience"], min_delta=stop["min_delta"],
+                     restore_best=stop["restore_best"])
+
+
 def training_dynamics_callbacks(cfg, data, run_dir) -> list:
     """Gradient, activation and weight diagnostics chosen by ``cfg.log``.
 
@@ -86,7 +106,7 @@ def training_dynamics_callbacks(cfg, data, run_dir) -> list:
 
         pool = data.x_val if len(data.x_val) else data.x_train
         out.append(ActivationStatistics(pool[_probe_indices(len(pool), log.probe_size)],
-                                        run_dir, every=log.every))
+                                        run_dir, every=log.every, layer_names=_activation_layers(cfg)))
     if log.weights:
         from keras_dyn.callbacks.weight_statistics import WeightStatistics
 
@@ -135,7 +155,8 @@ def probe_callbacks(cfg, data, run_dir, orders=None) -> list:
 
         n = min(probes.drift_probe_size, len(data.x_train))
         idx = np.sort(np.random.default_rng(0).choice(len(data.x_train), n, replace=False))
-        out.append(RepresentationDrift(data.x_train[idx], log_dir=run_dir))
+        out.append(RepresentationDrift(data.x_train[idx], log_dir=run_dir,
+                                       layer_names=_activation_layers(cfg)))
     if probes.decision_grid:
         from keras_dyn.callbacks.decision_surface import DecisionSurface
 

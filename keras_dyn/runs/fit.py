@@ -140,7 +140,9 @@ def fit_and_record(cfg: ExperimentConfig, data, run_dir, model, *, point=None, e
     # twin can replay it; otherwise Keras shuffles.
     orders = (epoch_orders(n_train, cfg.training.epochs, seed) if cfg.probes.numpy_twin else None)
     extra = diagnostics.callbacks_for(cfg, data, run_dir, orders=orders)
-    callbacks = [stop, recorder, *extra, *extra_callbacks]
+    # early stopping decides before any diagnostic records the epoch, so they all end on it
+    early = diagnostics.early_stopping_callback(cfg)
+    callbacks = [stop, *([early] if early else []), recorder, *extra, *extra_callbacks]
 
     validation = (data.x_val, data.y_val) if len(data.x_val) else None
     updates_before = _updates(model)
@@ -158,7 +160,10 @@ def fit_and_record(cfg: ExperimentConfig, data, run_dir, model, *, point=None, e
 
     epochs = recorder.results()
     if not cfg.log.test_every_epoch:  # evaluate the test set once, at the end
-        loss, acc = model.evaluate(data.x_test, data.y_test, batch_size=1024, verbose=0)
+        if cfg.model.l2 > 0:  # Keras's evaluate adds the L2 penalty; test_loss is the cross-entropy
+            loss, acc = recorder.cross_entropy(data.x_test, data.y_test)
+        else:
+            loss, acc = model.evaluate(data.x_test, data.y_test, batch_size=1024, verbose=0)
         epochs["test_loss"], epochs["test_accuracy"] = [float(loss)], [float(acc)]
     results = {
         "run": {
@@ -185,9 +190,11 @@ def fit_and_record(cfg: ExperimentConfig, data, run_dir, model, *, point=None, e
             "started": started.isoformat(timespec="seconds"),
             "keras_dyn": __version__,
         },
-        "final": final_metrics(epochs, steps),
+        "final": final_metrics(epochs, steps, at_epoch=early.results()["restored_epoch"] if early else 0),
         "epochs": epochs,
     }
+    if early:
+        results["early_stopping"] = early.results()
     for callback in extra:
         key = getattr(callback, "results_key", None)
         if key and hasattr(callback, "results"):
@@ -207,22 +214,32 @@ def _updates(model) -> int:
     return int(keras.ops.convert_to_numpy(optimizer.iterations))
 
 
-def final_metrics(epochs: dict, steps: int | None = None) -> dict:
+def final_metrics(epochs: dict, steps: int | None = None, at_epoch: int = 0) -> dict:
     """The ``[final]`` table: last-epoch numbers, the best validation epoch, time and rate.
 
     ``train_accuracy``/``train_loss``: the last epoch's end-of-epoch evaluation on the training
-    subset; ``train_accuracy_running``: Keras's running mean over the last epoch.
+    subset; ``train_accuracy_running``: Keras's running mean over the last epoch. With
+    ``at_epoch`` (early stopping restored that epoch's weights: the model the run ends with),
+    these and ``test_accuracy``/``test_loss`` are that epoch's row instead (a test set evaluated
+    once, after training, already saw the restored weights).
     ``best_val_epoch`` is the epoch (1-based) of the highest finite validation accuracy (left
     out when there is none). ``train_seconds`` / ``train_cpu_seconds`` sum the epochs' wall /
     CPU seconds (training and validation); ``steps_per_second`` = ``steps / train_seconds``.
     """
     final = {}
+    numbers = epochs.get("epoch") or []
+    row = numbers.index(at_epoch) if at_epoch and at_epoch in numbers else None
+
+    def at(key):
+        values = epochs[key]
+        return values[row] if row is not None and len(values) == len(numbers) else values[-1]
+
     if epochs.get("test_accuracy"):
-        final["test_accuracy"] = epochs["test_accuracy"][-1]
-        final["test_loss"] = epochs["test_loss"][-1]
+        final["test_accuracy"] = at("test_accuracy")
+        final["test_loss"] = at("test_loss")
     for key in ("train_accuracy", "train_loss", "train_accuracy_running"):
         if epochs.get(key):
-            final[key] = epochs[key][-1]
+            final[key] = at(key)
     val = epochs.get("val_accuracy") or []
     finite = [i for i, v in enumerate(val) if math.isfinite(v)]
     if finite:

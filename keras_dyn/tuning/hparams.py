@@ -81,7 +81,8 @@ def grid_param_counts(cfg: ExperimentConfig) -> list[int]:
         dataset = run.data.dataset
         inputs = 2 if dataset in SYNTHETIC_DATASETS else IMAGE_SHAPE[0] * IMAGE_SHAPE[1]
         outputs = 1 if run.model.output == "sigmoid" else NUM_CLASSES[dataset]
-        counts.add(count_parameters(run.model.hidden, inputs, outputs))
+        counts.add(count_parameters(run.model.hidden, inputs, outputs, run.model.normalization,
+                                    run.model.residual))
     return sorted(counts)
 
 

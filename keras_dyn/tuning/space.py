@@ -23,7 +23,10 @@ FINAL_TAGS = ("val_accuracy", "best_val_accuracy", "test_accuracy", "train_secon
 
 def encode(key: str, value):
     """A grid value as a keras-tuner / HParams value (lists become ``"128-128"``; ``init_gain``,
-    a number or ``"relu"``, always text: one Choice holds values of one type)."""
+    a number or ``"relu"``, and ``dropout``, a rate or a list of rates such as ``"[0.1, 0.3]"``,
+    always text: one Choice holds values of one type)."""
+    if key == "dropout":
+        return json.dumps([float(v) for v in value]) if isinstance(value, (list, tuple)) else str(float(value))
     if isinstance(value, (list, tuple)):
         return "-".join(str(v) for v in value)
     if key == "init_gain":
@@ -36,6 +39,8 @@ def decode(key: str, value):
         return tuple(int(v) for v in str(value).split("-"))
     if key == "init_gain":
         return value if value == "relu" else float(value)
+    if key == "dropout":
+        return tuple(float(v) for v in json.loads(value)) if str(value).startswith("[") else float(value)
     return value
 
 

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 CHANCE_KEY = "num_classes"  # in results [run]; chance accuracy is 1 / num_classes
 
 #: metrics that count epochs (default margin: one epoch)
-EPOCH_COUNTS = ("first_epoch", "first_epoch_of_best", "best_val_epoch", "twin_lockstep_epochs")
+EPOCH_COUNTS = ("first_epoch", "first_epoch_of_best", "best_val_epoch", "twin_lockstep_epochs", "stopped_epoch",
+                "restored_epoch")
 
 #: metrics where +inf means a threshold was never reached (censored, compared by rank)
 CENSORED = ("first_epoch", "cpu_seconds_to")

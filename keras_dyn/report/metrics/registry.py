@@ -235,6 +235,12 @@ _LIST = [
            ("of", "layer", "kind", "severity"), per_epoch=False, scalar=read_volatility),
     Metric("best_val_epoch", "the epoch of the highest validation accuracy (the first on ties)", "run",
            per_epoch=False, needs="validation", scalar=lambda result, params: float(best_val_epoch(result))),
+    Metric("stopped_epoch", "the epoch early stopping (training.early_stopping) stopped training after; 0 = it "
+           "never stopped early (or was off)", "run", per_epoch=False,
+           scalar=read_run_value("early_stopping", "stopped_epoch", 0)),
+    Metric("restored_epoch", "the epoch whose weights early stopping restored at the end (restore_best); 0 = "
+           "none restored (or early stopping off)", "run", per_epoch=False,
+           scalar=read_run_value("early_stopping", "restored_epoch", 0)),
     Metric("source_stability", "the source's stability score 1 / (1 + variance of the per-epoch training loss)",
            "run", per_epoch=False, scalar=read_source_stability),
     Metric("grad_global_norm", "mean over the epoch's steps of the whole gradient's L2 norm (all variables)",

@@ -175,9 +175,10 @@ def read_epoch_metric(key):
     return lambda result, params: epochs_table(result, key)
 
 
-def read_run_value(section, key):
+def read_run_value(section, key, default=math.nan):
+    """A run-level number ``[section] key``; ``default`` when the results file lacks it."""
     def read(result, params):
-        return to_float(result.get(section, {}).get(key, math.nan))
+        return to_float(result.get(section, {}).get(key, default))
     return read
 
 
