@@ -141,6 +141,9 @@ def dense_chain(model) -> list:
 
     layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
     for layer in layers:
+        if isinstance(layer.input, (list, tuple)):
+            raise KerasDynError(f"per-example gradients need a chain of layers; layer {layer.name!r} "
+                                f"({type(layer).__name__}) takes several inputs (a residual connection?)")
         if isinstance(layer, keras.layers.Dense):
             if getattr(layer, "lora_enabled", False) or getattr(layer, "quantization_mode", None):
                 raise KerasDynError(f"per-example gradients: Dense layer {layer.name!r} uses LoRA or "
