@@ -109,3 +109,34 @@ def test_curvature_callback_matches_the_full_hessian(tmp_path):
     eig = np.linalg.eigvalsh((hessian + hessian.T) / 2)
     assert res["sharpness"][-1] == pytest.approx(eig[np.argmax(np.abs(eig))], rel=1e-3)
     assert abs(res["hessian_trace"][-1] - np.trace(hessian)) < 5 * res["hessian_trace_stderr"][-1]
+
+
+@pytest.mark.slow
+def test_a_run_records_both_instruments(tmp_path):
+    """A tiny run end to end: the tables in results.toml, the tags in TensorBoard, the metrics."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from keras_dyn.config import load_config
+    from keras_dyn.report import metrics as M
+    from keras_dyn.runs.experiment import run_experiment
+    from keras_dyn.runs.files import read_toml
+    from tests.conftest import TINY_TOML
+
+    text = TINY_TOML.replace("seeds = [0, 1]", "seeds = [0]").replace("n_samples = 256", "n_samples = 128\n"
+                                                                      "label_noise = 0.25")
+    text += "\n[log]\ngradients = false\nactivations = false\nweights = false\nper_example_every = 2\ncurvature_every = 1\ncurvature_batch = 32\ncurvature_samples = 3\n"
+    path = tmp_path / "tiny.toml"
+    path.write_text(text)
+    run_experiment(load_config(path), tmp_path / "modellogs", verbose=False)
+    (results_file,) = (tmp_path / "modellogs").rglob("results.toml")
+    r = read_toml(results_file)
+    assert r["per_example"]["epoch"] == [1, 2] and r["curvature"]["epoch"] == [1, 2]
+    assert r["per_example"]["groups"] == ["clean", "corrupted"]
+    for name in ("grad_noise_scale", "gsnr", "per_example_grad_norm", "sharpness", "hessian_trace",
+                 "per_example_grad_norm_clean"):
+        assert np.isfinite(M.value(r, name)), name
+    acc = EventAccumulator(str(results_file.parent / "train"), size_guidance={"tensors": 0})
+    acc.Reload()
+    tags = acc.Tags()["tensors"]
+    assert {"curvature/sharpness", "noise_scale/total", "per_example/total/grad_norm",
+            "per_example/corrupted/grad_norm_mean"} <= set(tags)
