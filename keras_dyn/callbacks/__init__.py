@@ -14,7 +14,9 @@ from keras_dyn.callbacks.base import DiagnosticCallback, Record
 from keras_dyn.callbacks.divergence import StopOnDivergence
 from keras_dyn.callbacks.epoch_recorder import EpochRecorder
 from keras_dyn.callbacks.gradient_statistics import GradientStatistics
+from keras_dyn.callbacks.hessian_curvature import HessianCurvature
 from keras_dyn.callbacks.noisy_labels import NoisyLabelGap
+from keras_dyn.callbacks.per_example_gradients import PerExampleGradients
 from keras_dyn.callbacks.progress import Progress
 from keras_dyn.callbacks.representation_drift import RepresentationDrift
 from keras_dyn.callbacks.shifted_test import ShiftedTestAccuracy
@@ -22,6 +24,6 @@ from keras_dyn.callbacks.weight_statistics import WeightStatistics
 
 __all__ = [
     "ActivationStatistics", "DiagnosticCallback", "EpochRecorder", "GradientStatistics",
-    "NoisyLabelGap", "Progress", "Record", "RepresentationDrift", "ShiftedTestAccuracy",
-    "StopOnDivergence", "WeightStatistics",
+    "HessianCurvature", "NoisyLabelGap", "PerExampleGradients", "Progress", "Record",
+    "RepresentationDrift", "ShiftedTestAccuracy", "StopOnDivergence", "WeightStatistics",
 ]

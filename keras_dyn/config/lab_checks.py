@@ -155,6 +155,13 @@ def check_metric(ctx, dotted, name, params, points):
         missing = "probes.numpy_twin = true"
     elif need == "step_loss" and not cfg.log.step_loss:
         missing = "log.step_loss = true"
+    elif need == "per_example_groups":
+        if not cfg.log.per_example_every:
+            missing = "log.per_example_every > 0"
+        elif any(ctx.at_point(p).data.label_noise <= 0 for p in points):
+            missing = "data.label_noise > 0 for every run it reads (the groups are clean / corrupted labels)"
+    elif need in ("per_example_every", "curvature_every") and not getattr(cfg.log, need):
+        missing = f"log.{need} > 0"
     if missing:
         raise ctx.error(dotted, f"metric {name!r} needs {missing}")
     if need == "shifts":

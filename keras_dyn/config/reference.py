@@ -68,9 +68,13 @@ def needs(need: str) -> str:
     """The config switch a metric needs, in the file's own terms."""
     if need == "validation":
         return "`data.validation_split` > 0"
+    if need == "per_example_groups":
+        return "`log.per_example_every` > 0 and `data.label_noise` > 0"
     for name, cls in (("log", LogConfig), ("probes", ProbesConfig)):
-        if need in {f.name for f in dataclasses.fields(cls)}:
-            return f"`{name}.{need}`"
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        if need in fields:
+            on = " > 0" if type(fields[need].default) is int else ""  # a period: 0 is off
+            return f"`{name}.{need}`{on}"
     return need or "—"
 
 

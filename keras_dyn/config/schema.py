@@ -276,6 +276,13 @@ class LogConfig:
     step_loss: bool = _key(False, "every optimiser step's training loss (raw, unfiltered)")
     probe_size: int = _key(512, "examples in the fixed probe batch for activations (and probe gradients)")
     every: int = _key(1, "epochs between activation / weight diagnostics (and the last epoch)")
+    per_example_every: int = _key(0, "optimiser steps between per-example gradient measurements on a training "
+                                  "batch (norms per layer, noise scale, GSNR; Dense-only models); 0 = off")
+    curvature_every: int = _key(0, "epochs between curvature measurements on a fixed training batch "
+                                "(sharpness, Hessian trace); 0 = off")
+    curvature_batch: int = _key(512, "training examples in the fixed curvature batch")
+    curvature_iterations: int = _key(20, "power-iteration steps (Hessian-vector products) for the sharpness, at most")
+    curvature_samples: int = _key(10, "Rademacher vectors of the Hutchinson trace estimate")
 
 
 @dataclass(frozen=True)

@@ -63,7 +63,7 @@ def early_stopping_callback(cfg):
                      restore_best=stop["restore_best"])
 
 
-def training_dynamics_callbacks(cfg, data, run_dir) -> list:
+def training_dynamics_callbacks(cfg, data, run_dir, orders=None) -> list:
     """Gradient, activation and weight diagnostics chosen by ``cfg.log``.
 
     - :class:`~keras_dyn.callbacks.gradient_statistics.GradientStatistics` when
@@ -75,7 +75,15 @@ def training_dynamics_callbacks(cfg, data, run_dir) -> list:
       is no validation split), at epoch 0 (the initial network) and at epochs ``log.every``,
       ``2 * log.every``, ... and the last;
     - :class:`~keras_dyn.callbacks.weight_statistics.WeightStatistics` when ``log.weights``,
-      at epochs ``log.every``, ``2 * log.every``, ... and the last.
+      at epochs ``log.every``, ``2 * log.every``, ... and the last;
+    - :class:`~keras_dyn.callbacks.per_example_gradients.PerExampleGradients` when
+      ``log.per_example_every > 0``: every that many updates, on a batch of
+      ``training.batch_size`` examples (the applied batch when ``orders`` is given, else a
+      seeded draw), grouped clean / corrupted when ``data.label_noise > 0``;
+    - :class:`~keras_dyn.callbacks.hessian_curvature.HessianCurvature` when
+      ``log.curvature_every > 0``: at epochs ``curvature_every``, ``2 * curvature_every``, ... and
+      the last, on ``log.curvature_batch`` training examples (``curvature_iterations``,
+      ``curvature_samples``).
 
     (Epoch numbers follow :mod:`keras_dyn.callbacks.base`: epoch e = after e epochs.)
 
@@ -111,6 +119,19 @@ def training_dynamics_callbacks(cfg, data, run_dir) -> list:
         from keras_dyn.callbacks.weight_statistics import WeightStatistics
 
         out.append(WeightStatistics(run_dir, every=log.every))
+    if log.per_example_every:
+        from keras_dyn.callbacks.per_example_gradients import PerExampleGradients
+
+        noisy = cfg.data.label_noise > 0 and data.corrupted is not None
+        out.append(PerExampleGradients(data.x_train, data.y_train, run_dir, every_steps=log.per_example_every,
+                                       batch_size=cfg.training.batch_size, orders=orders,
+                                       groups=data.corrupted if noisy else None, seed=cfg.training.seeds[0]))
+    if log.curvature_every:
+        from keras_dyn.callbacks.hessian_curvature import HessianCurvature
+
+        idx = _probe_indices(len(data.x_train), log.curvature_batch)
+        out.append(HessianCurvature(data.x_train[idx], data.y_train[idx], run_dir, every=log.curvature_every,
+                                    iterations=log.curvature_iterations, samples=log.curvature_samples))
     if log.step_loss:
         from keras_dyn.callbacks.step_loss import StepLoss
 
@@ -174,5 +195,5 @@ def probe_callbacks(cfg, data, run_dir, orders=None) -> list:
 
 def callbacks_for(cfg, data, run_dir, orders=None) -> list:
     """Every diagnostic of a run; ``orders``: the fixed batch order it is fed (the NumPy twin)."""
-    return (training_dynamics_callbacks(cfg, data, run_dir)
+    return (training_dynamics_callbacks(cfg, data, run_dir, orders=orders)
             + probe_callbacks(cfg, data, run_dir, orders=orders))

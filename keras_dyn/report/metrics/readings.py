@@ -99,6 +99,8 @@ def recorded_every(cfg, table) -> int:
         return cfg.log.every
     if table == "shifts":
         return cfg.probes.shift_every
+    if table == "curvature":
+        return max(1, getattr(cfg.log, "curvature_every", 1))
     return 1
 
 

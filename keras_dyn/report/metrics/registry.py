@@ -9,7 +9,7 @@ from keras_dyn.report.metrics.base import (OF_DEFAULT, Metric, MetricError, best
                                            table_series)
 from keras_dyn.report.metrics.tables import (ratio_of, read_epoch_metric, read_gap, read_global_grad,
                                              read_grad, read_grad_zero, read_loss_volatility, read_per_entry,
-                                             read_per_layer, read_rms_attenuation, read_run_value, read_shift,
+                                             read_per_example, read_per_layer, read_rms_attenuation, read_run_value, read_shift,
                                              read_source_stability, read_twin_lockstep, read_twin_max,
                                              read_train_metric, read_weights)
 
@@ -262,6 +262,29 @@ _LIST = [
     Metric("twin_max_step_loss_rel_diff", "the largest relative difference of one step's mini-batch loss "
            "between Keras and the NumPy twin over the run", "run", per_epoch=False, needs="numpy_twin",
            scalar=read_twin_max("step_loss_rel_diff_max")),
+    Metric("per_example_grad_norm", "mean over the epoch's measured examples of ‖g_i‖, the gradient of one "
+           "example's own loss (exact, Dense layers; layer left out: the whole model)", "per_example",
+           ("layer",), needs="per_example_every", series=read_per_example("norm", "mean")),
+    Metric("per_example_grad_norm_sd", "standard deviation of ‖g_i‖ over the epoch's measured examples",
+           "per_example", ("layer",), needs="per_example_every", series=read_per_example("norm", "sd")),
+    Metric("per_example_grad_norm_clean", "mean ‖g_i‖ over the measured examples whose label was not "
+           "corrupted", "per_example", ("layer",), needs="per_example_groups",
+           series=read_per_example("norm", "mean", group="clean")),
+    Metric("per_example_grad_norm_corrupted", "mean ‖g_i‖ over the measured examples whose label was "
+           "corrupted", "per_example", ("layer",), needs="per_example_groups",
+           series=read_per_example("norm", "mean", group="corrupted")),
+    Metric("grad_noise_scale", "gradient noise scale B_simple = tr(Σ) / |G|² (McCandlish et al. 2018), both "
+           "estimated from per-example gradients and smoothed over the measurements", "per_example",
+           ("layer",), needs="per_example_every", series=read_per_example("noise_scale")),
+    Metric("gsnr", "gradient signal-to-noise ratio mean² / variance of the per-example gradients (Liu et al. "
+           "2020), mean over the parameters, averaged over the epoch's measurements", "per_example",
+           ("layer",), needs="per_example_every", series=read_per_example("gsnr", "mean")),
+    Metric("gsnr_median", "the same, median over the parameters", "per_example", ("layer",),
+           needs="per_example_every", series=read_per_example("gsnr", "median")),
+    Metric("sharpness", "top Hessian eigenvalue of the training loss on a fixed training batch (power "
+           "iteration)", "curvature", needs="curvature_every", series=table_series("curvature", "sharpness")),
+    Metric("hessian_trace", "Hessian trace of the training loss on a fixed training batch (Hutchinson)",
+           "curvature", needs="curvature_every", series=table_series("curvature", "hessian_trace")),
     Metric("twin_lockstep_epochs", "epochs before the twin's weights first differ from Keras's by more than "
            "1e-4 (relative)", "run", per_epoch=False, needs="numpy_twin", scalar=read_twin_lockstep),
 ]

@@ -268,3 +268,24 @@ def read_twin_lockstep(result, params):
             break
         n = int(e)
     return float(n)
+
+
+def read_per_example(field, stat=None, group=None):
+    """A ``[per_example]`` statistic of a layer (``layer`` left out: the whole model, ``total``);
+    with ``group``, the norm summary within that group of examples (``group_norm``)."""
+    def read(result, params):
+        t = result.get("per_example")
+        if not t:
+            raise MetricError("the run has no [per_example] table")
+        layer = params.get("layer")
+        name = "total" if layer is None else resolve_layer(result, layer, variable=False)
+        node = t.get("group_norm", {}).get(group) if group else t.get(field)
+        if node is None:
+            raise MetricError(f"[per_example] has no {group or field!r}"
+                              + (" (the run had no label noise)" if group else ""))
+        if name not in node:
+            raise MetricError(f"[per_example] has no layer {name!r}")
+        node = node[name] if stat is None else node[name].get(stat, [])
+        values = [to_float(v) for v in node]
+        return [int(e) for e in t["epoch"]][: len(values)], values
+    return read
