@@ -327,3 +327,11 @@ def test_early_stop_puts_back_the_best_epochs_weights():
     off = EarlyStop(monitor="loss", patience=1, min_delta=10.0, restore_best=False)
     model.fit(x, y, epochs=5, batch_size=16, verbose=0, callbacks=[off])
     assert off.results()["restored_epoch"] == 0 and off.results()["stopped_epoch"] == 2
+
+
+@pytest.mark.parametrize("model", [{"model__normalization": "batch"}, {"model__residual": True}])
+def test_per_example_gradients_are_refused_at_check_with_normalization_or_residual(model):
+    """The exact per-example form needs a chain of Dense layers: refused before any folder exists."""
+    text = error(log__per_example_every=5, **model)
+    assert "log.per_example_every" in text and "exact for a chain of Dense layers" in text
+    config(log__per_example_every=5)  # a plain MLP is fine

@@ -125,6 +125,11 @@ def check_run_remedies(cfg, point: dict, run_cfg, key_of) -> None:
     if stop and stop["monitor"].startswith("val_") and run_cfg.data.validation_split <= 0:
         raise ConfigError(cfg.source, "training.early_stopping.monitor", f"{stop['monitor']!r} needs a "
                           f"validation split (data.validation_split > 0); use \"loss\" or \"accuracy\"")
+    if run_cfg.log.per_example_every and (model.normalization != "none" or model.residual):
+        what = (f"{_named(key_of, 'model.normalization')} = {model.normalization!r}" if model.normalization != "none"
+                else f"{_named(key_of, 'model.residual')} = true")
+        raise ConfigError(cfg.source, "log.per_example_every", f"per-example gradients are exact for a chain "
+                          f"of Dense layers only, and {what}; use 0 (off) or a plain MLP")
     if cfg.probes.numpy_twin:
         for name in REMEDY_KEYS:
             value = getattr(model, name)
