@@ -156,3 +156,21 @@ def test_label_noise_validation_has_no_effect_without_noise_or_split():
     (line,) = no_effect_warnings(cfg_with(data={**NOISY, "validation_split": 0.0, "label_noise_validation": True}))
     assert "where" not in line and "data.validation_split = 0" in line and "data.label_noise =" not in line
     assert "label_noise_validation" in error_of(data={"label_noise_validation": 1})
+
+
+# -- 3. first_epoch_of_best: lower is better for losses
+
+def test_first_epoch_of_best_follows_the_metric_direction():
+    from keras_dyn.config.lab_kinds import default_better
+    from keras_dyn.report.metrics import METRICS
+
+    run = {"run": {"hidden": [6]}, "epochs": {"epoch": [1, 2, 3, 4, 5],
+                                               "val_loss": [0.9, 0.5, 0.4, 0.6, 0.8],
+                                               "val_accuracy": [0.5, 0.7, 0.9, 0.8, 0.85]}}
+    read = METRICS["first_epoch_of_best"].scalar
+    assert read(run, {"of": "val_loss", "fraction": 1.0}) == 3.0  # the lowest validation loss
+    assert read(run, {"of": "val_loss", "fraction": 0.8}) == 2.0  # 0.5 <= 0.4 / 0.8
+    assert read(run, {"of": "val_accuracy", "fraction": 1.0}) == 3.0
+    assert read(run, {"of": "val_accuracy", "fraction": 0.75}) == 2.0  # 0.7 >= 0.675
+    assert METRICS["val_loss"].better == "lower" and METRICS["val_accuracy"].better == "higher"
+    assert default_better(METRICS["test_loss"]) == METRICS["test_loss"].better  # one definition
