@@ -174,3 +174,53 @@ def test_first_epoch_of_best_follows_the_metric_direction():
     assert read(run, {"of": "val_accuracy", "fraction": 0.75}) == 2.0  # 0.7 >= 0.675
     assert METRICS["val_loss"].better == "lower" and METRICS["val_accuracy"].better == "higher"
     assert default_better(METRICS["test_loss"]) == METRICS["test_loss"].better  # one definition
+
+
+# -- 4. sweep's log_x, ranking's title
+
+def _lab(findings, grid):
+    return {"grid": grid, "lab": {"title": "t", "question": "q", "findings": findings}}
+
+
+def test_sweep_log_x_and_ranking_title_are_declared_and_checked():
+    ok = cfg_with(**_lab([{"section": "sweep", "x": "learning_rate", "log_x": True},
+                          {"section": "ranking", "title": "What the tuner picks"}], {"learning_rate": [0.001, 0.01, 0.1]}))
+    assert ok.lab is not None
+    assert "lab.findings[0].log_x" in error_of(**_lab([{"section": "sweep", "x": "learning_rate", "log_x": "yes"}],
+                                                       {"learning_rate": [0.001, 0.01]}))
+    text = error_of(**_lab([{"section": "sweep", "x": "label_noise", "log_x": True}], {"label_noise": [0.0, 0.2]}))
+    assert "log_x = true needs every label_noise value > 0" in text and len(text.splitlines()) == 1
+    assert "lab.findings[0].titel" in error_of(**_lab([{"section": "ranking", "titel": "x"}], {"learning_rate": [0.1]}))
+
+
+def test_sweep_draws_a_log_x_axis_and_ranking_takes_a_title(tmp_path, monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from keras_dyn.report.context import FindingsContext
+    from keras_dyn.report.sections import SECTIONS
+    import matplotlib.pyplot as plt
+
+    cfg = cfg_with(grid={"learning_rate": [0.001, 0.01, 0.1]})
+    results = [{"run": {"point": {"learning_rate": lr}, "seed": s, "hidden": [6], "params": 33,
+                        "steps_per_epoch": 3, "status": "complete"},
+                "final": {"test_accuracy": 0.5 + lr + 0.01 * s, "train_cpu_seconds": 1.0},
+                "epochs": {"epoch": [1], "val_accuracy": [0.6 + lr], "test_accuracy": [0.5 + lr + 0.01 * s]}}
+               for lr in (0.001, 0.01, 0.1) for s in (0, 1, 2)]
+    ctx = FindingsContext(cfg, results, tmp_path / "fig", "fig/")
+    scales = []
+    real_save = ctx.save_figure
+
+    def save(fig, name, **kw):
+        scales.extend(ax.get_xscale() for ax in fig.axes)
+        return real_save(fig, name, **kw)
+
+    monkeypatch.setattr(ctx, "save_figure", save)
+    spec = SECTIONS["sweep"]
+    params = {k: p.default for k, p in spec.params.items()}
+    md = spec.render()(ctx, **{**params, "x": "learning_rate", "log_x": True})
+    assert scales == ["log"] and "learning_rate" in md
+    spec = SECTIONS["ranking"]
+    md = spec.render()(ctx, **{**{k: p.default for k, p in spec.params.items()}, "title": "What the tuner picks"})
+    assert md.startswith("### What the tuner picks\n")
+    plt.close("all")
