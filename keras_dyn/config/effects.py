@@ -48,7 +48,8 @@ class Condition:
 
 IMAGES = tuple(d for d in DATASETS if d not in SYNTHETIC)
 
-# dependent key -> the condition under which it acts (the only place these are written down)
+# dependent key -> the condition under which it acts, or a tuple of conditions that must all hold
+# (the only place these are written down)
 EFFECTS = {
     "training.momentum": Condition("training.optimizer", ("sgd_momentum",)),
     "training.weight_decay": Condition("training.optimizer", ("adamw",)),
@@ -60,6 +61,8 @@ EFFECTS = {
     "data.noise": Condition("data.dataset", SYNTHETIC),
     "data.label_noise_kind": Condition("data.label_noise", test="positive"),
     "data.label_noise_seed": Condition("data.label_noise", test="positive"),
+    "data.label_noise_validation": (Condition("data.label_noise", test="positive"),
+                                    Condition("data.validation_split", test="positive")),
     "data.input_corruption_seed": Condition("data.input_corruption", test="not_none"),
     "log.gradient_histogram_every": Condition("log.gradients", test="true"),
     "probes.noisy_labels": Condition("data.label_noise", test="positive"),
@@ -116,27 +119,44 @@ def _where(cfg, cond: Condition, points: list[dict]) -> str:
     return f"{cond.key} = {shown}" + (f" ({', '.join(origins)})" if origins else "")
 
 
+def conditions(dotted: str) -> tuple:
+    """The conditions under which ``dotted`` acts (all must hold), as a tuple."""
+    cond = EFFECTS[dotted]
+    return cond if isinstance(cond, tuple) else (cond,)
+
+
+def _acts(conds, cfg, point) -> bool:
+    return all(c.holds(value_at(cfg, point, c.key)) for c in conds)
+
+
+def _where_all(cfg, conds, points) -> str:
+    """The failing conditions' keys and values at ``points`` (see :func:`_where`)."""
+    return "; ".join(_where(cfg, c, failing) for c in conds
+                     if (failing := [p for p in points if not c.holds(value_at(cfg, p, c.key))]))
+
+
 def no_effect_warnings(cfg) -> list[str]:
     """One line per key the file sets that does nothing at some point of its plan:
     ``FILE: KEY: has no effect ...; it acts only when CONDITION``. Empty for a clean file."""
     points = cfg.points()
     out = []
-    for dotted, cond in EFFECTS.items():
-        needs = f"it acts only when {cond.text}"
+    for dotted in EFFECTS:
+        conds = conditions(dotted)
+        needs = "it acts only when " + " and ".join(c.text for c in conds)
         section, fld = dotted.split(".")
         for key in cfg.swept:  # a swept key: warned when it does nothing at some of its points
             if key == "corruption" or GRID_KEYS[key] != (section, fld) or _label(cfg, key) not in cfg.file_keys:
                 continue  # (a preset sets what its condition needs along with it)
-            idle = [p for p in points if not cond.holds(value_at(cfg, p, cond.key))]
+            idle = [p for p in points if not _acts(conds, cfg, p)]
             if idle:
                 at = "every point" if len(idle) == len(points) else f"{len(idle)} of {len(points)} points"
                 if key not in cfg.grid:  # name the cases
                     at = ", ".join(dict.fromkeys(cfg.origin(p, key).split(".")[0] for p in idle)) + f" ({at})"
                 out.append(f"{cfg.source}: {_label(cfg, key)}: has no effect at {at}, where "
-                           f"{_where(cfg, cond, idle)}; {needs}")
+                           f"{_where_all(cfg, conds, idle)}; {needs}")
         if dotted in cfg.file_keys and value_at(cfg, {}, dotted) != _default(dotted):
             # a section key (not at its default): warned when it does nothing at any point it is not swept
             own = [p for p in points if not any(_sets(k, v, dotted) for k, v in p.items())]
-            if own and not any(cond.holds(value_at(cfg, p, cond.key)) for p in own):
-                out.append(f"{cfg.source}: {dotted}: has no effect: {_where(cfg, cond, own)}; {needs}")
+            if own and not any(_acts(conds, cfg, p) for p in own):
+                out.append(f"{cfg.source}: {dotted}: has no effect: {_where_all(cfg, conds, own)}; {needs}")
     return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from keras_dyn.config.names import plain_text, show, suggest
+from keras_dyn.config.names import plain_text, same_value, show, suggest
 from keras_dyn.errors import ConfigError
 from keras_dyn.report.metrics import (LAYER_RE, METRICS, OF_DEFAULT, PARAMS, check_param, parse_reading,
                                       recorded_every)
@@ -70,6 +70,8 @@ def same_grid_value(a, b) -> bool:
     """A grid value (tuples for width lists) equals a selector value (lists from TOML)."""
     if isinstance(a, tuple):
         return isinstance(b, (list, tuple)) and tuple(b) == a
+    if isinstance(a, dict) or isinstance(b, dict):  # an early-stopping table, sub-keys left out at defaults
+        return same_value(a, b)
     return a == b
 
 

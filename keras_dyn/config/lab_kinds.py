@@ -58,9 +58,9 @@ class Side:
 
 
 def default_better(metric) -> str:
-    """Which way is better for an argmax: "lower" for losses and epoch counts (the metric's
-    ``kind``), "higher" otherwise (accuracies, fractions, everything else)."""
-    return "lower" if metric.kind in ("loss", "epochs") else "higher"
+    """Which way is better for an argmax: the metric's own ``better`` ("lower" for losses and
+    epoch counts, "higher" otherwise)."""
+    return metric.better
 
 
 def pool_keys(ctx, dotted, raw, expect) -> tuple:

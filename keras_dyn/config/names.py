@@ -6,7 +6,7 @@ from __future__ import annotations
 import difflib
 import re
 
-from keras_dyn.config.schema import NAME_MAX
+from keras_dyn.config.schema import EARLY_STOPPING_KEYS, NAME_MAX
 from keras_dyn.errors import ConfigError
 
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -48,13 +48,40 @@ def char_name(c: str) -> str:
 
 
 def same_value(a, b) -> bool:
-    """Two point values equal (width lists as tuples or lists)."""
+    """Two point values equal (width lists as tuples or lists; an early-stopping table as written,
+    its sub-keys left out at their defaults, or as resolved)."""
+    if isinstance(a, dict) or isinstance(b, dict):
+        return isinstance(a, dict) and isinstance(b, dict) and full_table(a) == full_table(b)
     if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
         return isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and list(a) == list(b)
     return a == b
 
 
+def full_table(table: dict) -> dict:
+    """A ``training.early_stopping`` table with its left-out sub-keys at their defaults (``{}``: off)."""
+    if not table:
+        return {}
+    return {key: table.get(key, default) for key, (default, _doc) in EARLY_STOPPING_KEYS.items()}
+
+
+def table_tag(table: dict) -> str:
+    """A ``training.early_stopping`` table as a run-name part: ``off``, ``val_loss-p3``, plus
+    ``-d0.01`` for a min_delta other than 0 and ``-norestore`` for restore_best = false, so two
+    distinct tables give distinct tags."""
+    if not table:
+        return "off"
+    t = full_table(table)
+    parts = [str(t["monitor"]), f"p{t['patience']}"]
+    if t["min_delta"]:
+        parts.append(f"d{float(t['min_delta']):g}")
+    if not t["restore_best"]:
+        parts.append("norestore")
+    return "-".join(parts)
+
+
 def short(value) -> str:
+    if isinstance(value, dict):
+        return table_tag(value)
     if isinstance(value, float):
         return f"{value:g}"
     if isinstance(value, (list, tuple)):

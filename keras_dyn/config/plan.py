@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from keras_dyn.config.names import name_problem, show, show_point, suggest
-from keras_dyn.config.remedies import check_run_remedies, count_params
+from keras_dyn.config.remedies import check_early_stopping_point, check_run_remedies, count_params
 from keras_dyn.config.rules import grid_value
 from keras_dyn.config.schema import (DATASET_SHAPES, GRID_KEYS, MAX_CASES, MAX_DECISION_GRID, MAX_LAYERS,
                                      MAX_PARAMS, MAX_RUNS, RUN_NAME_MAX, RUN_NAME_TAGS, SYNTHETIC,
@@ -25,6 +25,7 @@ def check_plan(cfg):
                           f"seed(s) = {n_runs} runs; allowed: at most {MAX_RUNS}")
     names = {}
     for point in cfg.points():
+        check_early_stopping_point(cfg, point, lambda target: grid_key_of(cfg, point, target))
         run_cfg = cfg.at_point(point) if point else cfg  # every point must build a valid config
         key = grid_key_of(cfg, point, "model.hidden")
         hidden = run_cfg.model.hidden

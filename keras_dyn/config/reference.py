@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 
-from keras_dyn.config.effects import EFFECTS
+from keras_dyn.config.effects import EFFECTS, conditions
 from keras_dyn.config.lab_keys import (CLAIM_KEY_DOCS, HYPOTHESIS_KEY_DOCS, LAB_KEY_DOCS, PARAM_KIND_DOCS,
                                        SIDE_EXTRA_DOCS)
 from keras_dyn.config.rules import RULES, allowed
@@ -111,7 +111,8 @@ def effects_part() -> list[str]:
            "the file sets where it does nothing: a section key set to a value other than its default when it "
            "acts in no run of the plan, a `[grid]` or `[[cases]]` key when it does nothing in some of its runs "
            "(named).", ""]
-    return out + table(("key", "acts only when"), [(f"`{k}`", c.text) for k, c in EFFECTS.items()])
+    return out + table(("key", "acts only when"), [(f"`{k}`", " and ".join(c.text for c in conditions(k)))
+                                                          for k in EFFECTS])
 
 
 def lab_part() -> list[str]:

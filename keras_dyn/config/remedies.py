@@ -113,6 +113,15 @@ def uses_remedies(model) -> bool:
     return any(rates) or model.l2 > 0 or model.normalization != "none" or model.residual
 
 
+def check_early_stopping_point(cfg, point: dict, key_of) -> None:
+    """An early-stopping table swept by ``[grid]`` / ``[[cases]]`` that watches a ``val_`` log needs
+    a validation split; checked before the run's config is built, so the error names the case."""
+    stop = point.get("early_stopping", cfg.training.early_stopping)
+    if stop and stop["monitor"].startswith("val_") and cfg.data.validation_split <= 0:
+        raise ConfigError(cfg.source, key_of("training.early_stopping") + ".monitor", f"{stop['monitor']!r} "
+                          f"needs a validation split (data.validation_split > 0); use \"loss\" or \"accuracy\"")
+
+
 def check_run_remedies(cfg, point: dict, run_cfg, key_of) -> None:
     """The remedies of one run of the plan (grid values applied). ``key_of(target)`` names the
     grid or case key that sets ``target`` in this point (else the target itself)."""
@@ -123,7 +132,7 @@ def check_run_remedies(cfg, point: dict, run_cfg, key_of) -> None:
                           f"{list(model.hidden)}); give one rate per hidden layer, or one number for all")
     stop = run_cfg.training.early_stopping
     if stop and stop["monitor"].startswith("val_") and run_cfg.data.validation_split <= 0:
-        raise ConfigError(cfg.source, "training.early_stopping.monitor", f"{stop['monitor']!r} needs a "
+        raise ConfigError(cfg.source, key_of("training.early_stopping") + ".monitor", f"{stop['monitor']!r} needs a "
                           f"validation split (data.validation_split > 0); use \"loss\" or \"accuracy\"")
     if run_cfg.log.per_example_every and (model.normalization != "none" or model.residual):
         what = (f"{_named(key_of, 'model.normalization')} = {model.normalization!r}" if model.normalization != "none"

@@ -197,6 +197,11 @@ class DataConfig:
     label_noise_kind: str = _key("symmetric", "symmetric: another class at random; pair: c -> c+1 mod K; "
                                  "random: any class")
     label_noise_seed: int = _key(0, "seed of the label noise")
+    label_noise_validation: bool = _key(False, "also give the validation split's labels the same noise "
+                                        "(fraction, kind; its own stream of label_noise_seed), a held-out noisy "
+                                        "split as a practitioner has: val_loss, val_accuracy and early stopping "
+                                        "then watch noisy labels; the test labels stay clean; false = only the "
+                                        "training labels are noisy")
     input_corruption: str = _key("none", "images only: one pixel permutation for all images, or one per image")
     input_corruption_seed: int = _key(0, "seed of the input corruption")
 
@@ -352,6 +357,7 @@ GRID_KEYS = {
     "l2": ("model", "l2"),
     "normalization": ("model", "normalization"),
     "residual": ("model", "residual"),
+    "early_stopping": ("training", "early_stopping"),
 }
 
 
@@ -363,6 +369,9 @@ GRID_KEY_DOCS = {
     **{f"units_{i}": f"the width of hidden layer {i} (the model must have {i} or more)" for i in range(1, 9)},
     "corruption": "a preset: each of " + ", ".join(CORRUPTIONS) + " sets data.label_noise, "
                   "label_noise_kind and input_corruption (not with label_noise / input_corruption)",
+    "early_stopping": "a `training.early_stopping` table per value, {} = off, e.g. [[cases]] early_stopping = "
+                      "{ monitor = \"val_loss\", patience = 3 } beside early_stopping = {} (run names: "
+                      "es-val_loss-p3, es-off; sub-keys left out take their defaults)",
 }
 
 
@@ -384,6 +393,7 @@ RUN_NAME_TAGS = {
     "l2": "l2-",
     "normalization": "norm-",
     "residual": "res-",
+    "early_stopping": "es-",  # es-off, es-val_loss-p3 (names.short of a table)
 }
 
 

@@ -16,9 +16,12 @@ The steps, in order, each seeded so a config always gives the same arrays:
    and shrinks the validation set by the same ratio (at least 1 example);
    ``test_subset > 0`` keeps that many test examples (also a seeded random choice).
    Asking for more examples than there are raises :class:`keras_dyn.errors.DataError`.
-5. **Label noise** (training part only, after subsets): when ``label_noise > 0``,
-   :func:`keras_dyn.data.noise.corrupt_labels` with ``label_noise_seed``. ``y_train_clean``
-   keeps the labels from before, ``corrupted`` marks the changed examples.
+5. **Label noise** (after subsets): when ``label_noise > 0``,
+   :func:`keras_dyn.data.noise.corrupt_labels` on the training labels with ``label_noise_seed``.
+   ``y_train_clean`` keeps the labels from before, ``corrupted`` marks the changed examples.
+   With ``label_noise_validation`` the validation labels get the same noise (fraction and kind)
+   from their own stream, ``[label_noise_seed, 1]``; ``y_val_clean`` keeps them from before. The
+   test labels are never corrupted.
 6. **Input corruption** (images only): ``input_corruption`` other than ``"none"`` permutes
    the pixels with :func:`keras_dyn.data.corruption.corrupt_inputs` and
    ``input_corruption_seed``: ``"shuffled_pixels"`` one permutation shared by every split,
@@ -51,6 +54,8 @@ VALUE_RANGES = {"zero_one": (0.0, 1.0), "minus_one_one": (-1.0, 1.0)}
 _SPLIT_STREAM, _SUBSET_STREAM, _VAL_SUBSET_STREAM, _TEST_SUBSET_STREAM = 0, 1, 2, 3
 # streams of the per-image pixel permutations (input_corruption = "random_pixels")
 _TRAIN_PIXELS, _VAL_PIXELS, _TEST_PIXELS = 0, 1, 2
+# stream of the validation labels' noise (data.label_noise_validation), beside label_noise_seed
+_VAL_NOISE_STREAM = 1
 
 
 @dataclass
@@ -73,6 +78,7 @@ class Dataset:
     value_range: tuple
     y_train_clean: np.ndarray
     corrupted: np.ndarray
+    y_val_clean: np.ndarray | None = None  # validation labels before noise (None: y_val is clean)
 
 
 def load_dataset(cfg: DataConfig, data_dir=None) -> Dataset:
@@ -114,6 +120,10 @@ def load_dataset(cfg: DataConfig, data_dir=None) -> Dataset:
     num_classes = NUM_CLASSES[cfg.dataset]
     x_train, y_train = scale(x_pool[train_idx]), y_pool[train_idx].astype(np.int32)
     y_train_noisy, corrupted = _label_noise(y_train, cfg, num_classes)
+    y_val = y_pool[val_idx].astype(np.int32)
+    y_val_noisy = y_val
+    if cfg.label_noise_validation and len(y_val):
+        y_val_noisy, _ = _label_noise(y_val, cfg, num_classes, stream=_VAL_NOISE_STREAM)
     x_val, x_test = scale(x_pool[val_idx]), scale(x_test)
     if cfg.input_corruption != "none":
         if cfg.dataset not in IMAGE_DATASETS:
@@ -129,7 +139,7 @@ def load_dataset(cfg: DataConfig, data_dir=None) -> Dataset:
         x_train=x_train,
         y_train=y_train_noisy,
         x_val=x_val,
-        y_val=y_pool[val_idx].astype(np.int32),
+        y_val=y_val_noisy,
         x_test=x_test,
         y_test=y_test.astype(np.int32),
         num_classes=num_classes,
@@ -137,6 +147,7 @@ def load_dataset(cfg: DataConfig, data_dir=None) -> Dataset:
         value_range=value_range,
         y_train_clean=y_train,
         corrupted=corrupted,
+        y_val_clean=y_val if y_val_noisy is not y_val else None,
     )
 
 
@@ -181,14 +192,16 @@ def _split(n: int, fraction: float, seed: int):
     return order[n_val:], order[:n_val]
 
 
-def _label_noise(y_train: np.ndarray, cfg: DataConfig, num_classes: int):
-    """``(y_noisy, corrupted)``; no noise -> the same labels and an all-False mask."""
+def _label_noise(y_train: np.ndarray, cfg: DataConfig, num_classes: int, stream: int | None = None):
+    """``(y_noisy, corrupted)``; no noise -> the same labels and an all-False mask. ``stream``:
+    the validation labels' own stream of ``label_noise_seed`` (None: the training labels')."""
     if cfg.label_noise <= 0:
         return y_train, np.zeros(len(y_train), dtype=bool)
     from keras_dyn.data.noise import corrupt_labels  # lazy: written in its own module
 
+    seed = cfg.label_noise_seed if stream is None else [cfg.label_noise_seed, stream]
     y_noisy, corrupted = corrupt_labels(y_train.copy(), cfg.label_noise, num_classes,
-                                        cfg.label_noise_kind, cfg.label_noise_seed)
+                                        cfg.label_noise_kind, seed)
     return np.asarray(y_noisy, dtype=np.int32), np.asarray(corrupted, dtype=bool)
 
 

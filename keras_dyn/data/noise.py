@@ -1,7 +1,8 @@
 """Label noise for memorisation experiments.
 
 :func:`corrupt_labels` gives an exact, seeded fraction of examples a new label.
-``keras_dyn.data.load_dataset`` calls it on the training labels only; validation and test
+``keras_dyn.data.load_dataset`` calls it on the training labels, and with
+``data.label_noise_validation`` on the validation labels too (their own seed stream); test
 labels are never corrupted.
 
 Three kinds of noise:
@@ -42,7 +43,8 @@ def corrupt_labels(y, fraction, num_classes, kind="symmetric", seed=0):
         num_classes: number of classes ``K`` (at least 2 when ``fraction > 0``).
         kind: ``"symmetric"`` (uniform over the other classes), ``"pair"`` (``c -> c+1 mod K``)
             or ``"random"`` (uniform over all ``K`` classes, the true one included).
-        seed: seed of the choice of examples and of the new classes. The examples chosen
+        seed: seed of the choice of examples and of the new classes (anything
+            ``numpy.random.default_rng`` takes, e.g. ``[seed, stream]``). The examples chosen
             depend only on ``seed``, ``fraction`` and ``N``, not on ``kind``.
 
     Returns:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from keras_dyn import stats
-from keras_dyn.config.names import short
+from keras_dyn.config.names import same_value, short
 from keras_dyn.report import metrics as M
 
 STRUCTURAL = {"units", "layers", "hidden"} | {f"units_{i}" for i in range(1, 9)}
@@ -88,12 +88,8 @@ class FindingsContext:
         return out
 
     def select(self, selector: dict, runs=None) -> list[dict]:
-        def same(a, b):
-            if isinstance(a, list) or isinstance(b, list):
-                return list(a) == list(b)
-            return a == b
         return [r for r in (self.results if runs is None else runs)
-                if all(same(self.point(r).get(k), v) for k, v in selector.items())]
+                if all(same_value(self.point(r).get(k), v) for k, v in selector.items())]
 
     # -- reading values
     def reading(self, at) -> M.Reading:

@@ -27,7 +27,8 @@ def setup_markdown(cfg, results) -> str:
     noise_values = cfg.swept.get("label_noise", (d.label_noise,))
     if any(v > 0 for v in noise_values):
         data += (f"; label noise {', '.join(f'{v:.0%}' for v in noise_values)} ({d.label_noise_kind}, "
-                 f"training labels only, seed {d.label_noise_seed})")
+                 f"{'training and validation labels' if d.label_noise_validation and d.validation_split > 0 else 'training labels only'}, "
+                 f"seed {d.label_noise_seed})")
     lines.append(data + ".")
     widths = sorted({tuple(r["run"]["hidden"]) for r in results}) if results else [tuple(m.hidden)]
     params = sorted({int(r["run"]["params"]) for r in results}) if results else []

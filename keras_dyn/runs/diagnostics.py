@@ -162,7 +162,8 @@ def probe_callbacks(cfg, data, run_dir, orders=None) -> list:
         from keras_dyn.callbacks.noisy_labels import NoisyLabelGap
 
         out.append(NoisyLabelGap(data.x_train, data.y_train, data.y_train_clean, data.corrupted,
-                                 data.x_val, data.y_val, data.x_test, data.y_test, log_dir=run_dir,
+                                 data.x_val, data.y_val if data.y_val_clean is None else data.y_val_clean,
+                                 data.x_test, data.y_test, log_dir=run_dir,  # its val_acc: clean labels
                                  max_examples=probes.noisy_eval_size, seed=cfg.data.label_noise_seed))
     if probes.shifts and len(data.input_shape) == 2:
         from keras_dyn.callbacks.shifted_test import ShiftedTestAccuracy

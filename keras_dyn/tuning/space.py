@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from keras_dyn.config.experiment import ExperimentConfig
+from keras_dyn.config.schema import Table
 
 OBJECTIVE = "val_accuracy"
 
@@ -24,9 +25,11 @@ FINAL_TAGS = ("val_accuracy", "best_val_accuracy", "test_accuracy", "train_secon
 def encode(key: str, value):
     """A grid value as a keras-tuner / HParams value (lists become ``"128-128"``; ``init_gain``,
     a number or ``"relu"``, and ``dropout``, a rate or a list of rates such as ``"[0.1, 0.3]"``,
-    always text: one Choice holds values of one type)."""
+    always text: one Choice holds values of one type; an ``early_stopping`` table as JSON text)."""
     if key == "dropout":
         return json.dumps([float(v) for v in value]) if isinstance(value, (list, tuple)) else str(float(value))
+    if key == "early_stopping":  # a table: its JSON text ("{}" = off), sub-keys in the schema's order
+        return json.dumps(dict(value))
     if isinstance(value, (list, tuple)):
         return "-".join(str(v) for v in value)
     if key == "init_gain":
@@ -41,6 +44,8 @@ def decode(key: str, value):
         return value if value == "relu" else float(value)
     if key == "dropout":
         return tuple(float(v) for v in json.loads(value)) if str(value).startswith("[") else float(value)
+    if key == "early_stopping":
+        return Table(json.loads(value))
     return value
 
 

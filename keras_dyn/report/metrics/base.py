@@ -61,6 +61,18 @@ class Metric:
         return "ratio"
 
     @property
+    def better(self) -> str:
+        """Which way is better: "lower" for losses and epoch counts (its :attr:`kind`), "higher"
+        otherwise (accuracies, fractions, everything else). The one definition: an argmax
+        hypothesis's default ``better`` and ``first_epoch_of_best``'s "best" both read it.
+
+        Example:
+            >>> Metric("val_loss", "", "epochs").better, Metric("val_accuracy", "", "epochs", percent=True).better
+            ('lower', 'higher')
+        """
+        return "lower" if self.kind in ("loss", "epochs") else "higher"
+
+    @property
     def censored(self) -> bool:
         """True when +inf means "never reached" (a threshold metric): compared by rank, shown as
         "never within N epochs" (:mod:`keras_dyn.stats`)."""

@@ -65,18 +65,23 @@ def read_cpu_seconds_to(result, params):
 
 
 def read_first_epoch_of_best(result, params):
-    """First epoch at which metric ``of`` reaches ``fraction`` of the run's own best (highest
-    finite) value: how soon a run gets close to what it ever reaches. Meant for accuracies (higher
-    is better); always reached (at worst at the best epoch itself), NaN without finite values."""
+    """First epoch at which metric ``of`` reaches ``fraction`` of the run's own best finite value:
+    how soon a run gets close to what it ever reaches. The best is the metric's ``better`` way
+    (:attr:`Metric.better`): for an accuracy (higher is better) the first epoch with a value >=
+    fraction x the highest; for a loss or an epoch count (lower is better) the first with a value
+    <= the lowest / fraction. With ``fraction = 1`` it is the epoch of the best value (the first,
+    on a tie). Always reached (at worst at the best epoch itself); NaN without finite values."""
     of = METRICS[params.get("of", OF_DEFAULT["first_epoch_of_best"])]
     inner = {k: v for k, v in params.items() if k in of.params}
     epochs, values = of.series(result, inner)
     finite = [v for v in values if math.isfinite(v)]
     if not finite:
         return math.nan
-    target = float(params.get("fraction", 0.99)) * max(finite)
+    fraction = float(params.get("fraction", 0.99))
+    lower = of.better == "lower"
+    target = min(finite) / fraction if lower else fraction * max(finite)
     for e, v in zip(epochs, values):
-        if math.isfinite(v) and v >= target:
+        if math.isfinite(v) and (v <= target if lower else v >= target):
             return float(e)
     return math.nan  # unreachable: the best value itself reaches the target
 
@@ -228,7 +233,8 @@ _LIST = [
     Metric("steps_per_second", "optimizer steps per wall-clock second", "run", per_epoch=False,
            scalar=read_run_value("final", "steps_per_second")),
     Metric("first_epoch_of_best", "first epoch at which the metric `of` (default val_accuracy) reaches "
-           "`fraction` (default 0.99) of the run's own best value", "run",
+           "`fraction` (default 0.99) of the run's own best value (highest for accuracies; lowest for losses "
+           "and epoch counts: at most best / fraction); fraction 1: the epoch of the best value", "run",
            ("of", "fraction", "layer", "kind", "severity"), per_epoch=False, scalar=read_first_epoch_of_best),
     Metric("volatility", "sd of log(`of`) (default train_loss) around its local trend (a quadratic in "
            "log(epoch) over 7 epochs): relative jitter of the curve, independent of how far it fell", "run",

@@ -58,6 +58,8 @@ def _check_sweep(ctx, params):
     values = ctx.cfg.swept.get(params["x"], ())
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
         raise ValueError(f"x = {params['x']!r} must be a grid key with numbers, not {list(values)}")
+    if params.get("log_x") and any(v <= 0 for v in values):
+        raise ValueError(f"log_x = true needs every {params['x']} value > 0, not {list(values)}")
 
 
 def _check_expect(params):
@@ -244,6 +246,7 @@ _LIST = [
                 "at": Param("reading", None, what="a reading (default: the last epoch)"),
                 "by": _BY, "params": _PARAMS,
                 "title": Param("text", ""), "log_y": Param("bool", False),
+                "log_x": Param("bool", False, what="a log-scaled x axis (e.g. learning rates; every x value > 0)"),
             }, check=_check_sweep),
     Section("runs", "every run with its seed, metrics at readings, status and results file (folded)",
             "tables:runs", {
@@ -268,7 +271,7 @@ _LIST = [
             "tables:ranking", {
                 "columns": Param("strings", [], what="extra columns: steps_per_epoch, params_per_point",
                              choices=("steps_per_epoch", "params_per_point")),
-                "by": _BY,
+                "by": _BY, "title": Param("text", "", what="the heading (default: What the grid search chooses)"),
             }),
     Section("pairwise", "every group against a baseline group on one metric, with verdicts and a chance count",
             "tables:pairwise", {

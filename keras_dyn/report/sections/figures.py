@@ -71,11 +71,12 @@ def curves(ctx, metric="test_accuracy", by=None, params=None, title="", log_y=Fa
     return f"![{name} against epochs]({ref}){note}"
 
 
-def sweep(ctx, x, metrics=("test_accuracy",), at=None, by=None, params=None, title="", log_y=False):
+def sweep(ctx, x, metrics=("test_accuracy",), at=None, by=None, params=None, title="", log_y=False, log_x=False):
     """Metrics at one reading against a numeric grid key ``x`` (depth, width, batch size, ...):
     one panel per metric, one line per group of the other keys (``by``; default every grid key
     but ``x``), the mean over seeds with a ±1 sd band and every seed's value as a dot; diverged
-    runs and non-finite values left out and counted."""
+    runs and non-finite values left out and counted. ``log_x``: a log-scaled x axis (learning
+    rates), ticked at the grid's values."""
     import numpy as np
 
     plt = pyplot()
@@ -104,7 +105,10 @@ def sweep(ctx, x, metrics=("test_accuracy",), at=None, by=None, params=None, tit
             mean, sd = np.asarray(means), np.asarray(sds)
             line, = ax.plot(at_x, mean, marker="o", ms=4, label=label)
             ax.fill_between(at_x, mean - sd, mean + sd, color=line.get_color(), alpha=0.2)
-        ax.set_xticks(xs)
+        if log_x:
+            ax.set_xscale("log")
+            ax.xaxis.set_minor_locator(plt.NullLocator())
+        ax.set_xticks(xs, [f"{v:g}" for v in xs])
         ax.set_xlabel(x)
         ax.set_ylabel(M.describe(metric, params) + (" (%)" if scale != 1.0 else ""))
         ax.set_title(f"{M.describe(metric, params)} ({reading.label})", fontsize=9)

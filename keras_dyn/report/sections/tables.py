@@ -84,8 +84,9 @@ def source_values(ctx, values, at, text="", metric="test_accuracy", by=None, par
     return "\n".join(["### Compared with the source", "", text, "", markdown_table(header, rows)]).replace("\n\n\n", "\n\n")
 
 
-def ranking(ctx, columns=(), by=None):
-    """Grid cells ranked by mean validation accuracy at the last epoch (the tuner's objective)."""
+def ranking(ctx, columns=(), by=None, title=""):
+    """Grid cells ranked by mean validation accuracy at the last epoch (the tuner's objective);
+    ``title``: the heading (default "What the grid search chooses")."""
     names = {"steps_per_epoch": "batches / epoch", "params_per_point": "parameters per test-accuracy point"}
     cells = []
     for label, runs in ctx.groups(by).items():
@@ -107,7 +108,7 @@ def ranking(ctx, columns=(), by=None):
                 row.append("?")
         rows.append(row)
     best, second = (cells + [None, None])[:2]
-    lines = ["### What the grid search chooses", "",
+    lines = [f"### {title or 'What the grid search chooses'}", "",
              "Configurations ranked by mean validation accuracy at the last epoch (keras-tuner's "
              "objective); test accuracy is reported beside it and never used to choose.", "",
              markdown_table(header, rows)]
