@@ -219,7 +219,7 @@ class ModelConfig:
     output: str = _key("softmax", "softmax over the classes, or one sigmoid unit with binary "
                        "cross-entropy (2-class data only)")
     dtype: str = _key("float32", "the arithmetic of every layer, its weights and its optimiser state")
-    dropout: float = _key(0.0, "Keras Dropout after each hidden layer's activation (training only): one rate "
+    dropout: float = _key(0.0, "Keras Dropout after each hidden layer's activation (active while training, off at evaluation): one rate "
                           "for all, or one per hidden layer; 0 = no Dropout layer at all")
     l2: float = _key(0.0, "L2 kernel regulariser (keras.regularizers.L2) on every Dense kernel: adds "
                      "l2 * sum(W**2) to the loss, so its gradient 2 * l2 * W passes through the optimiser "
