@@ -14,7 +14,7 @@ EPOCH_COUNTS = ("first_epoch", "first_epoch_of_best", "best_val_epoch", "twin_lo
                 "restored_epoch")
 
 #: metrics where +inf means a threshold was never reached (censored, compared by rank)
-CENSORED = ("first_epoch", "cpu_seconds_to")
+CENSORED = ("first_epoch", "cpu_seconds_to", "steps_to")
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,7 @@ PARAMS = ("layer", "kind", "severity", "of", "threshold", "fraction")
 
 
 #: the per-epoch metric read by a metric that takes ``of``, when ``of`` is left out
-OF_DEFAULT = {"first_epoch": "train_accuracy", "cpu_seconds_to": "train_accuracy", "first_epoch_of_best": "val_accuracy", "volatility": "train_loss"}
+OF_DEFAULT = {"first_epoch": "train_accuracy", "cpu_seconds_to": "train_accuracy", "steps_to": "train_accuracy", "first_epoch_of_best": "val_accuracy", "volatility": "train_loss"}
 
 
 LAYER_RE = re.compile(r"^(hidden[1-9][0-9]{0,2}|output|first|last|mean)(/(kernel|bias))?$")

@@ -64,6 +64,32 @@ def read_cpu_seconds_to(result, params):
     return float(sum(c for e, c in zip(epochs, cpu) if e <= first))
 
 
+def read_steps_to(result, params):
+    """Optimiser steps up to and including the epoch :func:`read_first_epoch` finds: that epoch
+    times the run's steps per epoch (``[run] steps_per_epoch``), so runs with different batch
+    sizes compare in updates; +inf when the target is never reached. The resolution is one epoch
+    (the threshold is read at epoch ends)."""
+    first = read_first_epoch(result, params)
+    if not math.isfinite(first):
+        return first
+    steps = result.get("run", {}).get("steps_per_epoch")
+    if not steps:
+        raise MetricError("[run] has no steps_per_epoch")
+    return float(first) * float(steps)
+
+
+def read_sharpness_eos_ratio(result, params):
+    """Sharpness over the gradient-descent stability threshold 2/η, epoch by epoch:
+    ``sharpness × learning_rate / 2`` with the learning rate in force at that epoch's end. 1 is
+    Cohen et al. (2021)'s edge of stability for plain gradient descent (with momentum β the
+    threshold is (2 + 2β)/η, which this does not account for)."""
+    epochs, sharp = table_series("curvature", "sharpness")(result, params)
+    lr_epochs, lr = epochs_table(result, "learning_rate")
+    by_epoch = dict(zip(lr_epochs, lr))
+    values = [s * by_epoch.get(e, math.nan) / 2.0 for e, s in zip(epochs, sharp)]
+    return epochs, values
+
+
 def read_first_epoch_of_best(result, params):
     """First epoch at which metric ``of`` reaches ``fraction`` of the run's own best finite value:
     how soon a run gets close to what it ever reaches. The best is the metric's ``better`` way
@@ -225,6 +251,9 @@ _LIST = [
     Metric("cpu_seconds_to", "process CPU seconds of training (and validation) up to and including the epoch "
            "`first_epoch` finds for the same `of` and `threshold` / `fraction`; inf if never", "run",
            ("of", "threshold", "fraction", "layer", "kind", "severity"), per_epoch=False, scalar=read_cpu_seconds_to),
+    Metric("steps_to", "optimiser steps up to and including the epoch `first_epoch` finds for the same `of` "
+           "and `threshold` / `fraction` (that epoch × steps per epoch); inf if never", "run",
+           ("of", "threshold", "fraction", "layer", "kind", "severity"), per_epoch=False, scalar=read_steps_to),
     Metric("params", "trainable parameters", "run", per_epoch=False, scalar=read_run_value("run", "params")),
     Metric("train_seconds", "wall-clock training time (s)", "run", per_epoch=False,
            scalar=read_run_value("final", "train_seconds")),
@@ -289,6 +318,9 @@ _LIST = [
            needs="per_example_every", series=read_per_example("gsnr", "median")),
     Metric("sharpness", "top Hessian eigenvalue of the training loss on a fixed training batch (power "
            "iteration)", "curvature", needs="curvature_every", series=table_series("curvature", "sharpness")),
+    Metric("sharpness_eos_ratio", "sharpness × learning rate / 2: the sharpness over gradient descent's "
+           "stability threshold 2/η (1 = Cohen et al. 2021's edge of stability; plain SGD, no momentum)",
+           "curvature", needs="curvature_every", series=read_sharpness_eos_ratio),
     Metric("hessian_trace", "Hessian trace of the training loss on a fixed training batch (Hutchinson)",
            "curvature", needs="curvature_every", series=table_series("curvature", "hessian_trace")),
     Metric("twin_lockstep_epochs", "epochs before the twin's weights first differ from Keras's by more than "

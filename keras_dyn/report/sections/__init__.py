@@ -202,6 +202,14 @@ def _check_source_values(ctx, params):
             raise ValueError(f"values.{label!r} must hold finite numbers, not {numbers}")
 
 
+def _check_hlines(ctx, params):
+    import math
+
+    for label, ys in (params.get("hlines") or {}).items():
+        if not ys or not all(math.isfinite(y) for y in ys):
+            raise ValueError(f"hlines.{label!r} must hold one or more finite numbers, not {ys}")
+
+
 def _check_twin(ctx, params):
     if not ctx.cfg.probes.numpy_twin:
         raise ValueError("numpy_twin needs probes.numpy_twin = true")
@@ -237,7 +245,8 @@ _LIST = [
             "figures:curves", {
                 "metric": Param("metric", "test_accuracy"), "by": _BY, "params": _PARAMS,
                 "title": Param("text", ""), "log_y": Param("bool", False),
-            }),
+                "hlines": Param("values", None, what="reference lines: label = [y, ...] in the metric's units"),
+            }, check=_check_hlines),
     Section("sweep", "metrics at a reading against a numeric grid key (depth, width, ...), one line per group "
             "of the other keys, mean over seeds with a ±1 sd band and a dot per seed",
             "figures:sweep", {

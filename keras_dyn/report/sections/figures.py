@@ -55,11 +55,18 @@ def _draw_groups(ax, ctx, metric, groups, params=None) -> int:
     return left_out
 
 
-def curves(ctx, metric="test_accuracy", by=None, params=None, title="", log_y=False):
-    """Mean over seeds per epoch, one line per group, ±1 sd band; diverged runs left out."""
+def curves(ctx, metric="test_accuracy", by=None, params=None, title="", log_y=False, hlines=None):
+    """Mean over seeds per epoch, one line per group, ±1 sd band; diverged runs left out.
+    ``hlines`` (label = [y, ...]) draws labelled horizontal reference lines (dashed), in the
+    metric's units (a fraction for percent metrics, drawn in percent like the curves)."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
     left_out = _draw_groups(ax, ctx, metric, ctx.groups(by), params)
+    scale = 100.0 if M.METRICS[metric].percent else 1.0
+    for i, (label, ys) in enumerate((hlines or {}).items()):
+        for j, y in enumerate(ys):
+            ax.axhline(float(y) * scale, ls=(0, (4, 2 + i)), lw=0.9, color=str(0.15 + 0.15 * (i % 4)),
+                       label=label if j == 0 else None)
     name = M.describe(metric, params)
     if log_y:
         ax.set_yscale("log")
