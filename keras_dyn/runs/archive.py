@@ -11,10 +11,17 @@ taken from the archive only when that config is the plan's
 the old behaviour still match). The file is gzip-compressed JSON (NaN and infinities kept)
 written without a timestamp, so the same runs give the same bytes.
 
-Compact: the per-step tables that dwarf everything else (:data:`BULKY`: every step's gradient
-norm per layer, the per-epoch gradient histograms) are kept only when the lab's findings name a
-metric or figure that reads them; the archive lists what it left out (``dropped``), and a
-finding that needs it says so instead of guessing.
+Compact, and still exact for the findings:
+
+- the per-step tables that dwarf everything else (:data:`BULKY`: every step's gradient norm per
+  layer, the per-epoch gradient histograms) are kept only when the lab's findings name a metric
+  or figure that reads them; the archive lists what it left out (``dropped``), and a finding that
+  needs it says so instead of guessing. Where only the ``grad_global_norm*`` metrics read the
+  per-step norms, each step keeps just its whole-gradient norm (:func:`keras_dyn.step_norms.global_step_norms`, one
+  pseudo-layer ``"global"``; ``sqrt(x²) == x`` exactly in IEEE arithmetic, so the metrics read the
+  same numbers) and the archive says so (``reduced``);
+- a list of 16 or more floats that float32 holds exactly (what TensorFlow measured in float32)
+  is stored as its float32 bytes (``{"__f32__": base64}``) and read back bit for bit.
 
 Example:
     >>> write_archive("labs/exp2_epochs_vs_width/results.json.gz", cfg, records)  # doctest: +SKIP
@@ -23,6 +30,7 @@ Example:
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 import re
@@ -31,6 +39,7 @@ from pathlib import Path
 from keras_dyn.config import same_run_config
 from keras_dyn.errors import KerasDynError
 from keras_dyn.runs.files import CONFIG_FILE, RESULTS_FILE, atomic_write_text, read_toml
+from keras_dyn.step_norms import GLOBAL, global_step_norms
 
 ARCHIVE_FILE = "results.json.gz"
 FORMAT = 1
@@ -45,24 +54,62 @@ def kept_bulky(cfg) -> set:
     return {key for key, names in BULKY.items() if any(name in text for name in names)}
 
 
+F32 = "__f32__"
+
+
+def _pack(obj):
+    """Lists of >= 16 floats that float32 holds exactly become their float32 bytes."""
+    if isinstance(obj, dict):
+        return {k: _pack(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        if len(obj) >= 16 and all(type(v) is float for v in obj):
+            import numpy as np
+
+            arr = np.asarray(obj, dtype=np.float64)
+            f32 = arr.astype(np.float32)
+            same = (f32.astype(np.float64) == arr) | (np.isnan(arr) & np.isnan(f32))
+            if same.all():
+                return {F32: base64.b64encode(f32.astype("<f4").tobytes()).decode("ascii")}
+        return [_pack(v) for v in obj]
+    return obj
+
+
+def _unpack(obj):
+    if isinstance(obj, dict):
+        if len(obj) == 1 and F32 in obj:
+            import numpy as np
+
+            return np.frombuffer(base64.b64decode(obj[F32]), dtype="<f4").astype(np.float64).tolist()
+        return {k: _unpack(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_unpack(v) for v in obj]
+    return obj
+
+
 def write_archive(path, cfg, records) -> Path:
     """Write the finished runs ``records`` (:class:`keras_dyn.runs.experiment.RunRecord`, each
     run folder holding its ``config.toml`` and ``results.toml``) of the lab ``cfg`` to the
     archive ``path``, atomically."""
     keep = kept_bulky(cfg)
-    runs, dropped = [], set()
+    only_global = "step_norms" not in repr(cfg.lab)  # no figure of every layer's step norms
+    runs, dropped, reduced = [], set(), set()
     for record in records:
         run_dir = Path(record.run_dir)
         results = read_toml(run_dir / RESULTS_FILE)
         for section, key in BULKY:
             table = results.get(section)
-            if (section, key) not in keep and isinstance(table, dict) and key in table:
+            if not (isinstance(table, dict) and key in table):
+                continue
+            if (section, key) not in keep:
                 del table[key]
                 dropped.add(f"{section}.{key}")
+            elif key == "step_norms" and only_global and table[key]:
+                table[key] = {GLOBAL: global_step_norms(table[key])}
+                reduced.add(f"{section}.{key}")
         runs.append({"folder": run_dir.name, "config": (run_dir / CONFIG_FILE).read_text(encoding="utf-8"),
-                     "results": results})
+                     "results": _pack(results)})
     text = json.dumps({"format": FORMAT, "experiment": cfg.name, "dropped": sorted(dropped),
-                       "runs": runs}, separators=(",", ":"),
+                       "reduced": sorted(reduced), "runs": runs}, separators=(",", ":"),
                       default=str)  # a TOML date, should a results file hold one
     return atomic_write_text(path, gzip.compress(text.encode("utf-8"), compresslevel=9, mtime=0))
 
@@ -81,7 +128,7 @@ def read_archive(path) -> list[dict]:
     if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("runs"), list):
         raise KerasDynError(f"{path}: format {data.get('format')!r} is not a results archive of "
                             f"format {FORMAT}")
-    return data["runs"]
+    return _unpack(data["runs"])
 
 
 def archived_records(cfg, path, logdir="modellogs") -> list:

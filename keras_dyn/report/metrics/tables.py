@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import math
 
-from keras_dyn.report.metrics.base import (CHANCE_KEY, MetricError, epochs_table, hidden_layers,
-                                           resolve_layer, table_series, to_float)
+from keras_dyn.report.metrics.base import (CHANCE_KEY, MetricError,
+                                           epochs_table, hidden_layers,
+                                           resolve_layer, table_series,
+                                           to_float)
+from keras_dyn.step_norms import global_step_norms
 
 
 def read_grad(stat):
@@ -190,11 +193,10 @@ def read_global_grad(stat):
         steps = t.get("step_norms")
         if not steps:
             raise MetricError("[gradients] has no step_norms (per-step norms were not kept)")
-        names = list(steps)
+        per_epoch = global_step_norms(steps)
         values = []
         for i in range(len(t["epoch"])):
-            per_var = [[to_float(v) for v in steps[n][i]] for n in names]
-            norms = [math.sqrt(sum(c[k] ** 2 for c in per_var)) for k in range(min(map(len, per_var)))]
+            norms = per_epoch[i] if i < len(per_epoch) else []
             if not norms:
                 values.append(math.nan)
                 continue
