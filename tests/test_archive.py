@@ -98,6 +98,7 @@ SMALLEST = min(ARCHIVED, key=lambda lab: lab.results_path.stat().st_size, defaul
 
 
 @pytest.mark.skipif(SMALLEST is None, reason="no lab has committed results yet")
+@pytest.mark.slow  # ~10-25 s of real work: CI's slow suite runs it (the fast suite stays under 5 minutes)
 def test_the_committed_log_is_rebuilt_from_the_committed_results(tmp_path, monkeypatch):
     """A fresh clone: no modellogs; ``--report-only`` rebuilds the lab's findings from its
     results.json.gz, and they are the committed LOG.md's (the generation line aside)."""

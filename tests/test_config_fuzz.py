@@ -180,6 +180,7 @@ def test_sample_covers_every_key_and_mutation():
     assert len(picked) < len(cases) // 3
 
 
+@pytest.mark.slow  # ~10-25 s of real work: CI's slow suite runs it (the fast suite stays under 5 minutes)
 def test_mutated_configs_sample_in_process(tmp_path, monkeypatch):
     """The fast suite's share of the corpus (:func:`sample`) through ``main(["check", file])``."""
     check_in_process(tmp_path, monkeypatch, sample(corpus()))

@@ -72,6 +72,7 @@ def test_cuinit_kept_where_there_is_a_driver(monkeypatch):
     assert "cuInit" in quiet.filter_startup(with_driver)
 
 
+@pytest.mark.slow  # ~10-25 s of real work: CI's slow suite runs it (the fast suite stays under 5 minutes)
 def test_first_run_prints_no_tensorflow_noise(tmp_path):
     """`python -m keras_dyn run` with TF_CPP_MIN_LOG_LEVEL unset: our own lines, nothing of TF's."""
     config = tmp_path / "tiny.toml"

@@ -263,6 +263,7 @@ def stopped(tmp_path_factory):
     return cfg, records[0].results
 
 
+@pytest.mark.slow  # ~10-25 s of real work: CI's slow suite runs it (the fast suite stays under 5 minutes)
 def test_early_stopping_stops_restores_and_records_its_epochs(stopped):
     cfg, results = stopped
     es = results["early_stopping"]
@@ -281,6 +282,7 @@ def test_early_stopping_stops_restores_and_records_its_epochs(stopped):
     assert results["drift"]["epoch"] == [1, 2]
 
 
+@pytest.mark.slow  # shares the module's 6-epoch early-stopping run
 def test_the_stopped_and_restored_epochs_are_metrics(stopped):
     from keras_dyn.report.metrics import METRICS
 
@@ -292,6 +294,7 @@ def test_the_stopped_and_restored_epochs_are_metrics(stopped):
     assert METRICS["stopped_epoch"].kind == "epochs"
 
 
+@pytest.mark.slow  # shares the module's 6-epoch early-stopping run
 def test_diagnostics_cover_the_new_layers(stopped):
     _, results = stopped
     grads = results["gradients"]["variables"]
