@@ -62,7 +62,7 @@ from keras_dyn.config.lab_checks import (LabContext, check_layer, check_metric, 
 from keras_dyn.config.lab_claims import Claim, parse_claim  # noqa: F401  (Claim: importable from here too)
 from keras_dyn.config.lab_keys import EXPECTS, HYPOTHESIS_KEYS, LAB_KEYS, RUNNERS, SIDE_EXTRA
 from keras_dyn.config.lab_kinds import (Side, check_pooled, is_kind, kind_fields, kind_name, margin_of, pool_keys,
-                                        refuse_kind_keys)
+                                        refuse_kind_keys, side_reading)
 from keras_dyn.config.names import show, suggest
 from keras_dyn.config.quick import parse_quick
 from keras_dyn.errors import Collector, ConfigError
@@ -272,16 +272,10 @@ def _hypothesis(ctx, dotted, raw) -> Hypothesis:
         if not points:
             raise ctx.error(f"{dotted}.{name}", "selects no run")
         params = {**base_params, **{k: v for k, v in side_raw.items() if k in PARAMS}}
-        metric = check_metric(ctx, f"{dotted}.metric" if not any(k in side_raw for k in PARAMS)
-                              else f"{dotted}.{name}.metric", raw["metric"], params, points)
-        at_raw = side_raw.get("at", raw.get("at", "last"))
-        at = check_reading(ctx, f"{dotted}.{name}.at" if "at" in side_raw else f"{dotted}.at", at_raw, metric, points)
-        label = side_raw.get("label")
-        if label is not None:
-            label = text_value(ctx.source, f"{dotted}.{name}.label", label, limit=80)
+        at, label = side_reading(ctx, dotted, name, raw, side_raw, params, points)
         if expect != "below":
             check_pooled(ctx, f"{dotted}.{name}", select, points, pool)
-        sides.append(Side(select, params, at, label or ""))
+        sides.append(Side(select, params, at, label))
     a, b = sides if len(sides) == 2 else (sides[0], None)
     if b is not None and a.select == b.select and a.params == b.params and a.at == b.at:
         if ctx.quick:

@@ -220,14 +220,21 @@ def _side(ctx, dotted, name, raw, side_raw, pool, levels):
             raise ctx.error(f"{dotted}.{name}", f"selects no run at {key} = {short(value)}")
         check_pooled(ctx, f"{dotted}.{name}", {**select, key: value}, points, pool)
         all_points += points
+    at, label = side_reading(ctx, dotted, name, raw, side_raw, params, all_points)
+    return Side(select, params, at, label), all_points
+
+
+def side_reading(ctx, dotted, name, raw, side_raw, params, points) -> tuple:
+    """A side's metric (with its parameters) checked on ``points``, its reading ``at`` (the
+    side's own or the hypothesis's, default ``last``) and its ``label``: ``(at, label)``."""
     metric = check_metric(ctx, f"{dotted}.metric" if not any(k in side_raw for k in PARAMS)
-                          else f"{dotted}.{name}.metric", raw["metric"], params, all_points)
+                          else f"{dotted}.{name}.metric", raw["metric"], params, points)
     at_raw = side_raw.get("at", raw.get("at", "last"))
-    at = check_reading(ctx, f"{dotted}.{name}.at" if "at" in side_raw else f"{dotted}.at", at_raw, metric, all_points)
+    at = check_reading(ctx, f"{dotted}.{name}.at" if "at" in side_raw else f"{dotted}.at", at_raw, metric, points)
     label = side_raw.get("label")
     if label is not None:
         label = text_value(ctx.source, f"{dotted}.{name}.label", label, limit=80)
-    return Side(select, params, at, label or ""), all_points
+    return at, label or ""
 
 
 def _interaction(ctx, dotted, raw, expect) -> dict:
